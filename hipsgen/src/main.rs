@@ -1,0 +1,2 @@
+//! `hipsgen` command line.
+fn main() {}

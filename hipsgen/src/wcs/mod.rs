@@ -1,0 +1,1 @@
+//! World Coordinate System: celestial FITS WCS (all common projections, SIP) between pixels and sky.

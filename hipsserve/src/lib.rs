@@ -1,0 +1,1 @@
+//! hipsserve: an HTTP server publishing HiPS from object storage.

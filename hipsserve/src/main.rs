@@ -1,0 +1,2 @@
+//! `hipsserve` binary entry point.
+fn main() {}
