@@ -79,7 +79,10 @@ impl Store {
     /// # Errors
     /// When the URL scheme is unknown, the directory cannot be created, or the backend rejects its configuration.
     pub fn open(location: &str) -> Result<Store, StoreError> {
-        let open_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Open { location: location.to_string(), source: e };
+        let open_err = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Open {
+            location: location.to_string(),
+            source: e,
+        };
         if !is_url(location) {
             let path = location.strip_prefix("file://").unwrap_or(location);
             std::fs::create_dir_all(path).map_err(|e| open_err(Box::new(e)))?;

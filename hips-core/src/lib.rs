@@ -1,0 +1,9 @@
+//! hips-core: the pieces every HiPS tool shares: FITS I/O by byte range, celestial WCS, HEALPix tile geometry,
+//! the rendering kernel (coadd pixels -> tile pixels) and the object-storage facade.
+//!
+//! hipsgen (batch), hipsserve (on-demand tiles and cutouts) and moc-tools (coverage from images) all build on it,
+//! so a tile rendered by the server is the tile the batch would have written.
+
+pub mod fits;
+pub mod storage;
+pub mod wcs;
