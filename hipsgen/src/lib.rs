@@ -2,3 +2,5 @@
 //!
 //! The batch orchestration lives here; the FITS, WCS, storage and rendering kernel are in `hips-core`, shared with
 //! hipsserve's on-demand tiles.
+
+pub mod properties;
