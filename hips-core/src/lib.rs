@@ -7,3 +7,4 @@
 pub mod fits;
 pub mod storage;
 pub mod wcs;
+pub mod healpix;
