@@ -4,7 +4,9 @@
 //! hipsgen (batch), hipsserve (on-demand tiles and cutouts) and moc-tools (coverage from images) all build on it,
 //! so a tile rendered by the server is the tile the batch would have written.
 
+pub mod coadd;
 pub mod fits;
+pub mod healpix;
+pub mod kernel;
 pub mod storage;
 pub mod wcs;
-pub mod healpix;
