@@ -4,3 +4,4 @@
 //! hipsserve's on-demand tiles.
 
 pub mod properties;
+pub mod preview;
