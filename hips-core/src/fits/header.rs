@@ -116,10 +116,10 @@ fn parse_number(s: &str) -> Option<f64> {
 
 /// Parse one 80-character card.
 fn parse_card(text: &str) -> Card {
-    let (key, rest) = if text.starts_with("HIERARCH ") {
-        match text.find('=') {
-            Some(eq) => (text[9..eq].trim().to_ascii_uppercase(), Some(&text[eq + 1..])),
-            None => (text[9..].trim().to_ascii_uppercase(), None),
+    let (key, rest) = if let Some(hier) = text.strip_prefix("HIERARCH ") {
+        match hier.find('=') {
+            Some(eq) => (hier[..eq].trim().to_ascii_uppercase(), Some(&hier[eq + 1..])),
+            None => (hier.trim().to_ascii_uppercase(), None),
         }
     } else if &text[8..10] == "= " || (text.len() >= 9 && &text[8..9] == "=") {
         (text[..8].trim_end().to_ascii_uppercase(), Some(&text[9..]))

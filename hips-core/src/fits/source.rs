@@ -1,0 +1,233 @@
+//! Random-access byte sources: FITS is read by byte range, so a cutout or a header scan never fetches a whole file,
+//! whether the file is local (`pread`), on object storage (ranged GET) or already in memory.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+
+use super::FitsError;
+use crate::storage::{is_url, Store};
+
+/// A random-access, read-only byte source.
+pub trait ByteSource: Send + Sync + std::fmt::Debug {
+    /// Path or URL, used in error messages.
+    fn name(&self) -> &str;
+
+    /// Total length in bytes.
+    ///
+    /// # Errors
+    /// When the length cannot be obtained (missing object, I/O error).
+    fn len(&self) -> Result<u64, FitsError>;
+
+    /// Whether the source has no bytes.
+    ///
+    /// # Errors
+    /// As [`ByteSource::len`].
+    fn is_empty(&self) -> Result<bool, FitsError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Exactly `len` bytes starting at `offset`, or an error ([`FitsError::Truncated`] past the end).
+    ///
+    /// # Errors
+    /// When the range is past the end of the source or the read fails.
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError>;
+}
+
+/// Check `offset..offset+len` against the source length before allocating anything.
+fn check_range(name: &str, offset: u64, len: usize, total: u64) -> Result<(), FitsError> {
+    let end = offset.checked_add(len as u64);
+    match end {
+        Some(end) if end <= total => Ok(()),
+        _ => Err(FitsError::Truncated {
+            name: name.to_string(),
+            what: "read".into(),
+            offset,
+            end: end.unwrap_or(u64::MAX),
+            len: total,
+        }),
+    }
+}
+
+/// A local file read with positional reads (`pread`), opened once and shareable between threads.
+#[derive(Debug)]
+pub struct FileSource {
+    name: String,
+    file: File,
+    len: u64,
+}
+
+impl FileSource {
+    /// Open a local file.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or its size read.
+    pub fn open(path: impl AsRef<Path>) -> Result<FileSource, FitsError> {
+        let name = path.as_ref().display().to_string();
+        let io = |source| FitsError::Io { name: name.clone(), source };
+        let file = File::open(path.as_ref()).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if meta.is_dir() {
+            return Err(FitsError::Io { name, source: std::io::Error::other("is a directory") });
+        }
+        Ok(FileSource { name, len: meta.len(), file })
+    }
+}
+
+impl ByteSource for FileSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn len(&self) -> Result<u64, FitsError> {
+        Ok(self.len)
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
+        check_range(&self.name, offset, len, self.len)?;
+        let mut buf = vec![0u8; len];
+        self.file.read_exact_at(&mut buf, offset).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                FitsError::Truncated {
+                    name: self.name.clone(),
+                    what: "read (file shrank)".into(),
+                    offset,
+                    end: offset + len as u64,
+                    len: self.len,
+                }
+            } else {
+                FitsError::Io { name: self.name.clone(), source: e }
+            }
+        })?;
+        Ok(buf)
+    }
+}
+
+/// An object in a [`Store`], read with ranged GETs; its size is fetched once (HEAD) on first use.
+#[derive(Debug)]
+pub struct StoreSource {
+    store: Store,
+    key: String,
+    name: String,
+    len: OnceLock<u64>,
+}
+
+impl StoreSource {
+    /// A source for `key` in `store`; `name` is what errors show (usually the full URL).
+    #[must_use]
+    pub fn new(store: Store, key: impl Into<String>, name: impl Into<String>) -> StoreSource {
+        StoreSource { store, key: key.into(), name: name.into(), len: OnceLock::new() }
+    }
+}
+
+impl ByteSource for StoreSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn len(&self) -> Result<u64, FitsError> {
+        if let Some(l) = self.len.get() {
+            return Ok(*l);
+        }
+        let size = self
+            .store
+            .size(&self.key)
+            .map_err(|source| FitsError::Store { name: self.name.clone(), source: Box::new(source) })?;
+        let Some(size) = size else {
+            return Err(FitsError::Io {
+                name: self.name.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "object not found"),
+            });
+        };
+        Ok(*self.len.get_or_init(|| size))
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
+        let total = self.len()?;
+        check_range(&self.name, offset, len, total)?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let bytes = self
+            .store
+            .get_range(&self.key, offset..offset + len as u64)
+            .map_err(|source| FitsError::Store { name: self.name.clone(), source: Box::new(source) })?;
+        if bytes.len() != len {
+            return Err(FitsError::Truncated {
+                name: self.name.clone(),
+                what: "ranged read (short response)".into(),
+                offset,
+                end: offset + len as u64,
+                len: offset + bytes.len() as u64,
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+/// Bytes already in memory (a tile fetched whole, a test fixture).
+#[derive(Debug, Clone)]
+pub struct MemSource {
+    name: String,
+    data: Bytes,
+}
+
+impl MemSource {
+    /// Wrap bytes; `name` is what errors show.
+    #[must_use]
+    pub fn new(name: impl Into<String>, data: impl Into<Bytes>) -> MemSource {
+        MemSource { name: name.into(), data: data.into() }
+    }
+
+    /// The bytes.
+    #[must_use]
+    pub fn bytes(&self) -> &Bytes {
+        &self.data
+    }
+}
+
+impl ByteSource for MemSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn len(&self) -> Result<u64, FitsError> {
+        Ok(self.data.len() as u64)
+    }
+
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
+        check_range(&self.name, offset, len, self.data.len() as u64)?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(self.data.slice(start..start + len).to_vec())
+    }
+}
+
+/// Open a local path (or `file://` URL) as a [`FileSource`], or an object-store URL (`s3://bucket/key`, `gs://`, `az://`,
+/// `memory://`, `http(s)://`) as a [`StoreSource`] on the parent location.
+///
+/// # Errors
+/// When the file cannot be opened, or the URL has no object key or its store cannot be configured.
+pub fn open_source(path_or_url: &str) -> Result<Arc<dyn ByteSource>, FitsError> {
+    if !is_url(path_or_url) {
+        let path = path_or_url.strip_prefix("file://").unwrap_or(path_or_url);
+        return Ok(Arc::new(FileSource::open(path)?));
+    }
+    let not_found = |why: &str| FitsError::Io {
+        name: path_or_url.to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+    };
+    let scheme_end = path_or_url.find("://").map_or(0, |i| i + 3);
+    let Some(slash) = path_or_url[scheme_end..].rfind('/').map(|i| i + scheme_end) else {
+        return Err(not_found("URL has no object key after the bucket/host"));
+    };
+    let (parent, key) = (&path_or_url[..slash], &path_or_url[slash + 1..]);
+    if key.is_empty() {
+        return Err(not_found("URL ends with '/': no object key"));
+    }
+    let store = Store::open(parent)
+        .map_err(|source| FitsError::Store { name: path_or_url.to_string(), source: Box::new(source) })?;
+    Ok(Arc::new(StoreSource::new(store, key, path_or_url)))
+}
