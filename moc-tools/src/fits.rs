@@ -387,7 +387,7 @@ fn decode_values(raw: &RawMocTable, ordering: &str) -> Result<(Vec<Range<u64>>, 
             }
         }
         _ => {
-            if raw.values.len() % 2 != 0 {
+            if !raw.values.len().is_multiple_of(2) {
                 return Err(MocError::BadContent(format!(
                     "RANGE table has an odd number of values ({})",
                     raw.values.len()
@@ -529,7 +529,7 @@ pub fn check_fits_bytes(bytes: &[u8]) -> Vec<String> {
             }
         }
     } else {
-        if raw.values.len() % 2 != 0 {
+        if !raw.values.len().is_multiple_of(2) {
             defects.push(format!("RANGE table has an odd number of values ({})", raw.values.len()));
         }
         let upper = if raw.width == 4 { 12i128 << 26 } else { i128::from(N_CELLS_29) };

@@ -8,6 +8,8 @@
 
 pub mod error;
 pub mod fits;
+pub mod hips;
+pub mod images;
 pub mod ops;
 pub mod text;
 

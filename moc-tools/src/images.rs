@@ -1,0 +1,170 @@
+//! Coverage of the valid pixels of FITS images (`moc-tools from-images`).
+//!
+//! Images are opened with `hips_core::coadd::Coadd`, which picks the IMAGE HDU of LSST multi-extension files
+//! and turns blanks, NaN and pixels whose MASK carries the NO_DATA bit (`MP_NO_DATA`) into NaN.
+//!
+//! * Exact mode: every valid pixel centre is mapped through the WCS, converted to the output frame and hashed
+//!   at the requested order; strips of rows are processed in parallel. When the cells at the order are smaller
+//!   than a pixel (cell size < 2 x pixel scale), each valid pixel is instead sampled on an (n+1) x (n+1) grid of
+//!   points spanning the pixel area (edges included) with a step of at most half a cell, so the cells the pixel
+//!   covers are found (a cell touched only by a sliver narrower than half a cell may be missed).
+//! * Polygon mode: the image outline (pixel edges, 16 points per side) becomes a polygon whose HEALPix coverage
+//!   (cells overlapping the polygon) is the MOC; blank pixels are ignored. Fast, and a superset of exact mode.
+
+use crate::{from_cells_vec, ops, CoordSys, MocError, SMoc};
+use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::wcs::{self, Frame};
+use rayon::prelude::*;
+
+/// How the coverage of an image is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageMode {
+    /// One cell per valid pixel (sub-sampled when pixels are larger than cells).
+    Exact,
+    /// Coverage of the image outline polygon.
+    Polygon,
+}
+
+/// Options of [`from_image`].
+#[derive(Debug, Clone)]
+pub struct ImageOptions {
+    /// HEALPix order of the MOC.
+    pub order: u8,
+    /// Frame of the MOC (positions are converted from the image's frame).
+    pub frame: CoordSys,
+    /// Exact or polygon.
+    pub mode: ImageMode,
+    /// Which HDU holds the image (default: IMAGE by name, else the first image HDU).
+    pub hdu: Option<HduSelector>,
+    /// Rows per parallel work unit.
+    pub rows_per_strip: usize,
+}
+
+impl ImageOptions {
+    /// Exact mode at `order` in ICRS.
+    pub fn new(order: u8) -> Self {
+        ImageOptions { order, frame: CoordSys::Icrs, mode: ImageMode::Exact, hdu: None, rows_per_strip: 64 }
+    }
+}
+
+/// The hips-core frame of a MOC frame.
+pub fn to_frame(sys: CoordSys) -> Frame {
+    match sys {
+        CoordSys::Icrs => Frame::Equatorial,
+        CoordSys::Galactic => Frame::Galactic,
+    }
+}
+
+fn img_err(path: &str, msg: impl std::fmt::Display) -> MocError {
+    MocError::Image { path: path.to_string(), msg: msg.to_string() }
+}
+
+/// MOC of one image (path or URL).
+pub fn from_image(location: &str, opts: &ImageOptions) -> Result<SMoc, MocError> {
+    crate::check_order(opts.order)?;
+    let coadd = Coadd::open(location, opts.hdu.as_ref()).map_err(|e| img_err(location, e))?;
+    from_coadd(&coadd, opts)
+}
+
+/// MOC of the union of several images, processed in parallel.
+pub fn from_images(locations: &[String], opts: &ImageOptions) -> Result<SMoc, MocError> {
+    crate::check_order(opts.order)?;
+    let mocs: Vec<SMoc> = locations.par_iter().map(|l| from_image(l, opts)).collect::<Result<_, _>>()?;
+    let mut u = ops::union_many(&mocs);
+    if u.depth_max() != opts.order {
+        u = crate::with_depth_max(&u, opts.order);
+    }
+    Ok(u)
+}
+
+/// MOC of an opened image.
+pub fn from_coadd(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
+    crate::check_order(opts.order)?;
+    match opts.mode {
+        ImageMode::Polygon => polygon_moc(c, opts),
+        ImageMode::Exact => exact_moc(c, opts),
+    }
+}
+
+fn polygon_moc(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
+    let pts = c.footprint(to_frame(opts.frame), 16);
+    if pts.len() < 3 {
+        return Err(img_err(&c.name, "the WCS maps fewer than 3 outline points to the sky; use exact mode"));
+    }
+    let v: Vec<(f64, f64)> = pts.iter().map(|&(l, b)| (l.to_radians(), b.to_radians())).collect();
+    let moc = SMoc::from_polygon(&v, false, opts.order, moc::moc::range::CellSelection::All);
+    Ok(crate::with_depth_max(&moc, opts.order))
+}
+
+/// Number of sub-samples per pixel side so that the sampling step is at most half a cell.
+fn subsamples(c: &Coadd, order: u8) -> usize {
+    let pix = c.wcs.pixel_scale_deg();
+    let cell = hips_core::healpix::pixel_size_deg(order);
+    if !(pix.is_finite() && pix > 0.0) || cell >= 2.0 * pix {
+        1
+    } else {
+        ((2.0 * pix / cell).ceil() as usize).clamp(2, 64)
+    }
+}
+
+fn exact_moc(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
+    let (from, to) = (c.wcs.frame(), to_frame(opts.frame));
+    let layer = cdshealpix::nested::get(opts.order);
+    let n_sub = subsamples(c, opts.order);
+    let rows = opts.rows_per_strip.max(1);
+    let strips: Vec<usize> = (0..c.height).step_by(rows).collect();
+    let per_strip: Vec<Vec<u64>> = strips
+        .par_iter()
+        .map(|&y0| -> Result<Vec<u64>, MocError> {
+            let y1 = (y0 + rows).min(c.height) - 1;
+            let px = match c.read_region(0, y0 as i64, c.width as i64 - 1, y1 as i64).map_err(|e| img_err(&c.name, e))? {
+                Some(p) => p,
+                None => return Ok(Vec::new()),
+            };
+            let mut out: Vec<u64> = Vec::new();
+            let mut last = u64::MAX;
+            let mut push = |lon: f64, lat: f64, out: &mut Vec<u64>| {
+                let (lon, lat) = if from == to { (lon, lat) } else { wcs::convert_rad(lon, lat, from, to) };
+                if !(lon.is_finite() && lat.is_finite()) {
+                    return;
+                }
+                let lat = lat.clamp(-std::f64::consts::FRAC_PI_2, std::f64::consts::FRAC_PI_2);
+                let h = layer.hash(lon, lat);
+                if h != last {
+                    out.push(h);
+                    last = h;
+                }
+            };
+            for j in 0..px.height {
+                let y = (px.y0 + j) as f64;
+                let row = &px.image[j * px.width..(j + 1) * px.width];
+                for (i, v) in row.iter().enumerate() {
+                    if v.is_nan() {
+                        continue;
+                    }
+                    let x = (px.x0 + i) as f64;
+                    if n_sub == 1 {
+                        if let Some((lon, lat)) = c.wcs.pix_to_world_rad(x, y) {
+                            push(lon, lat, &mut out);
+                        }
+                    } else {
+                        for a in 0..=n_sub {
+                            for b in 0..=n_sub {
+                                let sx = x - 0.5 + a as f64 / n_sub as f64;
+                                let sy = y - 0.5 + b as f64 / n_sub as f64;
+                                if let Some((lon, lat)) = c.wcs.pix_to_world_rad(sx, sy) {
+                                    push(lon, lat, &mut out);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })
+        .collect::<Result<_, _>>()?;
+    let mut all: Vec<u64> = per_strip.into_iter().flatten().collect();
+    Ok(from_cells_vec(opts.order, &mut all))
+}
