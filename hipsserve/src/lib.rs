@@ -1,1 +1,19 @@
-//! hipsserve: an HTTP server publishing HiPS from object storage.
+//! hipsserve: an HTTP server publishing HiPS from object storage to Aladin Lite and registries.
+//!
+//! Modules, from the wire inwards: [`server`] (accept loop, timeouts, shutdown), [`handler`] (one request -> one
+//! response), [`routing`] (URL layout and path safety; new services such as SODA cutouts go there), [`httputil`]
+//! (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery, coverage,
+//! `/hipslist`), [`store`] (object storage and the coalescing cache), [`metrics`] and [`config`].
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod handler;
+pub mod httputil;
+pub mod metrics;
+pub mod routing;
+pub mod server;
+pub mod store;
+
+pub use config::{Config, Overrides};
+pub use server::{bind, build_state, serve, ServerError};

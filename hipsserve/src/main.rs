@@ -1,2 +1,112 @@
-//! `hipsserve` binary entry point.
-fn main() {}
+//! `hipsserve` binary entry point: parse flags, layer configuration, bind, print the address, serve until a signal.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use hipsserve::config::{env_overrides, Config, Overrides};
+
+/// Serve every HiPS found under the storage roots over HTTP.
+#[derive(Debug, Parser)]
+#[command(name = "hipsserve", version, about)]
+struct Args {
+    /// Storage root: a directory or object-store URL (s3://bucket/prefix, ...). Repeatable; comma-separated in the
+    /// environment variable.
+    #[arg(long, env = "HIPSSERVE_ROOT", value_delimiter = ',')]
+    root: Vec<String>,
+    /// Address to listen on (port 0: any free port; the bound address is printed).
+    #[arg(long, env = "HIPSSERVE_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Configuration file (TOML, see config/hipsserve.toml).
+    #[arg(long, env = "HIPSSERVE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Public base URL of this server, used for hips_service_url in /hipslist.
+    #[arg(long, env = "HIPSSERVE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Bytes of the in-memory object cache (0 disables it).
+    #[arg(long)]
+    cache_bytes: Option<u64>,
+    /// Do not log one line per request.
+    #[arg(long)]
+    no_access_log: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = format!("hipsserve: {e}");
+            let mut src = e.source();
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    let mut o: Overrides = env_overrides(|k| std::env::var(k).ok())?;
+    o.listen = args.listen;
+    o.roots = args.root;
+    o.public_url = args.public_url;
+    if args.cache_bytes.is_some() {
+        o.cache_bytes = args.cache_bytes;
+    }
+    if args.no_access_log {
+        o.access_log = Some(false);
+    }
+    let cfg = file.apply(o)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listen = cfg.listen;
+        let state = hipsserve::build_state(cfg).await?;
+        let listener = hipsserve::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "hipsserve listening on http://{addr}")?;
+            out.flush()?;
+        }
+        hipsserve::serve(listener, state, shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,411 @@
+//! Request handling: the shared server state and the function turning one request into one response.
+//!
+//! Order of checks for a HiPS file: method -> path safety ([`crate::routing`]) -> CORS preflight -> access control
+//! (before anything that depends on the file, so a restricted HiPS's answers never reveal what exists) -> order,
+//! format and coverage checks (no storage access) -> cache/storage -> conditional, range and coding.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+
+use crate::auth::{Auth, Decision};
+use crate::catalog::{self, Hips};
+use crate::config::{Access, Config};
+use crate::httputil::{self, Coding, RangeReq};
+use crate::metrics::Metrics;
+use crate::routing::{self, HipsFile, Route, RouteError};
+use crate::store::{Object, ObjectCache, Root, StoreError};
+
+/// The response type of every handler.
+pub type Resp = Response<Full<Bytes>>;
+
+/// Everything a request handler needs, shared by all connections.
+pub struct State {
+    /// The resolved configuration.
+    pub cfg: Config,
+    /// Storage roots, by index.
+    pub roots: Vec<Root>,
+    /// Served HiPS by name.
+    pub hips: HashMap<String, Arc<Hips>>,
+    /// The object cache.
+    pub cache: ObjectCache,
+    /// Access control.
+    pub auth: Auth,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The `/hipslist` document.
+    pub hipslist: Arc<Object>,
+    request_seq: AtomicU64,
+    request_base: u64,
+}
+
+impl State {
+    /// Assemble the state from discovered HiPS.
+    #[must_use]
+    pub fn new(cfg: Config, roots: Vec<Root>, hips: Vec<Hips>, auth: Auth, metrics: Arc<Metrics>) -> State {
+        let node_did = cfg.public_url.as_deref().map_or_else(
+            || "ivo://hipsserve".to_string(),
+            |u| format!("ivo://{}", u.split("://").nth(1).unwrap_or(u).trim_end_matches('/')),
+        );
+        let list = catalog::hipslist(&hips, cfg.public_url.as_deref(), &node_did);
+        let hipslist = Arc::new(Object::new(Bytes::from(list), Some(SystemTime::now())));
+        let cache = ObjectCache::new(
+            cfg.cache.max_bytes,
+            cfg.cache.max_object_bytes,
+            Duration::from_secs(cfg.cache.ttl_secs),
+            Duration::from_millis(cfg.limits.storage_timeout_ms),
+            metrics.clone(),
+        );
+        let request_base = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        State {
+            cfg,
+            roots,
+            hips: hips.into_iter().map(|h| (h.name.clone(), Arc::new(h))).collect(),
+            cache,
+            auth,
+            metrics,
+            hipslist,
+            request_seq: AtomicU64::new(0),
+            request_base,
+        }
+    }
+
+    fn request_id(&self, headers: &HeaderMap) -> String {
+        if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+            if !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return v.to_string();
+            }
+        }
+        format!("{:x}-{}", self.request_base, self.request_seq.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+fn text(status: StatusCode, msg: &str) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Handle one request (never fails: every error is an HTTP response).
+pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp {
+    let start = Instant::now();
+    state.metrics.in_flight(1);
+    let id = state.request_id(req.headers());
+    let (mut resp, route_label, restricted) = dispatch(&state, &req).await;
+    if req.method() == Method::HEAD {
+        // Keep the GET headers (Content-Length included) but send no body.
+        let len = resp.headers().get(header::CONTENT_LENGTH).cloned();
+        *resp.body_mut() = Full::new(Bytes::new());
+        if let Some(l) = len {
+            resp.headers_mut().insert(header::CONTENT_LENGTH, l);
+        }
+    }
+    cors(&state.cfg, req.headers(), resp.headers_mut(), restricted);
+    resp.headers_mut().insert(HeaderName::from_static("x-request-id"), hv(&id));
+    let status = resp.status().as_u16();
+    let elapsed = start.elapsed();
+    state.metrics.record(route_label, status, elapsed);
+    state.metrics.in_flight(-1);
+    if state.cfg.log.access_log {
+        tracing::info!(target: "hipsserve::access", request_id = %id, method = %req.method(),
+            path = %req.uri().path(), status, micros = elapsed.as_micros() as u64, "request");
+    }
+    resp
+}
+
+async fn dispatch<B>(state: &State, req: &Request<B>) -> (Resp, &'static str, bool) {
+    let m = req.method();
+    if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only reads");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        return (r, "other", false);
+    }
+    let body_len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if body_len.is_some_and(|l| l > state.cfg.limits.max_body_bytes)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+    {
+        return (text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"), "other", false);
+    }
+    let route = match routing::route(req.uri().path(), state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n))
+    {
+        Ok(r) => r,
+        Err(RouteError::TooLong(_)) => {
+            return (text(StatusCode::URI_TOO_LONG, "request path too long"), "other", false)
+        }
+        Err(RouteError::BadPath(why)) => {
+            return (text(StatusCode::BAD_REQUEST, &format!("bad request: {why}")), "other", false);
+        }
+        Err(RouteError::NotFound) => return (text(StatusCode::NOT_FOUND, "not found"), "other", false),
+    };
+    if m == Method::OPTIONS {
+        let restricted = match &route {
+            Route::Hips { name, .. } | Route::HipsDirRedirect(name) => {
+                state.hips.get(name).is_some_and(|h| h.settings.access == Access::Restricted)
+            }
+            _ => false,
+        };
+        return (preflight(&state.cfg, req.headers()), "other", restricted);
+    }
+    match route {
+        Route::Health => (text(StatusCode::OK, "ok"), "health", false),
+        Route::Ready => (ready(state).await, "ready", false),
+        Route::Metrics => {
+            let mut r = Response::new(Full::new(Bytes::from(state.metrics.render(state.cache.weighted_size()))));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            (r, "metrics", false)
+        }
+        Route::HipsList => {
+            let r =
+                serve_object(req.headers(), &state.hipslist, "text/plain; charset=utf-8", "public, max-age=300").await;
+            (r, "hipslist", false)
+        }
+        Route::Root => (text(StatusCode::OK, "hipsserve HiPS node: the list of HiPS is at /hipslist"), "other", false),
+        Route::HipsDirRedirect(name) => {
+            let restricted = state.hips.get(&name).is_some_and(|h| h.settings.access == Access::Restricted);
+            let mut r = text(StatusCode::MOVED_PERMANENTLY, "moved");
+            r.headers_mut().insert(header::LOCATION, hv(&format!("/{name}/")));
+            (r, "other", restricted)
+        }
+        Route::Hips { name, file } => {
+            let Some(h) = state.hips.get(&name) else {
+                return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
+            };
+            let restricted = h.settings.access == Access::Restricted;
+            (hips_file(state, req.headers(), h, &file).await, file.kind(), restricted)
+        }
+    }
+}
+
+async fn ready(state: &State) -> Resp {
+    let timeout = Duration::from_millis(state.cfg.limits.storage_timeout_ms);
+    for (i, root) in state.roots.iter().enumerate() {
+        let probe = state
+            .hips
+            .values()
+            .find(|h| h.root_idx == i)
+            .map_or_else(|| "properties".to_string(), |h| h.key("properties"));
+        if !root.reachable(&probe, timeout).await {
+            let mut r = text(StatusCode::SERVICE_UNAVAILABLE, &format!("storage root {} unreachable", i));
+            r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+            return r;
+        }
+    }
+    text(StatusCode::OK, "ready")
+}
+
+async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile) -> Resp {
+    match state.auth.check(&h.settings, headers) {
+        Decision::Allow => {}
+        Decision::Unauthenticated { invalid } => {
+            let mut r = text(StatusCode::UNAUTHORIZED, "authentication required");
+            let realm = state.auth.realm();
+            let chal = if invalid {
+                format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
+            } else {
+                format!("Bearer realm=\"{realm}\"")
+            };
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, hv(&chal));
+            return r;
+        }
+        Decision::Forbidden => return text(StatusCode::FORBIDDEN, "forbidden"),
+    }
+    let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
+    match file {
+        HipsFile::Tile { order, ipix, ext } => {
+            if h.max_order.is_some_and(|m| *order > m) {
+                return text(StatusCode::NOT_FOUND, "not found: tile order above hips_order");
+            }
+            if !tile_fmt_ok(ext) {
+                return text(StatusCode::NOT_FOUND, "not found: tile format not in hips_tile_format");
+            }
+            if !h.covers(*order, *ipix) {
+                let mut r = text(StatusCode::NOT_FOUND, "not found: tile outside the HiPS coverage (MOC)");
+                if h.settings.access == Access::Public {
+                    r.headers_mut().insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
+                }
+                return r;
+            }
+        }
+        HipsFile::Allsky { order, ext } => {
+            if h.max_order.is_some_and(|m| *order > m) || !tile_fmt_ok(ext) {
+                return text(StatusCode::NOT_FOUND, "not found");
+            }
+        }
+        _ => {}
+    }
+    let key = h.key(&file.key());
+    let root = &state.roots[h.root_idx];
+    match state.cache.get(h.root_idx, root, &key).await {
+        Ok(Some(obj)) => serve_object(headers, &obj, httputil::content_type(&key), &h.settings.cache_control).await,
+        Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
+        Err(e) => {
+            tracing::warn!(hips = %h.name, key = %key, error = %e, "storage error");
+            let (status, msg) = match &*e {
+                StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
+                _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
+            };
+            let mut r = text(status, msg);
+            r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+            r
+        }
+    }
+}
+
+async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
+    let cell = match coding {
+        Coding::Identity => return None,
+        Coding::Gzip => &obj.gzip,
+        Coding::Brotli => &obj.brotli,
+    };
+    cell.get_or_init(|| async {
+        if obj.body.len() < 1024 {
+            return None;
+        }
+        let data = obj.body.clone();
+        if data.len() < 64 * 1024 {
+            return httputil::compress(&data, coding);
+        }
+        tokio::task::spawn_blocking(move || httputil::compress(&data, coding)).await.ok().flatten()
+    })
+    .await
+    .clone()
+}
+
+/// Serve a whole object with validators, conditional requests, ranges and content coding.
+pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &str, cache_control: &str) -> Resp {
+    let comp = httputil::compressible(ct);
+    let mut base = HeaderMap::new();
+    base.insert(header::CACHE_CONTROL, hv(cache_control));
+    if let Some(m) = obj.modified {
+        base.insert(header::LAST_MODIFIED, hv(&httpdate::fmt_http_date(m)));
+    }
+    if comp {
+        base.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if httputil::not_modified(headers, &obj.etag, obj.modified) {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        *r.headers_mut() = base;
+        r.headers_mut().insert(header::ETAG, hv(&obj.etag));
+        return r;
+    }
+    base.insert(header::CONTENT_TYPE, hv(ct));
+    base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let len = obj.body.len() as u64;
+    if let Some(rv) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        if httputil::if_range_ok(headers, &obj.etag, obj.modified) {
+            match httputil::parse_range(rv, len) {
+                RangeReq::Full => {}
+                RangeReq::Unsatisfiable => {
+                    let mut r = Response::new(Full::new(Bytes::new()));
+                    *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                    *r.headers_mut() = base;
+                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
+                    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+                    return r;
+                }
+                RangeReq::Partial(a, b) => {
+                    let body = obj.body.slice(a as usize..b as usize);
+                    let mut r = Response::new(Full::new(body));
+                    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                    *r.headers_mut() = base;
+                    r.headers_mut().insert(header::ETAG, hv(&obj.etag));
+                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes {a}-{}/{len}", b - 1)));
+                    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(b - a));
+                    return r;
+                }
+            }
+        }
+    }
+    let coding = if comp { httputil::negotiate(headers) } else { Coding::Identity };
+    let (body, etag, enc) = match coded(obj, coding).await {
+        Some(b) => {
+            let (suffix, enc) = if coding == Coding::Brotli { ("br", "br") } else { ("gz", "gzip") };
+            (b, format!("\"{}-{suffix}\"", obj.etag.trim_matches('"')), Some(enc))
+        }
+        None => (obj.body.clone(), obj.etag.clone(), None),
+    };
+    let blen = body.len() as u64;
+    let mut r = Response::new(Full::new(body));
+    *r.headers_mut() = base;
+    let h = r.headers_mut();
+    h.insert(header::ETAG, hv(&etag));
+    if let Some(e) = enc {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(blen));
+    r
+}
+
+fn origin_allowed(cfg: &Config, origin: &str) -> bool {
+    cfg.cors.allowed_origins.iter().any(|o| o == "*" || o == origin)
+}
+
+/// Add CORS response headers for an allowed Origin. Restricted HiPS echo the origin and allow credentials (a
+/// wildcard origin is not allowed with credentials by browsers).
+fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restricted: bool) {
+    let Some(origin) = req.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return };
+    if !origin_allowed(cfg, origin) {
+        return;
+    }
+    let wildcard = cfg.cors.allowed_origins.iter().any(|o| o == "*");
+    if restricted || !wildcard {
+        resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, hv(origin));
+        resp.append(header::VARY, HeaderValue::from_static("Origin"));
+        if restricted {
+            resp.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        }
+    } else {
+        resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
+    if !resp.contains_key(header::ACCESS_CONTROL_ALLOW_METHODS) {
+        resp.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(
+                "ETag, Content-Range, Content-Length, Accept-Ranges, Last-Modified, Content-Encoding, X-Request-Id",
+            ),
+        );
+    }
+}
+
+const ALLOWED_REQUEST_HEADERS: &[&str] =
+    &["authorization", "range", "if-none-match", "if-modified-since", "if-range", "cache-control", "x-requested-with"];
+
+/// Answer an OPTIONS request (a CORS preflight when it carries Origin and Access-Control-Request-Method).
+fn preflight(cfg: &Config, req: &HeaderMap) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    let origin_ok = req.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|o| origin_allowed(cfg, o));
+    if origin_ok && req.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        let asked = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let granted: Vec<String> = asked
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| ALLOWED_REQUEST_HEADERS.contains(&s.as_str()))
+            .collect();
+        if !granted.is_empty() {
+            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, hv(&granted.join(", ")));
+        }
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, hv(&cfg.cors.max_age_secs.to_string()));
+        h.insert(header::VARY, HeaderValue::from_static("Origin, Access-Control-Request-Headers"));
+    }
+    r
+}

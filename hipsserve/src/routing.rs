@@ -1,0 +1,319 @@
+//! Request routing: turns a raw request path into a [`Route`], rejecting anything that could escape a HiPS root.
+//!
+//! This is the one place that knows the URL layout, so on-demand services (SODA cutouts, progenitor queries) are added
+//! here as new [`Route`] variants. Path safety is by whitelist, not by blacklist: every segment must be made of
+//! `[A-Za-z0-9_.+-]`, must not start with a dot, and percent-escapes, backslashes, NUL and empty segments are refused
+//! before any lookup, so `..`, `%2e%2e`, `\`, absolute or overlong paths never reach storage. Within a HiPS only the
+//! files of the HiPS layout are served (no directory listings, no arbitrary keys).
+
+/// What a request path designates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/health`: liveness.
+    Health,
+    /// `/ready`: storage reachable.
+    Ready,
+    /// `/metrics`: Prometheus text.
+    Metrics,
+    /// `/hipslist`: the HiPS-node list of public HiPS.
+    HipsList,
+    /// `/` : a short plain-text index of the node.
+    Root,
+    /// `/<name>` without trailing slash: redirect to `/<name>/`.
+    HipsDirRedirect(String),
+    /// A file of a HiPS.
+    Hips {
+        /// The HiPS name (its folder path relative to the storage root, possibly with slashes).
+        name: String,
+        /// Which file.
+        file: HipsFile,
+    },
+}
+
+/// The files of the HiPS layout that the server will read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HipsFile {
+    /// `properties`.
+    Properties,
+    /// `Moc.fits`.
+    Moc,
+    /// `index.html` (also for `/<name>/`).
+    IndexHtml,
+    /// `preview.jpg` / `preview.png`.
+    Preview(String),
+    /// `NorderK/Allsky.ext`.
+    Allsky {
+        /// Order K.
+        order: u8,
+        /// Extension.
+        ext: String,
+    },
+    /// `NorderK/DirD/NpixN.ext`.
+    Tile {
+        /// Order K.
+        order: u8,
+        /// NESTED index N.
+        ipix: u64,
+        /// Extension (fits, png, jpg, webp).
+        ext: String,
+    },
+    /// `HpxFinder/...` progenitor index files (tiles without extension, plus its properties/metadata).
+    HpxFinder(String),
+    /// Other top-level metadata files Hipsgen writes (`Metadata.xml`, `Moc.json`...).
+    Meta(String),
+}
+
+impl HipsFile {
+    /// The storage key of this file relative to the HiPS folder.
+    #[must_use]
+    pub fn key(&self) -> String {
+        match self {
+            HipsFile::Properties => "properties".into(),
+            HipsFile::Moc => "Moc.fits".into(),
+            HipsFile::IndexHtml => "index.html".into(),
+            HipsFile::Preview(f) | HipsFile::Meta(f) => f.clone(),
+            HipsFile::Allsky { order, ext } => format!("Norder{order}/Allsky.{ext}"),
+            HipsFile::Tile { order, ipix, ext } => tile_key(*order, *ipix, ext),
+            HipsFile::HpxFinder(rest) => format!("HpxFinder/{rest}"),
+        }
+    }
+
+    /// A short name for metrics labels.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HipsFile::Properties => "properties",
+            HipsFile::Moc => "moc",
+            HipsFile::IndexHtml | HipsFile::Preview(_) | HipsFile::Meta(_) => "meta",
+            HipsFile::Allsky { .. } => "allsky",
+            HipsFile::Tile { .. } => "tile",
+            HipsFile::HpxFinder(_) => "hpxfinder",
+        }
+    }
+}
+
+/// `NorderK/DirD/NpixN.ext`, D = (N / 10000) * 10000.
+#[must_use]
+pub fn tile_key(order: u8, ipix: u64, ext: &str) -> String {
+    format!("Norder{order}/Dir{}/Npix{ipix}.{ext}", (ipix / 10_000) * 10_000)
+}
+
+/// Why a path was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// Longer than the configured limit (414).
+    #[error("request path longer than {0} bytes")]
+    TooLong(usize),
+    /// Unsafe or malformed (400).
+    #[error("malformed path: {0}")]
+    BadPath(&'static str),
+    /// Well-formed but not something this server serves (404).
+    #[error("not found")]
+    NotFound,
+}
+
+const RESERVED: &[&str] = &["health", "ready", "metrics", "hipslist"];
+
+/// Whether a name may be used for a HiPS (not a reserved endpoint, safe segments).
+#[must_use]
+pub fn valid_hips_name(name: &str) -> bool {
+    !name.is_empty()
+        && !RESERVED.contains(&name.split('/').next().unwrap_or(""))
+        && name.split('/').all(safe_segment)
+        && !name.split('/').any(|s| s.starts_with("Norder") || s == "HpxFinder")
+}
+
+fn safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.len() <= 255
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'+'))
+}
+
+/// Parse a request path (without query string). `is_hips(name)` says whether a HiPS of that name exists, so
+/// names containing slashes resolve to the longest existing prefix.
+///
+/// # Errors
+/// [`RouteError::TooLong`], [`RouteError::BadPath`] or [`RouteError::NotFound`].
+pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Result<Route, RouteError> {
+    if path.len() > max_len {
+        return Err(RouteError::TooLong(max_len));
+    }
+    let Some(rest) = path.strip_prefix('/') else { return Err(RouteError::BadPath("path must start with /")) };
+    if path.bytes().any(|b| b == b'%' || b == b'\\' || b == 0 || b.is_ascii_control() || b >= 0x80) {
+        return Err(RouteError::BadPath("escapes, backslashes and control characters are not allowed"));
+    }
+    match rest {
+        "" => return Ok(Route::Root),
+        "health" => return Ok(Route::Health),
+        "ready" => return Ok(Route::Ready),
+        "metrics" => return Ok(Route::Metrics),
+        "hipslist" => return Ok(Route::HipsList),
+        _ => {}
+    }
+    let trailing_slash = rest.ends_with('/');
+    let body = rest.strip_suffix('/').unwrap_or(rest);
+    let segs: Vec<&str> = body.split('/').collect();
+    if !segs.iter().all(|s| safe_segment(s)) {
+        return Err(RouteError::BadPath("empty, hidden or non-portable path segment"));
+    }
+    // Longest prefix that names a HiPS.
+    for n in (1..=segs.len()).rev() {
+        let name = segs[..n].join("/");
+        if !is_hips(&name) {
+            continue;
+        }
+        let tail = &segs[n..];
+        if tail.is_empty() {
+            return Ok(if trailing_slash {
+                Route::Hips { name, file: HipsFile::IndexHtml }
+            } else {
+                Route::HipsDirRedirect(name)
+            });
+        }
+        if trailing_slash {
+            return Err(RouteError::NotFound); // no directory listings
+        }
+        return Ok(Route::Hips { name, file: parse_file(tail)? });
+    }
+    Err(RouteError::NotFound)
+}
+
+fn parse_order(s: &str) -> Result<u8, RouteError> {
+    let digits = s.strip_prefix("Norder").ok_or(RouteError::NotFound)?;
+    let order: u8 = parse_num(digits)?.try_into().map_err(|_| RouteError::BadPath("order out of range"))?;
+    if order > 29 {
+        return Err(RouteError::BadPath("order out of range"));
+    }
+    Ok(order)
+}
+
+fn parse_num(s: &str) -> Result<u64, RouteError> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+        return Err(RouteError::BadPath("bad number"));
+    }
+    s.parse().map_err(|_| RouteError::BadPath("bad number"))
+}
+
+fn parse_file(tail: &[&str]) -> Result<HipsFile, RouteError> {
+    match tail {
+        ["properties"] => Ok(HipsFile::Properties),
+        ["Moc.fits"] => Ok(HipsFile::Moc),
+        ["index.html"] => Ok(HipsFile::IndexHtml),
+        [f @ ("preview.jpg" | "preview.png")] => Ok(HipsFile::Preview((*f).to_string())),
+        [f @ ("Metadata.xml" | "Moc.json" | "Moc.txt")] => Ok(HipsFile::Meta((*f).to_string())),
+        ["HpxFinder", rest @ ..] => parse_hpxfinder(rest),
+        [norder, file] => {
+            let order = parse_order(norder)?;
+            let (stem, ext) = file.rsplit_once('.').ok_or(RouteError::NotFound)?;
+            let ext = tile_ext(ext)?;
+            if stem == "Allsky" {
+                return Ok(HipsFile::Allsky { order, ext });
+            }
+            Err(RouteError::NotFound)
+        }
+        [norder, dir, file] => {
+            let order = parse_order(norder)?;
+            let (order, ipix, ext) = parse_tile(order, dir, file)?;
+            Ok(HipsFile::Tile { order, ipix, ext: tile_ext(ext)? })
+        }
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+fn tile_ext(ext: &str) -> Result<String, RouteError> {
+    match ext {
+        "fits" | "png" | "jpg" | "webp" => Ok(ext.to_string()),
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+/// Parse `DirD` and `NpixN[.ext]`, checking D against N and N against the order.
+fn parse_tile<'a>(order: u8, dir: &str, file: &'a str) -> Result<(u8, u64, &'a str), RouteError> {
+    let d = parse_num(dir.strip_prefix("Dir").ok_or(RouteError::NotFound)?)?;
+    let rest = file.strip_prefix("Npix").ok_or(RouteError::NotFound)?;
+    let (num, ext) = rest.split_once('.').unwrap_or((rest, ""));
+    let ipix = parse_num(num)?;
+    if ipix >= 12u64 << (2 * u32::from(order)) {
+        return Err(RouteError::BadPath("tile index beyond the order's 12*4^order cells"));
+    }
+    if d != (ipix / 10_000) * 10_000 {
+        return Err(RouteError::BadPath("DirD does not match NpixN (D must be N/10000*10000)"));
+    }
+    Ok((order, ipix, ext))
+}
+
+fn parse_hpxfinder(rest: &[&str]) -> Result<HipsFile, RouteError> {
+    match rest {
+        [f @ ("properties" | "index.html" | "Metadata.xml" | "Moc.fits")] => Ok(HipsFile::HpxFinder((*f).to_string())),
+        [norder, dir, file] => {
+            let order = parse_order(norder)?;
+            let (_, _, ext) = parse_tile(order, dir, file)?;
+            if !ext.is_empty() && ext != "json" {
+                return Err(RouteError::NotFound);
+            }
+            Ok(HipsFile::HpxFinder(format!("{norder}/{dir}/{file}")))
+        }
+        _ => Err(RouteError::NotFound),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(p: &str) -> Result<Route, RouteError> {
+        route(p, 1024, |n| n == "CFHT" || n == "dr1/g")
+    }
+
+    #[test]
+    fn routes_hips_files() {
+        assert_eq!(
+            r("/CFHT/Norder5/Dir0/Npix3380.png"),
+            Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::Tile { order: 5, ipix: 3380, ext: "png".into() } })
+        );
+        assert_eq!(r("/dr1/g/properties"), Ok(Route::Hips { name: "dr1/g".into(), file: HipsFile::Properties }));
+        assert_eq!(r("/CFHT"), Ok(Route::HipsDirRedirect("CFHT".into())));
+        assert_eq!(r("/CFHT/"), Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::IndexHtml }));
+        assert_eq!(
+            r("/CFHT/Norder3/Allsky.png"),
+            Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::Allsky { order: 3, ext: "png".into() } })
+        );
+        assert!(matches!(
+            r("/CFHT/HpxFinder/Norder9/Dir1740000/Npix1744410"),
+            Ok(Route::Hips { file: HipsFile::HpxFinder(_), .. })
+        ));
+        assert_eq!(tile_key(9, 1_744_410, "fits"), "Norder9/Dir1740000/Npix1744410.fits");
+    }
+
+    #[test]
+    fn refuses_traversal_and_junk() {
+        for p in [
+            "/CFHT/../etc/passwd",
+            "/CFHT/%2e%2e/x",
+            "/CFHT/..%2fx",
+            "/CFHT\\..\\x",
+            "/CFHT//properties",
+            "/CFHT/.properties",
+            "/CFHT/Norder5/Dir0/Npix3380.png\0",
+            "CFHT/properties",
+            "/CFHT/Norder5/Dir10000/Npix3380.png",
+            "/CFHT/Norder1/Dir0/Npix48.png",
+            "/CFHT/Norder30/Dir0/Npix1.png",
+            "/CFHT/Norder5/Dir0/Npix0033.png",
+        ] {
+            assert!(matches!(r(p), Err(RouteError::BadPath(_))), "{p:?} -> {:?}", r(p));
+        }
+        assert_eq!(r(&format!("/CFHT/{}", "a".repeat(2000))), Err(RouteError::TooLong(1024)));
+        for p in ["/CFHT/Norder5/", "/CFHT/secret.txt", "/other/properties", "/CFHT/Norder5/Dir0/Npix1.exe"] {
+            assert_eq!(r(p), Err(RouteError::NotFound), "{p}");
+        }
+    }
+
+    #[test]
+    fn reserved_names() {
+        assert!(!valid_hips_name("metrics"));
+        assert!(!valid_hips_name("../x"));
+        assert!(valid_hips_name("dr1/g"));
+    }
+}

@@ -1,0 +1,246 @@
+//! Asynchronous object access: storage roots opened with `object_store`, a byte-bounded cache of whole objects with
+//! request coalescing, and a per-read timeout.
+//!
+//! HiPS objects are small (tiles of a few hundred KB), so each object is read whole and kept as one [`Object`]: its
+//! bytes, a strong ETag (BLAKE3 of the content), its modification time and, computed lazily once, its compressed
+//! forms. Concurrent requests for the same key while it is being read share one storage read (moka `try_get_with`).
+//! Missing objects are cached too (negative entries) so a burst of 404s inside the coverage costs one read.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use tokio::sync::OnceCell;
+
+use crate::metrics::Metrics;
+
+/// Errors reading from storage; each names the object.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage location could not be opened.
+    #[error("cannot open storage root {location:?}: {reason}")]
+    Open {
+        /// The root as configured.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// The read did not finish within the storage timeout.
+    #[error("storage read of {key:?} timed out after {timeout:?}")]
+    Timeout {
+        /// Object key.
+        key: String,
+        /// Configured timeout.
+        timeout: Duration,
+    },
+    /// The backend failed.
+    #[error("storage read of {key:?} failed: {source}")]
+    Backend {
+        /// Object key.
+        key: String,
+        /// Backend error.
+        #[source]
+        source: object_store::Error,
+    },
+}
+
+/// One storage root: a store and the key prefix inside it.
+#[derive(Clone)]
+pub struct Root {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjPath,
+    location: String,
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Root").field("location", &self.location).finish()
+    }
+}
+
+impl Root {
+    /// Open a local directory, `file://` path or object-store URL (`s3://bucket/prefix` honours `AWS_ENDPOINT_URL`,
+    /// `AWS_ALLOW_HTTP` and the other `AWS_*` variables; other schemes use `object_store::parse_url_opts` with the
+    /// environment).
+    ///
+    /// # Errors
+    /// When the directory does not exist or the URL/backend configuration is invalid.
+    pub fn open(location: &str) -> Result<Root, StoreError> {
+        let err = |reason: String| StoreError::Open { location: location.to_string(), reason };
+        let is_url = location.contains("://") && !location.starts_with("file://");
+        if !is_url {
+            let path = location.strip_prefix("file://").unwrap_or(location);
+            let md = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+            if !md.is_dir() {
+                return Err(err("not a directory".into()));
+            }
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(path).map_err(|e| err(e.to_string()))?;
+            return Ok(Root { store: Arc::new(fs), prefix: ObjPath::default(), location: location.to_string() });
+        }
+        let url = url::Url::parse(location).map_err(|e| err(e.to_string()))?;
+        let (store, prefix): (Arc<dyn ObjectStore>, ObjPath) = if url.scheme() == "s3" {
+            let bucket = url.host_str().unwrap_or_default();
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| err(e.to_string()))?;
+            (Arc::new(s3), ObjPath::from_url_path(url.path()).map_err(|e| err(e.to_string()))?)
+        } else {
+            let opts: Vec<(String, String)> = std::env::vars().collect();
+            let (s, p) = object_store::parse_url_opts(&url, opts).map_err(|e| err(e.to_string()))?;
+            (Arc::from(s), p)
+        };
+        Ok(Root { store, prefix, location: location.to_string() })
+    }
+
+    /// The location as configured.
+    #[must_use]
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The full object path of a key relative to this root.
+    #[must_use]
+    pub fn path(&self, key: &str) -> ObjPath {
+        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
+        parts.extend(key.split('/').filter(|s| !s.is_empty()).map(str::to_string));
+        ObjPath::from_iter(parts)
+    }
+
+    /// Sub-folders and whether a `properties` object exists directly in `dir` (a key relative to the root).
+    ///
+    /// # Errors
+    /// When the listing fails.
+    pub async fn list_dir(&self, dir: &str) -> Result<(Vec<String>, bool), StoreError> {
+        let p = self.path(dir);
+        let prefix = if p.as_ref().is_empty() { None } else { Some(&p) };
+        let res = self
+            .store
+            .list_with_delimiter(prefix)
+            .await
+            .map_err(|source| StoreError::Backend { key: dir.to_string(), source })?;
+        let subdirs = res.common_prefixes.iter().filter_map(|c| c.filename().map(str::to_string)).collect();
+        let has_props = res.objects.iter().any(|o| o.location.filename() == Some("properties"));
+        Ok((subdirs, has_props))
+    }
+
+    /// Read a whole object; `Ok(None)` when it does not exist.
+    ///
+    /// # Errors
+    /// On timeout or any backend error other than not-found.
+    pub async fn read(&self, key: &str, timeout: Duration) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
+        let path = self.path(key);
+        let fut = async {
+            let r = self.store.get(&path).await?;
+            let modified: SystemTime = r.meta.last_modified.into();
+            let bytes = r.bytes().await?;
+            Ok::<_, object_store::Error>((bytes, modified))
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Err(_) => Err(StoreError::Timeout { key: key.to_string(), timeout }),
+            Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
+            Ok(Err(source)) => Err(StoreError::Backend { key: key.to_string(), source }),
+            Ok(Ok((b, m))) => Ok(Some((b, Some(m)))),
+        }
+    }
+
+    /// Whether the storage answers (a HEAD of `key`; not-found counts as reachable).
+    pub async fn reachable(&self, key: &str, timeout: Duration) -> bool {
+        let path = self.path(key);
+        match tokio::time::timeout(timeout, self.store.head(&path)).await {
+            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A whole object held in memory, with its validators and lazily computed compressed forms.
+#[derive(Debug)]
+pub struct Object {
+    /// Content.
+    pub body: Bytes,
+    /// Strong ETag including the quotes, from the BLAKE3 hash of the content.
+    pub etag: String,
+    /// Modification time (seconds precision is what HTTP carries).
+    pub modified: Option<SystemTime>,
+    /// gzip form (None inside when compression does not help).
+    pub gzip: OnceCell<Option<Bytes>>,
+    /// brotli form.
+    pub brotli: OnceCell<Option<Bytes>>,
+}
+
+impl Object {
+    /// Wrap content, computing its ETag.
+    #[must_use]
+    pub fn new(body: Bytes, modified: Option<SystemTime>) -> Object {
+        let h = blake3::hash(&body);
+        let etag = format!("\"{}\"", &h.to_hex()[..32]);
+        Object { body, etag, modified, gzip: OnceCell::new(), brotli: OnceCell::new() }
+    }
+
+    fn weight(&self) -> u32 {
+        u32::try_from(self.body.len().saturating_mul(2).saturating_add(256)).unwrap_or(u32::MAX)
+    }
+}
+
+type Entry = Option<Arc<Object>>;
+
+/// The cache of objects, keyed by root index and key.
+pub struct ObjectCache {
+    cache: Option<moka::future::Cache<(usize, String), Entry>>,
+    max_object: u64,
+    timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl ObjectCache {
+    /// A cache of at most `max_bytes` (0 disables caching; coalescing is then lost too).
+    #[must_use]
+    pub fn new(max_bytes: u64, max_object: u64, ttl: Duration, timeout: Duration, metrics: Arc<Metrics>) -> Self {
+        let cache = (max_bytes > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|k: &(usize, String), v: &Entry| {
+                    let base = u32::try_from(k.1.len() + 64).unwrap_or(u32::MAX);
+                    v.as_ref().map_or(base, |o| o.weight().saturating_add(base))
+                })
+                .time_to_live(ttl)
+                .build()
+        });
+        ObjectCache { cache, max_object, timeout, metrics }
+    }
+
+    /// Fetch an object through the cache. `Ok(None)`: it does not exist.
+    ///
+    /// # Errors
+    /// Storage errors and timeouts (shared by all coalesced waiters).
+    pub async fn get(&self, root_idx: usize, root: &Root, key: &str) -> Result<Entry, Arc<StoreError>> {
+        let load = async {
+            self.metrics.cache_miss();
+            let r = root.read(key, self.timeout).await;
+            if r.is_err() {
+                self.metrics.storage_error();
+            }
+            r.map(|o| o.map(|(b, m)| Arc::new(Object::new(b, m))))
+        };
+        let Some(cache) = &self.cache else { return load.await.map_err(Arc::new) };
+        let ck = (root_idx, key.to_string());
+        if let Some(hit) = cache.get(&ck).await {
+            self.metrics.cache_hit(hit.as_ref().map_or(0, |o| o.body.len()));
+            return Ok(hit);
+        }
+        let entry = cache.try_get_with(ck.clone(), load).await?;
+        if entry.as_ref().is_some_and(|o| o.body.len() as u64 > self.max_object) {
+            cache.invalidate(&ck).await;
+        }
+        Ok(entry)
+    }
+
+    /// Bytes currently accounted in the cache.
+    #[must_use]
+    pub fn weighted_size(&self) -> u64 {
+        self.cache.as_ref().map_or(0, moka::future::Cache::weighted_size)
+    }
+}
