@@ -1,0 +1,330 @@
+//! Building the tile pyramid: depth-first from each root tile, rendering the deepest tiles with the kernel and
+//! making every lower tile from its four children, in parallel (rayon), writing each tile as soon as it exists.
+//!
+//! Memory is bounded by (threads x depth x 4) tiles, whatever the number of inputs. Every tile is a pure function
+//! of the inputs, so a run can be killed and resumed (`--resume`): existing deepest tiles are read back instead of
+//! re-rendered, and whole order-3 subtrees whose checkpoint (the tile plus a statistics sidecar written after it)
+//! exists are skipped. Shards split the order-3 subtrees between machines without coordination.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use hips_core::coadd::Coadd;
+use hips_core::healpix::tile_key;
+use hips_core::kernel::{self, Interp, TileSpec};
+use hips_core::storage::Store;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+
+use crate::plan::{Plan, Skipped};
+use crate::stats::Stats;
+use crate::tile;
+
+/// Order of the checkpoints (statistics sidecars) and of the shard roots.
+pub const CHECKPOINT_ORDER: u8 = 3;
+/// Folder (in the output) holding run state: checkpoints and the run record. Not part of the HiPS proper.
+pub const STATE_DIR: &str = "hipsgen-state";
+
+/// Options of the pyramid build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Interpolation kernel.
+    pub interp: Interp,
+    /// Reuse tiles and checkpoints already in the output.
+    pub resume: bool,
+    /// `(index, count)`: build only this shard's order-3 subtrees.
+    pub shard: Option<(usize, usize)>,
+    /// Write the HpxFinder progenitor index.
+    pub progenitors: bool,
+    /// Coverage order offset below the tile order (MOC order = tile order + this).
+    pub moc_extra: u8,
+}
+
+/// What the build produced.
+#[derive(Debug)]
+pub struct BuildResult {
+    /// Statistics of the built subtrees (all of them when not sharded).
+    pub stats: Stats,
+    /// Order-3 tiles reduced to W/8 pixels, for Allsky.
+    pub allsky: BTreeMap<u64, Vec<f32>>,
+    /// Coadds that failed while being read, or contributed no pixel.
+    pub failed: Vec<Skipped>,
+    /// Deepest tiles rendered in this run (not read back).
+    pub rendered: u64,
+}
+
+/// The stateful pyramid builder.
+pub struct Builder<'a> {
+    plan: &'a Plan,
+    store: &'a Store,
+    opts: BuildOptions,
+    coverage: Vec<HashSet<u64>>,
+    allsky: Mutex<BTreeMap<u64, Vec<f32>>>,
+    failed: Mutex<BTreeMap<usize, String>>,
+    used: Vec<AtomicBool>,
+    rendered: AtomicU64,
+    progress: ProgressBar,
+}
+
+fn checkpoint_key(npix: u64) -> String {
+    format!("{STATE_DIR}/Norder{CHECKPOINT_ORDER}/Npix{npix}.json")
+}
+
+impl<'a> Builder<'a> {
+    /// A builder for a plan writing into a store.
+    #[must_use]
+    pub fn new(plan: &'a Plan, store: &'a Store, opts: BuildOptions, progress: ProgressBar) -> Self {
+        let k = plan.order;
+        let mut coverage = vec![HashSet::new(); usize::from(k) + 1];
+        coverage[usize::from(k)] = plan.tiles.keys().copied().collect();
+        for o in (0..k).rev() {
+            let next: HashSet<u64> = coverage[usize::from(o) + 1].iter().map(|t| t >> 2).collect();
+            coverage[usize::from(o)] = next;
+        }
+        let used = (0..plan.coadds.len()).map(|_| AtomicBool::new(false)).collect();
+        Builder {
+            plan,
+            store,
+            opts,
+            coverage,
+            allsky: Mutex::new(BTreeMap::new()),
+            failed: Mutex::new(BTreeMap::new()),
+            used,
+            rendered: AtomicU64::new(0),
+            progress,
+        }
+    }
+
+    /// The order-3 roots this run builds (all, or this shard's share balanced by deepest-tile count).
+    #[must_use]
+    pub fn roots(&self) -> Vec<u64> {
+        let c = CHECKPOINT_ORDER.min(self.plan.order);
+        let mut roots: Vec<u64> = self.coverage[usize::from(c)].iter().copied().collect();
+        roots.sort_unstable();
+        let Some((i, n)) = self.opts.shard else { return roots };
+        // Greedy balance by number of deepest tiles, deterministic on every machine.
+        let shift = 2 * u32::from(self.plan.order - c);
+        let mut weight: BTreeMap<u64, u64> = BTreeMap::new();
+        for t in self.plan.tiles.keys() {
+            *weight.entry(t >> shift).or_default() += 1;
+        }
+        let mut by_weight: Vec<(u64, u64)> = roots.iter().map(|r| (weight.get(r).copied().unwrap_or(0), *r)).collect();
+        by_weight.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut loads = vec![0u64; n];
+        let mut mine = Vec::new();
+        for (w, r) in by_weight {
+            let (s, _) = loads.iter().enumerate().min_by_key(|(j, l)| (**l, *j)).unwrap_or((0, &0));
+            loads[s] += w;
+            if s == i {
+                mine.push(r);
+            }
+        }
+        mine.sort_unstable();
+        mine
+    }
+
+    /// Number of deepest tiles under the given roots (for the progress bar).
+    #[must_use]
+    pub fn deep_count(&self, roots: &[u64]) -> u64 {
+        let c = CHECKPOINT_ORDER.min(self.plan.order);
+        let shift = 2 * u32::from(self.plan.order - c);
+        let set: HashSet<u64> = roots.iter().copied().collect();
+        self.plan.tiles.keys().filter(|t| set.contains(&(*t >> shift))).count() as u64
+    }
+
+    /// Build everything: the shard's subtrees, or (unsharded) the whole pyramid from order 0.
+    ///
+    /// # Errors
+    /// When the output store fails (inputs that fail are recorded, not fatal).
+    pub fn run(self) -> anyhow::Result<BuildResult> {
+        let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
+        let stats = if self.opts.shard.is_some() {
+            let roots = self.roots();
+            let c = CHECKPOINT_ORDER.min(self.plan.order);
+            let parts: Vec<Stats> = roots
+                .par_iter()
+                .map(|&r| self.build(c, r).map(|o| o.map(|(_, s)| s)))
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            merge_all(parts, moc_order)
+        } else {
+            let mut roots: Vec<u64> = self.coverage[0].iter().copied().collect();
+            roots.sort_unstable();
+            let parts: Vec<Stats> = roots
+                .par_iter()
+                .map(|&r| self.build(0, r).map(|o| o.map(|(_, s)| s)))
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            merge_all(parts, moc_order)
+        };
+        self.progress.finish_and_clear();
+        let mut failed: Vec<Skipped> = self
+            .failed
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .into_iter()
+            .map(|(i, reason)| Skipped { input: self.plan.coadds[i].name.clone(), reason })
+            .collect();
+        // A coadd that overlapped planned tiles but never contributed a pixel is reported (all blank, or
+        // entirely hidden by NO_DATA). Only meaningful when every tile was rendered in this run.
+        if !self.opts.resume && self.opts.shard.is_none() {
+            for (i, u) in self.used.iter().enumerate() {
+                if !u.load(Ordering::Relaxed) && !failed.iter().any(|f| f.input == self.plan.coadds[i].name) {
+                    failed.push(Skipped {
+                        input: self.plan.coadds[i].name.clone(),
+                        reason: format!("{}: no valid pixel (all blank or NO_DATA)", self.plan.coadds[i].name),
+                    });
+                }
+            }
+        }
+        Ok(BuildResult {
+            stats,
+            allsky: self.allsky.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+            failed,
+            rendered: self.rendered.load(Ordering::Relaxed),
+        })
+    }
+
+    fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> anyhow::Result<u64> {
+        let bytes = tile::encode_fits_tile(order, npix, self.plan.width, self.plan.frame, data);
+        let n = bytes.len() as u64;
+        self.store.put(&tile_key(order, npix, "fits"), bytes)?;
+        Ok(n)
+    }
+
+    fn get_tile(&self, order: u8, npix: u64) -> anyhow::Result<Option<Vec<f32>>> {
+        let key = tile_key(order, npix, "fits");
+        match self.store.get(&key)? {
+            Some(b) => Ok(Some(tile::decode_fits_tile(&key, b, self.plan.width)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn note_order3(&self, order: u8, npix: u64, data: &[f32]) {
+        if order == 3 {
+            let small = tile::reduce(data, self.plan.width, 8);
+            self.allsky.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(npix, small);
+        }
+    }
+
+    /// Build tile (order, npix) and everything below it; `None` when it holds no data.
+    fn build(&self, order: u8, npix: u64) -> anyhow::Result<Option<(Vec<f32>, Stats)>> {
+        let k = self.plan.order;
+        let moc_order = (k + self.opts.moc_extra).min(29);
+        if order == CHECKPOINT_ORDER.min(k) && self.opts.resume {
+            if let Some(b) = self.store.get(&checkpoint_key(npix))? {
+                if let (Ok(stats), Some(data)) = (serde_json::from_slice::<Stats>(&b), self.get_tile(order, npix)?) {
+                    self.progress.inc(self.deep_count(&[npix]));
+                    self.note_order3(order, npix, &data);
+                    return Ok(Some((data, stats)));
+                }
+            }
+        }
+        let result = if order == k { self.build_deep(npix)? } else { self.build_parent(order, npix)? };
+        if let Some((data, stats)) = &result {
+            self.note_order3(order, npix, data);
+            if order == CHECKPOINT_ORDER.min(k) {
+                self.store.put(&checkpoint_key(npix), serde_json::to_vec(stats)?)?;
+            }
+        } else if order == CHECKPOINT_ORDER.min(k) {
+            self.store.put(&checkpoint_key(npix), serde_json::to_vec(&Stats::new(moc_order))?)?;
+        }
+        Ok(result)
+    }
+
+    fn build_parent(&self, order: u8, npix: u64) -> anyhow::Result<Option<(Vec<f32>, Stats)>> {
+        let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
+        let next = &self.coverage[usize::from(order) + 1];
+        let kids: Vec<(usize, Option<(Vec<f32>, Stats)>)> = (0..4usize)
+            .into_par_iter()
+            .filter(|q| next.contains(&(4 * npix + *q as u64)))
+            .map(|q| self.build(order + 1, 4 * npix + q as u64).map(|r| (q, r)))
+            .collect::<anyhow::Result<_>>()?;
+        let mut children: [Option<Vec<f32>>; 4] = Default::default();
+        let mut stats = Stats::new(moc_order);
+        for (q, r) in kids {
+            if let Some((d, s)) = r {
+                stats.merge(&s);
+                children[q] = Some(d);
+            }
+        }
+        if children.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let data = tile::parent_from_children(&children, self.plan.width);
+        stats.tiles += 1;
+        stats.bytes += self.put_tile(order, npix, &data)?;
+        Ok(Some((data, stats)))
+    }
+
+    fn build_deep(&self, npix: u64) -> anyhow::Result<Option<(Vec<f32>, Stats)>> {
+        let (k, w) = (self.plan.order, self.plan.width);
+        let moc_order = (k + self.opts.moc_extra).min(29);
+        if self.opts.resume {
+            if let Some(data) = self.get_tile(k, npix)? {
+                self.progress.inc(1);
+                let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
+                s.tiles = 1;
+                s.bytes = tile::fits_tile_size(w);
+                return Ok(Some((data, s)));
+            }
+        }
+        let idx = self.plan.tiles.get(&npix).map(Vec::as_slice).unwrap_or_default();
+        let spec = TileSpec { order: k, npix, width: w, frame: self.plan.frame };
+        let mut acc = kernel::Accumulator::new(w);
+        let mut used: Vec<&Coadd> = Vec::new();
+        for &i in idx {
+            let i = i as usize;
+            if self.is_failed(i) {
+                continue;
+            }
+            let c = &self.plan.coadds[i];
+            let positions = kernel::tile_positions(&spec, &c.wcs);
+            match kernel::accumulate(&mut acc, c, &positions, self.opts.interp) {
+                Ok(true) => {
+                    self.used[i].store(true, Ordering::Relaxed);
+                    used.push(c);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!("skipping input: {}", crate::error_chain(&e));
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(i, crate::error_chain(&e));
+                }
+            }
+        }
+        self.progress.inc(1);
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        let data = acc.finish();
+        if tile::is_blank(&data) {
+            return Ok(None);
+        }
+        if self.opts.progenitors {
+            let text = crate::progenitor::hpxfinder_lines(&used, self.plan.frame);
+            self.store.put(&format!("HpxFinder/{}", tile_key(k, npix, "").trim_end_matches('.')), text)?;
+        }
+        let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
+        s.tiles = 1;
+        s.bytes = self.put_tile(k, npix, &data)?;
+        Ok(Some((data, s)))
+    }
+
+    fn is_failed(&self, i: usize) -> bool {
+        self.failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains_key(&i)
+    }
+}
+
+fn merge_all(parts: Vec<Stats>, moc_order: u8) -> Stats {
+    let mut s = Stats::new(moc_order);
+    for p in &parts {
+        s.merge(p);
+    }
+    s
+}

@@ -1,0 +1,193 @@
+//! Planning a run: expand the inputs, open every coadd (headers only, in parallel), choose the deepest order, and
+//! find which deepest tiles each coadd touches. The plan is a pure function of the inputs, so every shard of a
+//! release computes the same one without coordination.
+
+use std::collections::BTreeMap;
+
+use hips_core::coadd::{Coadd, CoaddError, HduSelector};
+use hips_core::healpix::{pixel_size_deg, width_log2};
+use hips_core::wcs::{self, Frame};
+use rayon::prelude::*;
+
+/// An input that could not be used, with the reason (the error chain as text).
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The path or URL.
+    pub input: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Everything a run needs to know before rendering.
+#[derive(Debug)]
+pub struct Plan {
+    /// Deepest order.
+    pub order: u8,
+    /// Tile width.
+    pub width: usize,
+    /// HiPS frame.
+    pub frame: Frame,
+    /// Usable coadds, sorted by name.
+    pub coadds: Vec<Coadd>,
+    /// Deepest tiles and the coadds (indices) that may touch them, sorted by tile.
+    pub tiles: BTreeMap<u64, Vec<u32>>,
+    /// Inputs that could not be opened.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs. Directories contribute their `*.fits`,
+/// `*.fit` and `*.fts` files, recursively.
+///
+/// # Errors
+/// When a glob pattern is malformed.
+pub fn expand_inputs(inputs: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for i in inputs {
+        if hips_core::storage::is_url(i) {
+            out.push(i.clone());
+        } else if std::path::Path::new(i).is_dir() {
+            for pat in ["**/*.fits", "**/*.fit", "**/*.fts"] {
+                let p = format!("{}/{pat}", i.trim_end_matches('/'));
+                for e in glob::glob(&p)? {
+                    out.push(e?.to_string_lossy().into_owned());
+                }
+            }
+        } else if i.contains(['*', '?', '[']) {
+            let mut n = 0;
+            for e in glob::glob(i)? {
+                out.push(e?.to_string_lossy().into_owned());
+                n += 1;
+            }
+            if n == 0 {
+                anyhow::bail!("input pattern {i:?} matches no file");
+            }
+        } else {
+            out.push(i.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The deepest order for an input pixel scale: the smallest order whose pixels (tile order + log2 width) are not
+/// coarser than the input pixels by more than 5%, at least 3 (Allsky is made from order 3) and at most 29 - log2 W.
+#[must_use]
+pub fn order_for_scale(scale_deg: f64, width: usize) -> u8 {
+    let w = width_log2(width);
+    let mut k = 3u8;
+    while k + w < 29 && pixel_size_deg(k + w) > scale_deg * 1.05 {
+        k += 1;
+    }
+    k
+}
+
+/// Open every input in parallel, keeping the good ones and the reasons for the others.
+#[must_use]
+pub fn open_all(inputs: &[String], hdu: Option<&HduSelector>) -> (Vec<Coadd>, Vec<Skipped>) {
+    let results: Vec<(String, Result<Coadd, CoaddError>)> =
+        inputs.par_iter().map(|i| (i.clone(), Coadd::open(i, hdu).and_then(check_complete))).collect();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for (input, r) in results {
+        match r {
+            Ok(c) => good.push(c),
+            Err(e) => bad.push(Skipped { input, reason: crate::error_chain(&e) }),
+        }
+    }
+    (good, bad)
+}
+
+/// Reject files whose data is cut short, before any tile uses them.
+fn check_complete(c: Coadd) -> Result<Coadd, CoaddError> {
+    let len = c.source.len()?;
+    for h in [Some(&c.image), c.mask.as_ref(), c.variance.as_ref()].into_iter().flatten() {
+        if h.data_start + h.data_len > len {
+            return Err(CoaddError::Fits(hips_core::fits::FitsError::Truncated {
+                name: c.name.clone(),
+                what: format!("data of HDU {}", h.label()),
+                offset: h.data_start,
+                end: h.data_start + h.data_len,
+                len,
+            }));
+        }
+    }
+    Ok(c)
+}
+
+/// Deepest tiles touched by a coadd: the image is sampled on a grid finer than a quarter tile (edges included) and
+/// every sampled cell plus its neighbours is kept; tiles that turn out blank are dropped when rendered.
+#[must_use]
+pub fn coadd_tiles(c: &Coadd, order: u8, frame: Frame) -> Vec<u64> {
+    let layer = cdshealpix::nested::get(order);
+    let tile_deg = pixel_size_deg(order);
+    let step = (tile_deg / c.wcs.pixel_scale_deg() / 4.0).clamp(1.0, 1e6);
+    let nx = ((c.width as f64 / step).ceil() as usize).max(1);
+    let ny = ((c.height as f64 / step).ceil() as usize).max(1);
+    let mut cells = Vec::new();
+    for j in 0..=ny {
+        for i in 0..=nx {
+            let x = -0.5 + c.width as f64 * i as f64 / nx as f64;
+            let y = -0.5 + c.height as f64 * j as f64 / ny as f64;
+            if let Some((lon, lat)) = c.wcs.pix_to_world(x, y) {
+                let (lon, lat) = wcs::convert(lon, lat, c.wcs.frame(), frame);
+                let h = layer.hash(
+                    lon.to_radians(),
+                    lat.to_radians().clamp(-std::f64::consts::FRAC_PI_2, std::f64::consts::FRAC_PI_2),
+                );
+                cells.push(h);
+            }
+        }
+    }
+    cells.sort_unstable();
+    cells.dedup();
+    let mut all = cells.clone();
+    for &h in &cells {
+        all.extend(layer.neighbours(h, false).values_vec());
+    }
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+impl Plan {
+    /// Build the plan from opened coadds.
+    ///
+    /// # Errors
+    /// When no input is usable.
+    pub fn new(
+        mut coadds: Vec<Coadd>,
+        skipped: Vec<Skipped>,
+        order: Option<u8>,
+        width: usize,
+        frame: Frame,
+    ) -> anyhow::Result<Plan> {
+        if coadds.is_empty() {
+            anyhow::bail!("no usable input ({} skipped)", skipped.len());
+        }
+        coadds.sort_by(|a, b| a.name.cmp(&b.name));
+        let scale = coadds.iter().map(|c| c.wcs.pixel_scale_deg()).fold(f64::INFINITY, f64::min);
+        let order = order.unwrap_or_else(|| order_for_scale(scale, width));
+        let per: Vec<Vec<u64>> = coadds.par_iter().map(|c| coadd_tiles(c, order, frame)).collect();
+        let mut tiles: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        for (i, ts) in per.iter().enumerate() {
+            for &t in ts {
+                tiles.entry(t).or_default().push(i as u32);
+            }
+        }
+        Ok(Plan { order, width, frame, coadds, tiles, skipped })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_rule() {
+        // 0.2"/px -> order 11 (0.201"/px) with 512-px tiles; 5"/px -> order 7 (3.2"/px).
+        assert_eq!(order_for_scale(0.2 / 3600.0, 512), 11);
+        assert_eq!(order_for_scale(5.0 / 3600.0, 512), 7);
+        assert_eq!(order_for_scale(1.0, 512), 3);
+    }
+}

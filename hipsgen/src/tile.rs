@@ -1,0 +1,192 @@
+//! Tiles as arrays and FITS objects: encoding with ORDER/NPIX and an HPX celestial WCS, decoding, the 2x2 mean
+//! that makes each lower order, and the reductions used for Allsky.
+//!
+//! Arrays are in FITS order: `data[r * W + c]`, row 0 first in the file; in-tile HEALPix coordinates are
+//! `ix = W - 1 - r`, `iy = c` (see hips-notes.md).
+
+use hips_core::fits::{self, Card, FitsError, MemSource, PixelData};
+use hips_core::wcs::Frame;
+
+/// The value at in-tile HEALPix coordinates (ix, iy) of a FITS-order tile.
+#[inline]
+#[must_use]
+pub fn at(data: &[f32], width: usize, ix: usize, iy: usize) -> f32 {
+    data[(width - 1 - ix) * width + iy]
+}
+
+/// The HPX celestial WCS cards (CTYPE, CRPIX, CRVAL, CD, PV2_1/PV2_2) placing a tile of order `order`, index `npix`,
+/// width `width` in the HEALPix projection (H = 4, K = 3), where HEALPix pixels are squares rotated by 45 degrees.
+#[must_use]
+pub fn hpx_wcs_cards(order: u8, npix: u64, width: usize, frame: Frame) -> Vec<Card> {
+    let nside = f64::from(1u32 << order);
+    let (xc, yc) = cdshealpix::nested::get(order).center_of_projected_cell(npix);
+    // Projection-plane degrees: x = 45 X (wrapped to [-180, 180)), y = 45 Y.
+    let mut xdeg = 45.0 * xc;
+    if xdeg >= 180.0 {
+        xdeg -= 360.0;
+    }
+    let ydeg = 45.0 * yc;
+    let w = width as f64;
+    let k = 45.0 / (w * nside);
+    // x = xdeg + k (W + 1 - p1 - p2) ... from ix = W - p2, iy = p1 - 1 (FITS 1-based pixel p1 = column, p2 = row).
+    let a = w + 1.0 + xdeg / k;
+    let b = (45.0 / nside - ydeg) / k - w;
+    let (crpix1, crpix2) = ((a + b) / 2.0, (a - b) / 2.0);
+    let (c1, c2) = match frame {
+        Frame::Equatorial => ("RA---HPX", "DEC--HPX"),
+        Frame::Galactic => ("GLON-HPX", "GLAT-HPX"),
+    };
+    let mut cards = vec![
+        Card::str("CTYPE1", c1, "HEALPix projection"),
+        Card::str("CTYPE2", c2, "HEALPix projection"),
+        Card::float("CRPIX1", crpix1, "reference pixel"),
+        Card::float("CRPIX2", crpix2, "reference pixel"),
+        Card::float("CRVAL1", 0.0, ""),
+        Card::float("CRVAL2", 0.0, ""),
+        Card::float("CD1_1", -k, ""),
+        Card::float("CD1_2", -k, ""),
+        Card::float("CD2_1", k, ""),
+        Card::float("CD2_2", -k, ""),
+        Card::int("PV2_1", 4, "HPX H"),
+        Card::int("PV2_2", 3, "HPX K"),
+    ];
+    if frame == Frame::Equatorial {
+        cards.push(Card::str("RADESYS", "ICRS", ""));
+    }
+    cards
+}
+
+/// A complete FITS tile (primary HDU, BITPIX -32, NaN blank) with ORDER, NPIX, the HPX WCS and DATASUM/CHECKSUM.
+#[must_use]
+pub fn encode_fits_tile(order: u8, npix: u64, width: usize, frame: Frame, data: &[f32]) -> Vec<u8> {
+    let mut cards = vec![
+        Card::int("ORDER", i64::from(order), "HEALPix order"),
+        Card::int("NPIX", npix as i64, "HEALPix NESTED index"),
+    ];
+    cards.extend(hpx_wcs_cards(order, npix, width, frame));
+    cards.push(Card::str("ORIGIN", concat!("hipsgen ", env!("CARGO_PKG_VERSION")), ""));
+    fits::image_hdu(true, width, width, PixelData::F32(data), &cards)
+}
+
+/// Decode a FITS tile (any BITPIX; blanks as NaN) into a square FITS-order array.
+///
+/// # Errors
+/// When the bytes are not a FITS image, or not `width` x `width`.
+pub fn decode_fits_tile(name: &str, bytes: bytes::Bytes, width: usize) -> Result<Vec<f32>, FitsError> {
+    let src = MemSource::new(name, bytes);
+    let hdus = fits::scan_hdus(&src)?;
+    let hdu = hdus.first().ok_or_else(|| FitsError::NotFits { name: name.to_string(), reason: "no HDU".into() })?;
+    let img = fits::read_image_f32(&src, hdu)?;
+    if img.width != width || img.height != width {
+        return Err(FitsError::NotFits {
+            name: name.to_string(),
+            reason: format!("tile is {}x{}, expected {width}x{width}", img.width, img.height),
+        });
+    }
+    Ok(img.data)
+}
+
+/// The parent tile from its four children (child q covers ix >= W/2 when bit 0 of q is set, iy >= W/2 when bit 1
+/// is): each parent pixel is the mean of the non-blank pixels of its 2x2 children block, NaN when all are blank.
+#[must_use]
+pub fn parent_from_children(children: &[Option<Vec<f32>>; 4], width: usize) -> Vec<f32> {
+    let h = width / 2;
+    let mut out = vec![f32::NAN; width * width];
+    for (q, child) in children.iter().enumerate() {
+        let Some(child) = child else { continue };
+        let (ox, oy) = (if q & 1 == 1 { h } else { 0 }, if q & 2 == 2 { h } else { 0 });
+        for px in 0..h {
+            for py in 0..h {
+                let (cx, cy) = (2 * px, 2 * py);
+                let vals = [
+                    at(child, width, cx, cy),
+                    at(child, width, cx + 1, cy),
+                    at(child, width, cx, cy + 1),
+                    at(child, width, cx + 1, cy + 1),
+                ];
+                let (mut s, mut n) = (0.0f64, 0u32);
+                for v in vals {
+                    if !v.is_nan() {
+                        s += f64::from(v);
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    let (ix, iy) = (ox + px, oy + py);
+                    out[(width - 1 - ix) * width + iy] = (s / f64::from(n)) as f32;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reduce a FITS-order tile by an integer factor (mean of non-blank pixels of each block), keeping FITS order.
+#[must_use]
+pub fn reduce(data: &[f32], width: usize, factor: usize) -> Vec<f32> {
+    let n = width / factor;
+    let mut out = vec![f32::NAN; n * n];
+    for r in 0..n {
+        for c in 0..n {
+            let (mut s, mut k) = (0.0f64, 0u32);
+            for rr in r * factor..(r + 1) * factor {
+                for v in &data[rr * width + c * factor..rr * width + (c + 1) * factor] {
+                    if !v.is_nan() {
+                        s += f64::from(*v);
+                        k += 1;
+                    }
+                }
+            }
+            if k > 0 {
+                out[r * n + c] = (s / f64::from(k)) as f32;
+            }
+        }
+    }
+    out
+}
+
+/// Size in bytes of a BITPIX -32 FITS tile: header blocks plus padded data.
+#[must_use]
+pub fn fits_tile_size(width: usize) -> u64 {
+    let data = (width * width * 4) as u64;
+    // The tile header (about 25 cards) fits in one 2880-byte block.
+    2880 + data.div_ceil(2880) * 2880
+}
+
+/// Whether a tile holds no data at all.
+#[must_use]
+pub fn is_blank(data: &[f32]) -> bool {
+    data.iter().all(|v| v.is_nan())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_is_mean_of_blocks_and_quadrants_follow_the_rule() {
+        let w = 4;
+        let mut kids: [Option<Vec<f32>>; 4] = Default::default();
+        for (q, kid) in kids.iter_mut().enumerate() {
+            *kid = Some(vec![q as f32; w * w]);
+        }
+        kids[3].as_mut().map(|k| k[0] = f32::NAN);
+        let p = parent_from_children(&kids, w);
+        for ix in 0..w {
+            for iy in 0..w {
+                let q = usize::from(ix >= 2) | (usize::from(iy >= 2) << 1);
+                assert_eq!(at(&p, w, ix, iy), q as f32);
+            }
+        }
+    }
+
+    #[test]
+    fn tile_roundtrip() {
+        let w = 8;
+        let data: Vec<f32> = (0..w * w).map(|i| if i == 3 { f32::NAN } else { i as f32 }).collect();
+        let bytes = encode_fits_tile(4, 100, w, Frame::Equatorial, &data);
+        let back = decode_fits_tile("t", bytes.into(), w).expect("decode");
+        assert!(back[3].is_nan());
+        assert_eq!(back[5], 5.0);
+    }
+}
