@@ -7,7 +7,8 @@ Public API (import from tests: ``from browser_util import ...``):
   with astropy-healpix (no Aladin code involved).
 - ``expected_view_from_fits(fits_path, ra, dec, fov, width, height, ...)``: the view computed from an input image
   reprojected with astropy/reproject (the oracle for a HiPS made from that image).
-- ``view_wcs(...)``, ``load_grey(png)``, ``rank_correlation(a, b, mask)``, ``static_server(root, ...)``.
+- ``view_wcs(...)``, ``load_grey(png)``, ``rank_correlation(a, b, mask)``, ``best_shift(...)``,
+  ``static_server(root, ...)``.
 
 Screen convention: row 0 is the top of the screenshot; North is up and East is left (Aladin Lite's default),
 the view centre is (ra, dec), and ``fov`` degrees span the width.
@@ -182,7 +183,13 @@ def _load_tile(path: Path, fmt: str) -> np.ndarray | None:
     if fmt == "fits":
         from astropy.io import fits
 
-        data = fits.getdata(path).astype(float)
+        with fits.open(path, do_not_scale_image_data=True) as hdul:
+            hdu = hdul[0]
+            raw = np.asarray(hdu.data)
+            blank = hdu.header.get("BLANK") if raw.dtype.kind in "iu" else None
+            data = raw.astype(float) * float(hdu.header.get("BSCALE", 1.0)) + float(hdu.header.get("BZERO", 0.0))
+            if blank is not None:
+                data[raw == int(blank)] = np.nan
         # data[r][c]: iy = c, ix = W-1-r  ->  index [ix, iy] is data flipped vertically.
         return data[::-1, :]
     from PIL import Image
@@ -307,6 +314,28 @@ def rank_correlation(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = Non
     if m.sum() < 100:
         raise ValueError(f"only {int(m.sum())} pixels to correlate")
     return float(spearmanr(a[m], b[m]).statistic)
+
+
+def best_shift(shot: np.ndarray, expected_big: np.ndarray, margin: int, mask: np.ndarray | None = None, step: int = 2):
+    """Where the screenshot best matches a larger expected view: ``(dx, dy, correlation)``.
+
+    ``expected_big`` is the expected view of the same centre and pixel scale but ``2 * margin`` pixels wider and
+    taller (e.g. ``expected_view_from_fits(..., fov * (w + 2 * margin) / w, w + 2 * margin, h + 2 * margin)``).
+    Every window offset by (dx, dy) in [-margin, margin] is rank-correlated with ``shot`` (on every ``step``-th
+    pixel) over ``mask`` (screen-sized); (0, 0) means the picture sits exactly where expected. dx > 0: the screenshot
+    shows what is expected ``dx`` pixels further right.
+    """
+    h, w = shot.shape[:2]
+    best = (0, 0, -2.0)
+    sub = (slice(None, None, step), slice(None, None, step))
+    m = None if mask is None else mask[sub]
+    for dy in range(-margin, margin + 1):
+        for dx in range(-margin, margin + 1):
+            win = expected_big[margin + dy : margin + dy + h, margin + dx : margin + dx + w]
+            c = rank_correlation(shot[sub], win[sub], m)
+            if c > best[2]:
+                best = (dx, dy, c)
+    return best
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -1,0 +1,103 @@
+"""Aladin Lite shows hipsgen's FITS, PNG and JPEG tiles of a real image where the image is on the sky.
+
+Input: single_band/HorseHead.fits (DSS2 red, 891 x 893 px, 1"/px, TAN). hipsgen builds one HiPS with the three tile
+formats; Aladin Lite renders each format (its imgFormat option) in headless chromium. Oracle: the input image itself
+reprojected with astropy/reproject to the same screen (browser_util.expected_view_from_fits), compared by rank
+correlation inside the image footprint; the best-matching offset must be (0, 0) within one screen pixel, and
+mirrored expectations must correlate much worse.
+"""
+
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from scipy.ndimage import binary_dilation, binary_erosion
+
+from browser_util import (
+    best_shift,
+    expected_view_from_fits,
+    load_grey,
+    rank_correlation,
+    read_properties,
+    render_hips,
+)
+
+pytestmark = pytest.mark.browser
+
+RA, DEC = 85.2750, -2.4583  # centre of HorseHead.fits (data/README.md)
+EXT = {"fits": "fits", "png": "png", "jpeg": "jpg"}
+
+
+@pytest.fixture(scope="module")
+def horsehead_fits(shared_data):
+    p = shared_data / "single_band" / "HorseHead.fits"
+    assert p.is_file(), p
+    return p
+
+
+@pytest.fixture(scope="module")
+def horsehead_hips(hipsgen_bin, horsehead_fits, tmp_path_factory):
+    """hipsgen's HiPS of HorseHead.fits with fits, png and jpeg tiles."""
+    out = tmp_path_factory.mktemp("hipsgen") / "HorseHead"
+    cmd = [str(hipsgen_bin), "tiles", "--input", str(horsehead_fits), "--out", str(out), "--formats", "fits,png,jpeg"]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    print(f"hipsgen tiles took {time.monotonic() - t0:.1f} s")
+    assert (out / "properties").is_file(), f"no properties in {out}"
+    return out
+
+
+def _check_view(hips, fits_path, fmt, ra, dec, fov, w, h, projection, out_png):
+    report = render_hips(hips, ra, dec, fov, w, h, out_png, img_format=fmt, projection=projection)
+    ext = EXT[fmt]
+    tiles = [r for r in report["requests"] if "/Norder" in r["url"] and r["url"].endswith("." + ext)]
+    assert any(r["status"] == 200 for r in tiles), f"no {ext} tile served: {report['requests']}"
+    shot = load_grey(out_png)
+
+    ref = expected_view_from_fits(fits_path, ra, dec, fov, w, h, projection)
+    footprint = np.isfinite(ref)
+    inside = binary_erosion(footprint, iterations=3)
+    assert inside.mean() > 0.3, "the view should mostly show the image"
+    good = rank_correlation(shot, ref, inside)
+    assert good > 0.95, f"{fmt}: screenshot vs reprojected input, Spearman {good:.3f}"
+
+    margin = 4
+    big = expected_view_from_fits(
+        fits_path, ra, dec, fov * (w + 2 * margin) / w, w + 2 * margin, h + 2 * margin, projection
+    )
+    dx, dy, peak = best_shift(shot, big, margin, inside)
+    assert abs(dx) <= 1 and abs(dy) <= 1, f"{fmt}: picture offset by ({dx}, {dy}) px (Spearman {peak:.3f})"
+
+    for name, wrong in {"E-W mirror": ref[:, ::-1], "N-S mirror": ref[::-1, :]}.items():
+        bad = rank_correlation(shot, wrong, inside & np.isfinite(wrong))
+        assert bad < 0.7 and good - bad > 0.3, f"{fmt} {name}: Spearman {bad:.3f} vs correct {good:.3f}"
+    return shot, footprint, report
+
+
+@pytest.mark.parametrize("fmt", ["fits", "png", "jpeg"])
+def test_hipsgen_tiles_shown_in_place(horsehead_hips, horsehead_fits, fmt, tmp_path):
+    """Each tile format, the whole image in a SIN view: right place, orientation and scale."""
+    props = read_properties(horsehead_hips)
+    formats = props.get("hips_tile_format", "").split()
+    assert fmt in formats, f"properties hips_tile_format = {formats}"
+    w = h = 360
+    shot, footprint, _ = _check_view(
+        horsehead_hips, horsehead_fits, fmt, RA, DEC, 0.3, w, h, "SIN", tmp_path / f"hh_{fmt}.png"
+    )
+    if fmt != "jpeg":  # JPEG has no transparency; FITS blanks and PNG alpha show the background
+        outside = ~binary_dilation(footprint, iterations=4)
+        assert outside.any()
+        assert shot[outside].mean() < 20, f"{fmt}: outside the image the view should stay dark"
+
+
+def test_hipsgen_deepest_order_tan(horsehead_hips, horsehead_fits, tmp_path):
+    """Zoomed to the input resolution (TAN, 0.9"/px), Aladin Lite reads the deepest FITS tiles, still in place."""
+    props = read_properties(horsehead_hips)
+    order = int(props["hips_order"])
+    _, _, report = _check_view(
+        horsehead_hips, horsehead_fits, "fits", 85.25, -2.46, 0.08, 320, 240, "TAN", tmp_path / "hh_deep.png"
+    )
+    deepest = [r for r in report["requests"] if f"/Norder{order}/" in r["url"]]
+    assert deepest and all(r["status"] == 200 for r in deepest), report["requests"]
