@@ -49,9 +49,11 @@ pub fn parse_properties(location: &str, text: &str) -> Result<HipsProps, MocErro
         .map_err(|_| herr(location, format!("properties: hips_order = {:?} is not an order", all.get("hips_order"))))?;
     let tile_width: usize = match all.get("hips_tile_width") {
         None => 512,
-        Some(w) => w.parse().ok().filter(|w: &usize| w.is_power_of_two()).ok_or_else(|| {
-            herr(location, format!("properties: hips_tile_width = {w} is not a power of two"))
-        })?,
+        Some(w) => w
+            .parse()
+            .ok()
+            .filter(|w: &usize| w.is_power_of_two())
+            .ok_or_else(|| herr(location, format!("properties: hips_tile_width = {w} is not a power of two")))?,
     };
     let frame_s = all.get("hips_frame").map(String::as_str).unwrap_or("equatorial");
     let frame = CoordSys::parse(frame_s).ok_or_else(|| {
@@ -151,17 +153,22 @@ fn list_tiles(store: &Store, location: &str, order: u8, ext: &str) -> Result<Vec
 }
 
 /// Cells at order K + log2(width) of the valid pixels of one tile.
-pub fn tile_cells(location: &str, key: &str, bytes: &[u8], npix: u64, width: usize, ext: &str) -> Result<Vec<u64>, MocError> {
+pub fn tile_cells(
+    location: &str,
+    key: &str,
+    bytes: &[u8],
+    npix: u64,
+    width: usize,
+    ext: &str,
+) -> Result<Vec<u64>, MocError> {
     let w2 = (width * width) as u64;
     let mut out = Vec::new();
     match ext {
         "fits" => {
             let src = MemSource::new(key, bytes.to_vec());
             let hdus = scan_hdus(&src).map_err(|e| herr(location, format!("{key}: {e}")))?;
-            let hdu = hdus
-                .iter()
-                .find(|h| h.is_image())
-                .ok_or_else(|| herr(location, format!("{key}: no image HDU")))?;
+            let hdu =
+                hdus.iter().find(|h| h.is_image()).ok_or_else(|| herr(location, format!("{key}: no image HDU")))?;
             let img = read_image_f32(&src, hdu).map_err(|e| herr(location, format!("{key}: {e}")))?;
             if img.width != width || img.height != width {
                 return Err(herr(

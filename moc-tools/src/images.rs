@@ -117,10 +117,11 @@ fn exact_moc(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
         .par_iter()
         .map(|&y0| -> Result<Vec<u64>, MocError> {
             let y1 = (y0 + rows).min(c.height) - 1;
-            let px = match c.read_region(0, y0 as i64, c.width as i64 - 1, y1 as i64).map_err(|e| img_err(&c.name, e))? {
-                Some(p) => p,
-                None => return Ok(Vec::new()),
-            };
+            let px =
+                match c.read_region(0, y0 as i64, c.width as i64 - 1, y1 as i64).map_err(|e| img_err(&c.name, e))? {
+                    Some(p) => p,
+                    None => return Ok(Vec::new()),
+                };
             let mut out: Vec<u64> = Vec::new();
             let mut last = u64::MAX;
             let mut push = |lon: f64, lat: f64, out: &mut Vec<u64>| {
