@@ -1,10 +1,309 @@
-//! Reading a [`Wcs`] from FITS header keywords (CTYPE, CRPIX, CRVAL, CD/PC/CDELT/CROTA, PV, SIP, LONPOLE/LATPOLE).
+//! Reading a [`Wcs`] from FITS header keywords (CTYPE, CRPIX, CRVAL, PC/CD/CDELT/CROTA, PV, SIP, LONPOLE/LATPOLE,
+//! RADESYS/EQUINOX).
+//!
+//! Precedence follows wcslib (astropy): PCi_j (with CDELTi) wins over CDi_j, which wins over CDELTi + CROTAi.
+//! Only the primary WCS is read: keys with an alternate-WCS letter (`CTYPE1A`, `LONPOLEA`) are never looked up.
+//! SIP polynomials are used when A_ORDER/B_ORDER are present (astropy does so even without the `-SIP` suffix).
 
-use super::{Wcs, WcsError};
+use super::frame::Frame;
+use super::projection::{Projection, Zpn};
+use super::rotation::{native_pole, native_to_celestial};
+use super::sip::{Poly, Sip};
+use super::{frame::transpose, Wcs, WcsError};
 use crate::fits::Header;
+
+/// Coordinate kind of one CTYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Axis {
+    Lon(Frame),
+    Lat(Frame),
+}
+
+fn bad_ctype(key: &str, value: &str, reason: impl Into<String>) -> WcsError {
+    WcsError::BadCtype { key: key.into(), value: value.into(), reason: reason.into() }
+}
+
+/// Split a CTYPE into (coordinate kind, projection code, distortion suffix).
+fn parse_ctype(key: &str, value: &str) -> Result<(Axis, String, String), WcsError> {
+    let v = value.trim();
+    if v.len() < 8 || v.as_bytes()[4] != b'-' {
+        return Err(bad_ctype(key, value, "not a celestial axis with a projection (expected e.g. 'RA---TAN')"));
+    }
+    let kind = v[..4].trim_end_matches('-');
+    let axis = match kind {
+        "RA" => Axis::Lon(Frame::Equatorial),
+        "DEC" => Axis::Lat(Frame::Equatorial),
+        "GLON" => Axis::Lon(Frame::Galactic),
+        "GLAT" => Axis::Lat(Frame::Galactic),
+        "ELON" | "ELAT" | "SLON" | "SLAT" | "HLON" | "HLAT" => {
+            return Err(WcsError::UnsupportedFrame { key: key.into(), value: value.into() })
+        }
+        _ => return Err(bad_ctype(key, value, format!("unknown celestial coordinate type {kind}"))),
+    };
+    let code = v[5..8].to_string();
+    let suffix = v[8..].trim_start_matches('-').to_string();
+    Ok((axis, code, suffix))
+}
+
+fn f64_or(h: &Header, key: &str, default: f64) -> Result<f64, WcsError> {
+    match h.card(key) {
+        None => Ok(default),
+        Some(_) => {
+            let v = h.get_f64(key).ok_or_else(|| WcsError::BadValue {
+                key: key.into(),
+                value: h.get_str(key).unwrap_or_default(),
+                reason: "not a number".into(),
+            })?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(WcsError::BadValue { key: key.into(), value: v.to_string(), reason: "not finite".into() })
+            }
+        }
+    }
+}
+
+fn opt_f64(h: &Header, key: &str) -> Result<Option<f64>, WcsError> {
+    if h.contains(key) {
+        f64_or(h, key, 0.0).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Check RADESYS/EQUINOX for an equatorial WCS: ICRS, FK5 J2000 (treated as ICRS) or absent.
+fn check_equatorial(h: &Header) -> Result<(), WcsError> {
+    let equinox = opt_f64(h, "EQUINOX")?.or(opt_f64(h, "EPOCH")?);
+    let (key, radesys) = match h.get_str("RADESYS") {
+        Some(s) => ("RADESYS", Some(s)),
+        None => ("RADECSYS", h.get_str("RADECSYS")),
+    };
+    match radesys.as_deref().map(|s| s.trim().to_ascii_uppercase()) {
+        Some(s) if s == "ICRS" => Ok(()),
+        Some(s) if s == "FK5" => match equinox {
+            Some(e) if (e - 2000.0).abs() > 1e-9 => {
+                Err(WcsError::UnsupportedFrame { key: "EQUINOX".into(), value: format!("{e} (RADESYS = 'FK5')") })
+            }
+            _ => Ok(()),
+        },
+        Some(s) if s.is_empty() => Ok(()),
+        Some(s) => Err(WcsError::UnsupportedFrame { key: key.into(), value: s }),
+        None => match equinox {
+            // Paper II: no RADESYS and EQUINOX < 1984 means FK4.
+            Some(e) if e < 1984.0 => Err(WcsError::UnsupportedFrame {
+                key: "EQUINOX".into(),
+                value: format!("{e} (no RADESYS: FK4 implied)"),
+            }),
+            Some(e) if (e - 2000.0).abs() > 1e-9 => {
+                Err(WcsError::UnsupportedFrame { key: "EQUINOX".into(), value: format!("{e} (FK5 implied)") })
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// The 2x2 linear matrix M_ij (world axis i, pixel axis j), degrees per pixel.
+fn linear_matrix(h: &Header, lat_axis: usize) -> Result<[[f64; 2]; 2], WcsError> {
+    let has = |prefix: &str| (1..=2).any(|i| (1..=2).any(|j| h.contains(&format!("{prefix}{i}_{j}"))));
+    let cdelt = [f64_or(h, "CDELT1", 1.0)?, f64_or(h, "CDELT2", 1.0)?];
+    let mut m = [[0.0; 2]; 2];
+    if has("PC") {
+        for (i, row) in m.iter_mut().enumerate() {
+            for (j, out) in row.iter_mut().enumerate() {
+                let pc = f64_or(h, &format!("PC{}_{}", i + 1, j + 1), if i == j { 1.0 } else { 0.0 })?;
+                *out = cdelt[i] * pc;
+            }
+        }
+    } else if has("CD") {
+        for (i, row) in m.iter_mut().enumerate() {
+            for (j, out) in row.iter_mut().enumerate() {
+                *out = f64_or(h, &format!("CD{}_{}", i + 1, j + 1), 0.0)?;
+            }
+        }
+    } else {
+        let other = 3 - lat_axis;
+        let crota = match opt_f64(h, &format!("CROTA{lat_axis}"))? {
+            Some(r) => r,
+            None => f64_or(h, &format!("CROTA{other}"), 0.0)?,
+        };
+        let (s, c) = crota.to_radians().sin_cos();
+        // PC from CROTA (paper II eq. 189), scaled by CDELT; the rotation is about the latitude axis.
+        let sign = if lat_axis == 2 { 1.0 } else { -1.0 };
+        m = [[cdelt[0] * c, -sign * cdelt[1] * s], [sign * cdelt[0] * s, cdelt[1] * c]];
+    }
+    Ok(m)
+}
+
+fn sip_from_header(h: &Header) -> Result<Option<Sip>, WcsError> {
+    let order = |key: &str| -> Result<Option<usize>, WcsError> {
+        match h.card(key) {
+            None => Ok(None),
+            Some(_) => match h.get_i64(key) {
+                Some(o) if (0..=20).contains(&o) => Ok(Some(o as usize)),
+                _ => Err(WcsError::BadValue {
+                    key: key.into(),
+                    value: h.get_str(key).unwrap_or_default(),
+                    reason: "SIP order must be an integer in 0..=20".into(),
+                }),
+            },
+        }
+    };
+    let poly = |name: &str, o: usize| -> Result<Poly, WcsError> {
+        let mut err = None;
+        let p = Poly::new(o, |p, q| {
+            let key = format!("{name}_{p}_{q}");
+            match opt_f64(h, &key) {
+                Ok(v) => v,
+                Err(e) => {
+                    err.get_or_insert(e);
+                    None
+                }
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(p),
+        }
+    };
+    let (a, b) = match (order("A_ORDER")?, order("B_ORDER")?) {
+        (None, None) => return Ok(None),
+        (Some(ao), Some(bo)) => (poly("A", ao)?, poly("B", bo)?),
+        (None, Some(_)) => return Err(WcsError::Missing("A_ORDER (B_ORDER is present)".into())),
+        (Some(_), None) => return Err(WcsError::Missing("B_ORDER (A_ORDER is present)".into())),
+    };
+    let ap_bp = match (order("AP_ORDER")?, order("BP_ORDER")?) {
+        (Some(ao), Some(bo)) => Some((poly("AP", ao)?, poly("BP", bo)?)),
+        _ => None,
+    };
+    Ok(Some(Sip { a, b, ap_bp }))
+}
 
 /// Build the primary WCS of `h`.
 pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
-    let _ = h;
-    Err(WcsError::NoCelestial)
+    let (Some(c1), Some(c2)) = (h.get_str("CTYPE1"), h.get_str("CTYPE2")) else {
+        return Err(WcsError::NoCelestial);
+    };
+    let (a1, code1, suf1) = parse_ctype("CTYPE1", &c1)?;
+    let (a2, code2, suf2) = parse_ctype("CTYPE2", &c2)?;
+    let (lon_axis, lat_axis, frame) = match (a1, a2) {
+        (Axis::Lon(f1), Axis::Lat(f2)) if f1 == f2 => (1usize, 2usize, f1),
+        (Axis::Lat(f1), Axis::Lon(f2)) if f1 == f2 => (2, 1, f1),
+        _ => return Err(bad_ctype("CTYPE2", &c2, format!("does not pair with CTYPE1 = '{c1}'"))),
+    };
+    if code1 != code2 {
+        return Err(bad_ctype("CTYPE2", &c2, format!("projection {code2} differs from CTYPE1 = '{c1}'")));
+    }
+    for (key, val, suf) in [("CTYPE1", &c1, &suf1), ("CTYPE2", &c2, &suf2)] {
+        if !(suf.is_empty() || suf == "SIP") {
+            return Err(bad_ctype(key, val, format!("unsupported distortion {suf}")));
+        }
+    }
+    if frame == Frame::Equatorial {
+        check_equatorial(h)?;
+    }
+
+    let pv = |axis: usize, m: usize| opt_f64(h, &format!("PV{axis}_{m}"));
+    let proj = match code1.as_str() {
+        "TAN" => Projection::Tan,
+        "SIN" => Projection::Sin { xi: pv(lat_axis, 1)?.unwrap_or(0.0), eta: pv(lat_axis, 2)?.unwrap_or(0.0) },
+        "ARC" => Projection::Arc,
+        "ZEA" => Projection::Zea,
+        "STG" => Projection::Stg,
+        "ZPN" => {
+            let mut coeffs = [0.0; 30];
+            for (m, c) in coeffs.iter_mut().enumerate() {
+                *c = pv(lat_axis, m)?.unwrap_or(0.0);
+            }
+            let z = Zpn::new(&coeffs).ok_or_else(|| WcsError::BadValue {
+                key: format!("PV{lat_axis}_m"),
+                value: format!("{coeffs:?}"),
+                reason: "invalid ZPN polynomial (all zero, or PV_1 <= 0 with higher terms)".into(),
+            })?;
+            Projection::Zpn(Box::new(z))
+        }
+        "CAR" => Projection::Car,
+        "MER" => Projection::Mer,
+        "CEA" => {
+            let lambda = pv(lat_axis, 1)?.unwrap_or(1.0);
+            if lambda <= 0.0 || lambda > 1.0 {
+                return Err(WcsError::BadValue {
+                    key: format!("PV{lat_axis}_1"),
+                    value: lambda.to_string(),
+                    reason: "CEA λ must be in (0, 1]".into(),
+                });
+            }
+            Projection::Cea { lambda }
+        }
+        "SFL" | "GLS" => Projection::Sfl,
+        "AIT" => Projection::Ait,
+        "MOL" => Projection::Mol,
+        "HPX" => {
+            let hh = pv(lat_axis, 1)?.unwrap_or(4.0);
+            let k = pv(lat_axis, 2)?.unwrap_or(3.0);
+            if hh <= 0.0 || k <= 0.0 {
+                return Err(WcsError::BadValue {
+                    key: format!("PV{lat_axis}_1/PV{lat_axis}_2"),
+                    value: format!("{hh}/{k}"),
+                    reason: "HPX H and K must be positive".into(),
+                });
+            }
+            Projection::Hpx { h: hh, k }
+        }
+        other => {
+            return Err(WcsError::UnsupportedProjection { key: "CTYPE1".into(), value: c1.clone(), code: other.into() })
+        }
+    };
+
+    let crpix = [f64_or(h, "CRPIX1", 0.0)? - 1.0, f64_or(h, "CRPIX2", 0.0)? - 1.0];
+    let crval_ax = [f64_or(h, "CRVAL1", 0.0)?, f64_or(h, "CRVAL2", 0.0)?];
+    let crval = [crval_ax[lon_axis - 1], crval_ax[lat_axis - 1]];
+
+    let m = linear_matrix(h, lat_axis)?;
+    let lin = [m[lon_axis - 1], m[lat_axis - 1]];
+    let det = lin[0][0] * lin[1][1] - lin[0][1] * lin[1][0];
+    if det == 0.0 || !det.is_finite() {
+        return Err(WcsError::SingularMatrix(det));
+    }
+    let lin_inv = [[lin[1][1] / det, -lin[0][1] / det], [-lin[1][0] / det, lin[0][0] / det]];
+
+    // Fiducial point and pole parameters; PVi_1..4 of the longitude axis override the defaults / keywords.
+    let (dphi0, dtheta0) = proj.default_fiducial();
+    let phi0_kw = pv(lon_axis, 1)?;
+    let theta0_kw = pv(lon_axis, 2)?;
+    let phi0 = phi0_kw.unwrap_or(dphi0);
+    let theta0 = theta0_kw.unwrap_or(dtheta0);
+    if theta0.abs() > 90.0 {
+        return Err(WcsError::BadValue {
+            key: format!("PV{lon_axis}_2"),
+            value: theta0.to_string(),
+            reason: "θ0 must be in [-90, 90]".into(),
+        });
+    }
+    let lonpole = match pv(lon_axis, 3)? {
+        Some(v) => Some(v),
+        None => opt_f64(h, "LONPOLE")?,
+    };
+    let latpole = match pv(lon_axis, 4)? {
+        Some(v) => Some(v),
+        None => opt_f64(h, "LATPOLE")?,
+    };
+    let pole = native_pole(crval, phi0, theta0, lonpole, latpole).map_err(WcsError::BadRotation)?;
+    let r_nc = native_to_celestial(&pole);
+    let r_cn = transpose(&r_nc);
+
+    // wcslib shifts the projection so (φ0, θ0) is at the plane origin only when PVi_0 is set and both given.
+    let mut offset = [0.0, 0.0];
+    if pv(lon_axis, 0)?.is_some_and(|v| v != 0.0) && phi0_kw.is_some() && theta0_kw.is_some() {
+        let (sp, cp) = phi0.to_radians().sin_cos();
+        let (st, ct) = theta0.to_radians().sin_cos();
+        let (x0, y0) = proj.native_vec_to_plane(&[ct * cp, ct * sp, st]).ok_or_else(|| WcsError::BadValue {
+            key: format!("PV{lon_axis}_1/PV{lon_axis}_2"),
+            value: format!("{phi0}/{theta0}"),
+            reason: "fiducial point outside the projection".into(),
+        })?;
+        offset = [x0, y0];
+    }
+
+    let sip = sip_from_header(h)?;
+    Ok(Wcs { frame, crpix, lin, lin_inv, sip, proj, offset, r_nc, r_cn, crval, poles: [pole.phi_p, pole.lat] })
 }

@@ -18,6 +18,7 @@
 pub mod frame;
 mod header;
 mod projection;
+mod rotation;
 mod sip;
 
 pub use frame::{convert, convert_rad, Frame};
@@ -96,6 +97,8 @@ pub struct Wcs {
     lin_inv: [[f64; 2]; 2],
     sip: Option<Sip>,
     proj: Projection,
+    /// Plane coordinates of the fiducial point when wcslib's projection offset applies (PVi_0 set), else zero.
+    offset: [f64; 2],
     /// Native unit vector -> celestial unit vector.
     r_nc: [[f64; 3]; 3],
     /// Celestial unit vector -> native unit vector.
@@ -172,7 +175,7 @@ impl Wcs {
     #[must_use]
     pub fn pix_to_world_rad(&self, x: f64, y: f64) -> Option<(f64, f64)> {
         let (px, py) = self.pix_to_plane(x, y);
-        let n = self.proj.plane_to_native_vec(px, py)?;
+        let n = self.proj.plane_to_native_vec(px + self.offset[0], py + self.offset[1])?;
         let c = mat_vec(&self.r_nc, &n);
         Some(vec_to_lonlat(&c))
     }
@@ -199,7 +202,7 @@ impl Wcs {
     pub fn world_vec_to_pix(&self, v: &[f64; 3]) -> Option<(f64, f64)> {
         let n = mat_vec(&self.r_cn, v);
         let (px, py) = self.proj.native_vec_to_plane(&n)?;
-        self.plane_to_pix(px, py)
+        self.plane_to_pix(px - self.offset[0], py - self.offset[1])
     }
 
     /// 0-based pixel -> projection plane (degrees), SIP included.
