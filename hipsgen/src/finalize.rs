@@ -139,9 +139,6 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
         p.set("em_max", format!("{hi:E}"));
         p.set("obs_regime", regime);
     }
-    if d.progenitors {
-        p.set("hips_progenitor_url", "HpxFinder");
-    }
     store.put("properties", p.to_text())?;
     Ok(p)
 }
