@@ -12,6 +12,7 @@ pub mod progenitor;
 pub mod properties;
 pub mod run;
 pub mod stats;
+pub mod synth;
 pub mod tile;
 
 /// The error and its causes on one line, `: `-separated, for reports and logs.
