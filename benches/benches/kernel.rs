@@ -1,0 +1,70 @@
+//! Criterion benches of the per-tile rendering kernel: input positions (lattice + checks) and sampling, per output
+//! pixel, for a 512 x 512 tile of an LSST-like 0.2"/px TAN coadd held in memory.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use hips_core::coadd::Coadd;
+use hips_core::fits::{self, Card, MemSource, PixelData};
+use hips_core::kernel::{self, Accumulator, Interp, TileSpec};
+use hips_core::wcs::Frame;
+
+const N: usize = 2048;
+
+fn coadd() -> Coadd {
+    let data: Vec<f32> = (0..N * N).map(|i| ((i % 977) as f32).sin() * 100.0 + 1000.0).collect();
+    let s = 0.2 / 3600.0;
+    let cards = [
+        Card::str("CTYPE1", "RA---TAN", ""),
+        Card::str("CTYPE2", "DEC--TAN", ""),
+        Card::float("CRVAL1", 150.0, ""),
+        Card::float("CRVAL2", 2.0, ""),
+        Card::float("CRPIX1", N as f64 / 2.0, ""),
+        Card::float("CRPIX2", N as f64 / 2.0, ""),
+        Card::float("CD1_1", -s, ""),
+        Card::float("CD1_2", 0.0, ""),
+        Card::float("CD2_1", 0.0, ""),
+        Card::float("CD2_2", s, ""),
+    ];
+    let bytes = fits::image_hdu(true, N, N, PixelData::F32(&data), &cards);
+    Coadd::from_source("bench.fits", Arc::new(MemSource::new("bench.fits", bytes)), None).expect("coadd")
+}
+
+fn bench(c: &mut Criterion) {
+    let coadd = coadd();
+    let layer = cdshealpix::nested::get(11);
+    let npix = layer.hash(150.0f64.to_radians(), 2.0f64.to_radians());
+    let spec = TileSpec { order: 11, npix, width: 512, frame: Frame::Equatorial };
+    let mut g = c.benchmark_group("kernel");
+    g.throughput(Throughput::Elements(512 * 512));
+    g.bench_function("positions_lattice_512", |b| b.iter(|| kernel::tile_positions(&spec, &coadd.wcs)));
+    g.bench_function("positions_exact_512", |b| {
+        b.iter(|| {
+            let mut s = 0.0;
+            for ix in 0..512 {
+                for iy in 0..512 {
+                    s += kernel::exact_position(&spec, &coadd.wcs, ix, iy).map_or(0.0, |p| p.0);
+                }
+            }
+            s
+        });
+    });
+    let pos = kernel::tile_positions(&spec, &coadd.wcs);
+    let px = coadd.read_region(0, 0, N as i64, N as i64).expect("read").expect("region");
+    for interp in [Interp::Nearest, Interp::Bilinear, Interp::Lanczos3] {
+        g.bench_function(format!("sample_{}_512", interp.name()), |b| {
+            b.iter(|| {
+                let mut acc = Accumulator::new(512);
+                kernel::accumulate_pixels(&mut acc, &px, &pos, interp);
+                acc.finish()
+            });
+        });
+    }
+    g.bench_function("render_tile_bilinear_512_with_io", |b| {
+        b.iter(|| kernel::render_tile(&spec, &[&coadd], Interp::Bilinear).expect("render"));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

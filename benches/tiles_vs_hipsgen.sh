@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Side-by-side: our `hipsgen tiles` vs CDS Hipsgen (`INDEX TILES`, Debian package aladin) on the same input, at the
+# same order, in one run. Reports wall-clock seconds, peak RSS and the ratio.
+#
+# Usage: benches/tiles_vs_hipsgen.sh [PATCHES] [PATCH_SIZE] [ORDER]   (default 16 4096 12: the issue's reference set)
+# Input: PATCHES single-HDU float32 images of PATCH_SIZE^2 at 0.2"/px (the IMAGE planes of `hipsgen synth` patches).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PATCHES=${1:-16}
+SIZE=${2:-4096}
+ORDER=${3:-12}
+WORK=${BENCH_WORK:-$(mktemp -d /tmp/hipsbench.XXXX)}
+PY=${HIPS_PYTHON:-.venv/bin/python}
+cargo build --release -p hipsgen --quiet
+BIN=target/release/hipsgen
+mkdir -p "$WORK"
+if [ ! -d "$WORK/single" ]; then
+  "$BIN" synth --out "$WORK/synth" --bands r --patches "$PATCHES" --patch-size "$SIZE" --seed 7 >/dev/null
+  mkdir -p "$WORK/single"
+  "$PY" - "$WORK/synth/r" "$WORK/single" <<'PY'
+import sys, pathlib
+from astropy.io import fits
+src, dst = map(pathlib.Path, sys.argv[1:])
+for f in sorted(src.glob("*.fits")):
+    with fits.open(f) as hl:
+        img = hl["IMAGE"]
+        fits.PrimaryHDU(img.data.astype("float32"), img.header).writeto(dst / f.name, overwrite=True)
+PY
+fi
+nproc_=$(nproc)
+echo "input: $PATCHES x ${SIZE}^2 float32 at 0.2\"/px, order $ORDER, $nproc_ cores, work dir $WORK"
+
+measure() { # name, command...
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$WORK/$name.log"; exit 1; }
+  read -r secs kb <"$WORK/$name.time"
+  echo "$name: ${secs} s, peak RSS $((kb / 1024)) MiB"
+  eval "${name}_secs=$secs; ${name}_kb=$kb"
+}
+
+rm -rf "$WORK/ours" "$WORK/cds"
+measure ours "$BIN" tiles --input "$WORK/single" --out "$WORK/ours" --order "$ORDER" --formats fits
+measure cds java -Xmx8g -cp /usr/share/java/aladin.jar cds.allsky.HipsGen in="$WORK/single" out="$WORK/cds" \
+  order="$ORDER" creator_did=ivo://bench/P/cds INDEX TILES
+ours_tiles=$(find "$WORK/ours" -path '*Norder*' -name '*.fits' | wc -l)
+cds_tiles=$(find "$WORK/cds" -path '*Norder*' -name '*.fits' | wc -l)
+echo "tiles: ours $ours_tiles, Hipsgen $cds_tiles"
+"$PY" -c "print(f'speed-up (Hipsgen wall / ours wall): {float($cds_secs)/float($ours_secs):.1f}x; peak RSS ours/Hipsgen: {$ours_kb/$cds_kb:.2f}')"
