@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod finalize;
+pub mod html;
 pub mod lint;
 pub mod plan;
 pub mod preview;

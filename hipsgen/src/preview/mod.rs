@@ -8,10 +8,12 @@
 //! NaN (blank); JPEG shows blank as black. The same functions draw the (non-square) `Norder3/Allsky` mosaic.
 
 pub mod encode;
+pub mod step;
 pub mod stretch;
 
 use crate::properties::Properties;
 pub use encode::Channels;
+pub use step::{add_previews, run_previews, PreviewsArgs, PreviewsReport};
 pub use stretch::{LevelMap, Stretch};
 
 /// The image formats of a preview.

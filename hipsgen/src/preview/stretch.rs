@@ -110,7 +110,7 @@ impl LevelMap {
     pub fn new(cut: (f32, f32), stretch: Stretch) -> Self {
         let (lo, hi) = (f64::from(cut.0), f64::from(cut.1));
         let mut steps = [f32::NEG_INFINITY; 256];
-        let degenerate = !(hi > lo) || !lo.is_finite() || !hi.is_finite();
+        let degenerate = hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) || !lo.is_finite() || !hi.is_finite();
         for (k, s) in steps.iter_mut().enumerate().skip(1) {
             *s = if degenerate {
                 lo as f32

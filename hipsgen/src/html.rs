@@ -1,0 +1,181 @@
+//! `index.html` for a HiPS: an Aladin Lite v3 page showing the HiPS it sits in.
+//!
+//! The HiPS URL is computed in the browser from the page's own location (`new URL('.', location)`), so the HiPS can
+//! be moved, mirrored or served under any prefix. The Aladin Lite script location is a parameter (default the CDS
+//! CDN; `--aladin-url` / `HIPS_ALADIN_URL` for sites without outside access). Both builds work: the CDN's classic
+//! script (defines `window.A`) and the npm package's ES module (`export default A`): the page loads it as a classic
+//! script first and falls back to `import()`.
+
+use crate::properties::Properties;
+
+/// The CDS CDN location of Aladin Lite v3.
+pub const DEFAULT_ALADIN_URL: &str = "https://aladin.cds.unistra.fr/AladinLite/api/v3/latest/aladin.js";
+
+/// Environment variable overriding [`DEFAULT_ALADIN_URL`].
+pub const ALADIN_URL_ENV: &str = "HIPS_ALADIN_URL";
+
+/// The Aladin Lite script URL: `explicit` if given, else `$HIPS_ALADIN_URL`, else the CDS CDN.
+#[must_use]
+pub fn aladin_url(explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::env::var(ALADIN_URL_ENV).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| DEFAULT_ALADIN_URL.to_string())
+}
+
+/// Escape text for HTML element content and attribute values.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// A JavaScript string literal (JSON string syntax, with `<` escaped so `</script>` cannot end the script).
+fn js_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The image format Aladin Lite should fetch: the first of png, jpeg, webp listed in `hips_tile_format`, else fits.
+#[must_use]
+pub fn preferred_format(tile_format: Option<&str>) -> &'static str {
+    let words: Vec<String> = tile_format.unwrap_or("fits").split_whitespace().map(str::to_ascii_lowercase).collect();
+    for f in ["png", "jpeg", "webp"] {
+        if words.iter().any(|w| w == f || (f == "jpeg" && w == "jpg")) {
+            return f;
+        }
+    }
+    "fits"
+}
+
+fn number(p: &Properties, key: &str) -> Option<f64> {
+    p.get(key)?.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Write `index.html` for the HiPS in `store`, described by `props`, loading Aladin Lite from `aladin_url`
+/// (see [`aladin_url`] for the default).
+///
+/// # Errors
+/// When the store write fails.
+pub fn write_index_html(
+    store: &hips_core::storage::Store,
+    props: &Properties,
+    aladin_url: &str,
+) -> Result<(), Box<hips_core::storage::StoreError>> {
+    store.put("index.html", index_html(props, aladin_url)).map_err(Box::new)
+}
+
+/// The page text for a HiPS described by `props`, loading Aladin Lite from `aladin_url`.
+#[must_use]
+pub fn index_html(props: &Properties, aladin_url: &str) -> String {
+    let title = props.get("obs_title").or(props.get("creator_did")).unwrap_or("HiPS");
+    let ra = number(props, "hips_initial_ra").unwrap_or(0.0);
+    let dec = number(props, "hips_initial_dec").unwrap_or(0.0);
+    let fov = number(props, "hips_initial_fov").unwrap_or(60.0);
+    let galactic = props.get("hips_frame").is_some_and(|f| f.trim().eq_ignore_ascii_case("galactic"));
+    let frame = if galactic { "galactic" } else { "ICRS" };
+    let format = preferred_format(props.get("hips_tile_format"));
+    let desc = props.get("obs_description").unwrap_or("");
+    let did = props.get("creator_did").unwrap_or("");
+    format!(
+        r##"<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, height=device-height, initial-scale=1.0, user-scalable=no">
+<title>{title_h}</title>
+<style>
+  html, body {{ margin: 0; padding: 0; height: 100%; background: #232323; color: #ddd; font-family: sans-serif; }}
+  #header {{ padding: 6px 12px; }}
+  #header h1 {{ font-size: 1.2rem; font-weight: 400; margin: 0; }}
+  #header p {{ font-size: 0.85rem; margin: 2px 0 0 0; color: #aaa; }}
+  #aladin-lite-div {{ position: absolute; top: 56px; bottom: 0; left: 0; right: 0; }}
+</style>
+</head>
+<body>
+<div id="header"><h1>{title_h}</h1><p>{did_h} {desc_h}</p></div>
+<div id="aladin-lite-div"></div>
+<script type="module">
+const ALADIN_URL = {url_js};
+const HIPS_URL = new URL(".", window.location.href).href.replace(/\/$/, "");
+function loadClassic(url) {{
+  return new Promise((resolve) => {{
+    const s = document.createElement("script");
+    s.src = url;
+    s.charset = "utf-8";
+    s.onload = () => resolve(window.A);
+    s.onerror = () => resolve(undefined);
+    document.head.appendChild(s);
+  }});
+}}
+async function loadAladin(url) {{
+  let A = await loadClassic(url);
+  if (!A || !A.init) {{
+    const m = await import(url);
+    A = (m && m.default) || window.A;
+  }}
+  return A;
+}}
+loadAladin(ALADIN_URL).then((A) => A.init.then(() => {{
+  const survey = A.imageHiPS(HIPS_URL, {{ imgFormat: {format_js}, name: {title_js} }});
+  window.aladin = A.aladin("#aladin-lite-div", {{
+    survey: survey,
+    fov: {fov},
+    target: "{ra} {dec}",
+    cooFrame: {frame_js},
+    showCooGridControl: true,
+    showSimbadPointerControl: true,
+  }});
+}})).catch((e) => {{
+  document.getElementById("aladin-lite-div").textContent = "Aladin Lite could not be loaded from " + ALADIN_URL + ": " + e;
+}});
+</script>
+</body>
+</html>
+"##,
+        title_h = html_escape(title),
+        did_h = html_escape(did),
+        desc_h = html_escape(desc),
+        url_js = js_string(aladin_url),
+        format_js = js_string(format),
+        title_js = js_string(title),
+        frame_js = js_string(frame),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_has_view_and_escapes() {
+        let p = Properties::parse(
+            "obs_title = J & H </script>\nhips_initial_ra = 266.4\nhips_initial_dec = -28.9\nhips_initial_fov = 1.5\n\
+             hips_tile_format = jpeg fits\nhips_frame = equatorial\n",
+        );
+        let html = index_html(&p, "/al/aladin.js");
+        assert!(html.contains("const ALADIN_URL = \"/al/aladin.js\";"));
+        assert!(html.contains("target: \"266.4 -28.9\""));
+        assert!(html.contains("fov: 1.5,"));
+        assert!(html.contains("imgFormat: \"jpeg\""));
+        assert!(html.contains("<title>J &amp; H &lt;/script&gt;</title>"));
+        assert!(!html.contains("J & H </script>"));
+        assert_eq!(preferred_format(Some("fits")), "fits");
+        assert_eq!(preferred_format(Some("png jpeg fits")), "png");
+        assert_eq!(aladin_url(Some("x.js")), "x.js");
+    }
+}
