@@ -70,6 +70,9 @@ pub fn complement(a: &SMoc) -> SMoc {
 }
 
 /// `a` minus `b` (order: the deeper of the two).
+///
+/// Use this rather than `RangeMOC::minus`: in moc 0.19.3 (and so mocpy 0.21's `difference`) `minus` returns an
+/// empty MOC when the operands are disjoint.
 pub fn difference(a: &SMoc, b: &SMoc) -> SMoc {
     let c = complement(b);
     intersection(a, &c)
@@ -205,6 +208,10 @@ mod tests {
         assert_eq!(ranges(&complement(&a)), ranges(&a.not()));
         let d = release_diff(&a, &b);
         assert_eq!(ranges(&union(&d.kept, &d.added)), ranges(&b));
+        // disjoint operands: A - B = A (mocpy 0.21's difference() gets this wrong)
+        let far = from_cells(4, [3000u64]);
+        assert_eq!(ranges(&difference(&a, &far)), ranges(&a));
+        // (moc 0.19.3's RangeMOC::minus returns an empty MOC here: see `difference`)
         let i = info(&a);
         assert_eq!(i.order, 4);
         assert!(i.bounding_cone.is_some());
