@@ -7,6 +7,7 @@ Public API (import from tests: ``from browser_util import ...``):
   with astropy-healpix (no Aladin code involved).
 - ``expected_view_from_fits(fits_path, ra, dec, fov, width, height, ...)``: the view computed from an input image
   reprojected with astropy/reproject (the oracle for a HiPS made from that image).
+- ``hipsserve(binary, *args)``: run hipsserve on a free port, yield its base URL.
 - ``view_wcs(...)``, ``load_grey(png)``, ``rank_correlation(a, b, mask)``, ``best_shift(...)``,
   ``static_server(root, ...)``.
 
@@ -21,9 +22,12 @@ import functools
 import http.server
 import json
 import os
+import re
+import select
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -372,3 +376,36 @@ def static_server(root, cors_origin: str | None = None, allow_credentials: bool 
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextlib.contextmanager
+def hipsserve(binary, *args: str, startup_s: float = 20.0):
+    """Run ``binary`` (hipsserve) with ``args`` until the block ends; yields the ``http://IP:PORT`` it prints.
+
+    Pass ``--listen 127.0.0.1:0`` (or a config with port 0) so it picks a free port. The process is terminated
+    (SIGTERM, then SIGKILL after 10 s) on exit.
+    """
+    proc = subprocess.Popen(
+        [os.fspath(binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + startup_s
+        url = None
+        while url is None:
+            if proc.poll() is not None:
+                raise RuntimeError(f"hipsserve exited {proc.returncode}: {proc.stderr.read()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"hipsserve did not print its bound address within {startup_s} s")
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                m = re.search(r"http://(\d+\.\d+\.\d+\.\d+:\d+)", proc.stdout.readline())
+                if m:
+                    url = "http://" + m.group(1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -5,16 +5,12 @@ hipsserve serves the two CDS-built reference HiPS (CFHT public, JWST_MIRI restri
 view recomputed from the HiPS's own tiles (browser_util.expected_view), compared by rank correlation.
 """
 
-import re
-import select
-import subprocess
-import time
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 
-from browser_util import expected_view, load_grey, rank_correlation, read_properties, render_hips, to_grey
+from browser_util import expected_view, hipsserve, load_grey, rank_correlation, read_properties, render_hips, to_grey
 
 pytestmark = pytest.mark.browser
 
@@ -53,34 +49,8 @@ listed = false
 """,
         encoding="utf-8",
     )
-    proc = subprocess.Popen(
-        [str(hipsserve_bin), "--config", str(config), "--no-access-log"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        url = None
-        while time.monotonic() < deadline and url is None:
-            if proc.poll() is not None:
-                pytest.fail(f"hipsserve exited {proc.returncode}: {proc.stderr.read()[-3000:]}")
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                line = proc.stdout.readline()
-                m = re.search(r"http://(\d+\.\d+\.\d+\.\d+:\d+)", line)
-                if m:
-                    url = "http://" + m.group(1)
-        if url is None:
-            pytest.fail("hipsserve did not print its bound address within 20 s")
+    with hipsserve(hipsserve_bin, "--config", str(config), "--no-access-log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _initial(hips_dir):
