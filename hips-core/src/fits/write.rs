@@ -127,8 +127,10 @@ fn format_card(card: &Card) -> String {
         key.len() <= 8 && key.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     let (mut vtext, right_justify) = value_text(value);
     let head = if standard_key { format!("{key:<8}= ") } else { format!("HIERARCH {key} = ") };
-    if standard_key && right_justify && vtext.len() < 20 {
-        vtext = format!("{vtext:>20}");
+    if standard_key && vtext.len() < 20 {
+        // Numbers right-justified to column 30; strings left-justified in the same 20-column field, so comments
+        // start at column 32 as cfitsio and astropy write them (astropy re-serializes CHECKSUM that way to verify).
+        vtext = if right_justify { format!("{vtext:>20}") } else { format!("{vtext:<20}") };
     }
     let mut s = format!("{head}{vtext}");
     if s.len() > 80 {
