@@ -1,7 +1,8 @@
 """Aladin Lite shows hipsgen's FITS, PNG and JPEG tiles of a real image where the image is on the sky.
 
 The last test runs the whole chain: hipsgen's HiPS served by hipsserve (command-line flags only) to a page on another
-origin, FITS tiles.
+origin, FITS tiles. Another builds a Galactic-frame HiPS (hips_frame = galactic) from a GLON-CAR image with a
+rotated CD matrix and NaN pixels, shown in an ICRS view.
 
 Input: single_band/HorseHead.fits (DSS2 red, 891 x 893 px, 1"/px, TAN). hipsgen builds one HiPS with the three tile
 formats; Aladin Lite renders each format (its imgFormat option) in headless chromium. Oracle: the input image itself
@@ -53,7 +54,7 @@ def horsehead_hips(hipsgen_bin, horsehead_fits, tmp_path_factory):
     return out
 
 
-def _check_view(hips, fits_path, fmt, ra, dec, fov, w, h, projection, out_png):
+def _check_view(hips, fits_path, fmt, ra, dec, fov, w, h, projection, out_png, min_good=0.95, max_bad=0.7):
     report = render_hips(hips, ra, dec, fov, w, h, out_png, img_format=fmt, projection=projection)
     ext = EXT[fmt]
     tiles = [r for r in report["requests"] if "/Norder" in r["url"] and r["url"].endswith("." + ext)]
@@ -65,7 +66,7 @@ def _check_view(hips, fits_path, fmt, ra, dec, fov, w, h, projection, out_png):
     inside = binary_erosion(footprint, iterations=3)
     assert inside.mean() > 0.3, "the view should mostly show the image"
     good = rank_correlation(shot, ref, inside)
-    assert good > 0.95, f"{fmt}: screenshot vs reprojected input, Spearman {good:.3f}"
+    assert good > min_good, f"{fmt}: screenshot vs reprojected input, Spearman {good:.3f}"
 
     margin = 2  # an offset of 2 or more peaks at the edge of the search and fails
     big = expected_view_from_fits(
@@ -76,7 +77,7 @@ def _check_view(hips, fits_path, fmt, ra, dec, fov, w, h, projection, out_png):
 
     for name, wrong in {"E-W mirror": ref[:, ::-1], "N-S mirror": ref[::-1, :]}.items():
         bad = rank_correlation(shot, wrong, inside & np.isfinite(wrong))
-        assert bad < 0.7 and good - bad > 0.3, f"{fmt} {name}: Spearman {bad:.3f} vs correct {good:.3f}"
+        assert bad < max_bad and good - bad > 0.3, f"{fmt} {name}: Spearman {bad:.3f} vs correct {good:.3f}"
     return shot, footprint, report
 
 
@@ -117,3 +118,21 @@ def test_hipsgen_hips_through_hipsserve(horsehead_hips, horsehead_fits, hipsserv
             tmp_path / "hh_served.png",
         )
     assert report["pageOrigin"] != url
+
+
+def test_hipsgen_galactic_frame(hipsgen_bin, shared_data, tmp_path):
+    """A Galactic HiPS (GLON-CAR input, rotated CD, NaNs) is drawn where the input lies in an ICRS view.
+
+    Measured: Spearman about 0.88 (the 8-bit screen quantises the noise floor into a few grey levels, so ties cap
+    it), mirrors about 0.06, best offset (0, 0).
+    """
+    src = shared_data / "single_band" / "gc_bolocam_gps.fits"
+    out = tmp_path / "bolocam"
+    cmd = [str(hipsgen_bin), "tiles", "--input", str(src), "--out", str(out), "--frame", "galactic", "--formats", "fits"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
+    assert read_properties(out)["hips_frame"] == "galactic"
+    _check_view(
+        out, src, "fits", 266.4027, -28.9436, 1.6, 320, 320, "SIN", tmp_path / "bolocam.png",
+        min_good=0.8, max_bad=0.4,
+    )
