@@ -7,7 +7,8 @@ Usage:
     wcs_points.py --frames               < request.json
     wcs_points.py --batch                < jobs.json
 
-Request (JSON on stdin): {"pix": [[x, y], ...], "world": [[lon, lat], ...]} with 0-based pixels and degrees.
+Request (JSON on stdin): {"pix": [[x, y], ...], "world": [[lon, lat], ...]} with 0-based pixels and degrees;
+world coordinates are always (lon, lat), whatever the order of the header axes.
 Reply (JSON on stdout):  {"pix2world": [[lon, lat] | null, ...], "world2pix": [[x, y] | null, ...]}
 computed with astropy.wcs.WCS.all_pix2world(origin=0) and all_world2pix(origin=0, tolerance=1e-12) on the primary WCS
 (first two axes). null marks points astropy reports as invalid (NaN).
@@ -81,11 +82,24 @@ def run(header, req):
     from astropy.wcs import WCS
 
     w = WCS(header, naxis=2)
+    # World coordinates are exchanged as (lon, lat) whatever the header's axis order.
+    lng, lat = w.wcs.lng, w.wcs.lat
+    if (lng, lat) not in ((0, 1), (1, 0)):
+        raise ValueError(f"no celestial axis pair (lng={lng}, lat={lat})")
+    order = [lng, lat]
+
+    def to_axes(lonlat):
+        out = np.empty_like(lonlat)
+        out[:, lng] = lonlat[:, 0]
+        out[:, lat] = lonlat[:, 1]
+        return out
+
     reply = {}
     pix = np.array(req.get("pix", []), dtype=float).reshape(-1, 2)
     if len(pix):
         p2w = w.all_pix2world(pix, 0)
-        reply["pix2world"] = pairs_or_null(p2w)
+        p2w_lonlat = p2w[:, order]
+        reply["pix2world"] = pairs_or_null(p2w_lonlat)
         if req.get("roundtrip"):
             ok = np.all(np.isfinite(p2w), axis=1)
             back = np.full_like(p2w, np.nan)
@@ -94,7 +108,7 @@ def run(header, req):
             reply["world2pix_of_pix2world"] = pairs_or_null(back)
     world = np.array(req.get("world", []), dtype=float).reshape(-1, 2)
     if len(world):
-        reply["world2pix"] = pairs_or_null(world2pix(w, world))
+        reply["world2pix"] = pairs_or_null(world2pix(w, to_axes(world)))
     return reply
 
 

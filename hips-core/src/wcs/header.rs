@@ -121,11 +121,8 @@ fn linear_matrix(h: &Header, lat_axis: usize) -> Result<[[f64; 2]; 2], WcsError>
             }
         }
     } else {
-        let other = 3 - lat_axis;
-        let crota = match opt_f64(h, &format!("CROTA{lat_axis}"))? {
-            Some(r) => r,
-            None => f64_or(h, &format!("CROTA{other}"), 0.0)?,
-        };
+        // wcslib (astropy) uses the CROTA of the latitude axis only; CROTA of the longitude axis is ignored.
+        let crota = f64_or(h, &format!("CROTA{lat_axis}"), 0.0)?;
         let (s, c) = crota.to_radians().sin_cos();
         // PC from CROTA (paper II eq. 189), scaled by CDELT; the rotation is about the latitude axis.
         let sign = if lat_axis == 2 { 1.0 } else { -1.0 };
