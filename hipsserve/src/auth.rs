@@ -163,7 +163,7 @@ impl Auth {
             Ok(Some(id)) => id,
         };
         let allowed = settings.owner.as_deref() == Some(id.user.as_str())
-            || settings.users.iter().any(|u| *u == id.user)
+            || settings.users.contains(&id.user)
             || settings.groups.iter().any(|g| id.groups.contains(g));
         if allowed {
             Decision::Allow

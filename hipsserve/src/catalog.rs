@@ -246,7 +246,7 @@ mod tests {
             max_order: Some(5),
             formats: vec!["png".into()],
             // exactly order-3 cell 211
-            coverage: Some(vec![(211u64 << 52)..(212u64 << 52)]),
+            coverage: Some(std::iter::once((211u64 << 52)..(212u64 << 52)).collect()),
             settings: Config::default().settings_for("x"),
         };
         assert!(h.covers(3, 211));

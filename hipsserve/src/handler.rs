@@ -241,10 +241,8 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
                 return r;
             }
         }
-        HipsFile::Allsky { order, ext } => {
-            if h.max_order.is_some_and(|m| *order > m) || !tile_fmt_ok(ext) {
-                return text(StatusCode::NOT_FOUND, "not found");
-            }
+        HipsFile::Allsky { order, ext } if h.max_order.is_some_and(|m| *order > m) || !tile_fmt_ok(ext) => {
+            return text(StatusCode::NOT_FOUND, "not found");
         }
         _ => {}
     }
@@ -352,6 +350,16 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &str, cach
     r
 }
 
+/// Add a field name to the (single, comma-separated) Vary header.
+fn add_vary(h: &mut HeaderMap, field: &str) {
+    let cur = h.get(header::VARY).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    if cur.is_empty() {
+        h.insert(header::VARY, hv(field));
+    } else if !cur.split(',').any(|f| f.trim().eq_ignore_ascii_case(field)) {
+        h.insert(header::VARY, hv(&format!("{cur}, {field}")));
+    }
+}
+
 fn origin_allowed(cfg: &Config, origin: &str) -> bool {
     cfg.cors.allowed_origins.iter().any(|o| o == "*" || o == origin)
 }
@@ -366,7 +374,7 @@ fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restricted: bool) {
     let wildcard = cfg.cors.allowed_origins.iter().any(|o| o == "*");
     if restricted || !wildcard {
         resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, hv(origin));
-        resp.append(header::VARY, HeaderValue::from_static("Origin"));
+        add_vary(resp, "Origin");
         if restricted {
             resp.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
         }

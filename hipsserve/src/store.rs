@@ -149,10 +149,10 @@ impl Root {
     /// Whether the storage answers (a HEAD of `key`; not-found counts as reachable).
     pub async fn reachable(&self, key: &str, timeout: Duration) -> bool {
         let path = self.path(key);
-        match tokio::time::timeout(timeout, self.store.head(&path)).await {
-            Ok(Ok(_)) | Ok(Err(object_store::Error::NotFound { .. })) => true,
-            _ => false,
-        }
+        matches!(
+            tokio::time::timeout(timeout, self.store.head(&path)).await,
+            Ok(Ok(_) | Err(object_store::Error::NotFound { .. }))
+        )
     }
 }
 

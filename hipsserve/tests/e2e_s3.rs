@@ -1,0 +1,125 @@
+//! End-to-end tests of the real `hipsserve` binary serving HiPS uploaded to an S3-compatible server (s3s-fs, which
+//! must be on PATH), with a fault-injecting proxy in front for storage hangs and refusals.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    client, files_under, suite_config, FaultProxy, Fixture, S3Server, Server, DENY, HANG, PASS, S3_KEY, S3_SECRET,
+};
+use object_store::{ObjectStoreExt, PutPayload};
+
+const BUCKET: &str = "hips";
+const PREFIX: &str = "release1";
+
+async fn upload(fx: &Fixture, endpoint: &str) {
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(BUCKET)
+        .with_access_key_id(S3_KEY)
+        .with_secret_access_key(S3_SECRET)
+        .with_region("us-east-1")
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .unwrap();
+    for rel in files_under(&fx.root) {
+        let data = std::fs::read(fx.root.join(&rel)).unwrap();
+        let key = object_store::path::Path::from(format!("{PREFIX}/{rel}"));
+        s3.put(&key, PutPayload::from(data)).await.unwrap_or_else(|e| panic!("upload {rel}: {e}"));
+    }
+}
+
+fn s3_env(proxy: &FaultProxy) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", format!("http://{}", proxy.addr)),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", S3_KEY.into()),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET.into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false".into()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
+    let fx = Fixture::new();
+    let s3 = S3Server::start(BUCKET);
+    upload(&fx, &format!("http://{}", s3.addr)).await;
+    let proxy = FaultProxy::start(s3.addr).await;
+    let env = s3_env(&proxy);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let root = format!("s3://{BUCKET}/{PREFIX}");
+    let srv = Server::start(fx.tmp.path(), &suite_config(""), &[&root], &env);
+    common::suite::run(&srv, &fx, "s3").await;
+
+    let c = client();
+    let errors0 = common::metric(&c, &srv, "hipsserve_storage_errors_total").await;
+    // Storage hangs: an uncached object fails with 503 + Retry-After within the storage timeout (2 s), no hang.
+    proxy.set(HANG);
+    let t0 = Instant::now();
+    let r = c
+        .get(srv.url("/private/CFHT/Norder5/Dir0/Npix3382.png"))
+        .bearer_auth("alice-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503, "hung storage");
+    assert_eq!(r.headers()["retry-after"], "7");
+    assert!(t0.elapsed() < Duration::from_secs(6), "took {:?}", t0.elapsed());
+    // Cached objects are still served while storage is down.
+    let r = c.get(srv.url("/CFHT/properties")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = c.get(srv.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503, "readiness reflects unreachable storage");
+    // Storage refuses: 502 + Retry-After.
+    proxy.set(DENY);
+    let r = c
+        .get(srv.url("/private/CFHT/Norder5/Dir0/Npix3379.png"))
+        .bearer_auth("alice-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502, "refusing storage");
+    assert_eq!(r.headers()["retry-after"], "7");
+    let errors1 = common::metric(&c, &srv, "hipsserve_storage_errors_total").await;
+    assert!(errors1 >= errors0 + 2.0, "storage errors counted: {errors0} -> {errors1}");
+    // Recovery: errors were not cached.
+    proxy.set(PASS);
+    let r = c
+        .get(srv.url("/private/CFHT/Norder5/Dir0/Npix3379.png"))
+        .bearer_auth("alice-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), fx.read("private/CFHT", "Norder5/Dir0/Npix3379.png").as_slice());
+
+    // SIGTERM while a request is in flight (storage hung): the request still gets its answer, then exit 0.
+    proxy.set(HANG);
+    let url = srv.url("/private/CFHT/Norder5/Dir0/Npix3377.png");
+    let inflight = tokio::spawn(async move {
+        let r = client().get(url).bearer_auth("alice-secret-token").send().await.unwrap();
+        r.status().as_u16()
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    srv.terminate();
+    // New connections are refused once shutdown began.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(std::net::TcpStream::connect(srv.addr).is_err(), "still accepting after SIGTERM");
+    let status = tokio::time::timeout(Duration::from_secs(10), inflight).await.unwrap().unwrap();
+    assert_eq!(status, 503, "in-flight request answered during drain");
+    let mut srv = srv;
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = srv.child.try_wait().unwrap() {
+            assert!(st.success(), "exit after drain: {st:?}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no exit after drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.set(PASS);
+}
