@@ -4,6 +4,7 @@
 //! hipsserve's on-demand tiles.
 
 pub mod build;
+pub mod color;
 pub mod finalize;
 pub mod html;
 pub mod lint;
