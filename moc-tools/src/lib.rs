@@ -51,7 +51,7 @@ impl CoordSys {
     /// Parse a COORDSYS value or a HiPS `hips_frame` / CLI frame name.
     pub fn parse(s: &str) -> Option<CoordSys> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "c" | "icrs" | "equatorial" | "eq" | "j2000" | "fk5" | "e" => Some(CoordSys::Icrs),
+            "c" | "icrs" | "equatorial" | "eq" | "j2000" | "fk5" => Some(CoordSys::Icrs),
             "g" | "galactic" | "gal" => Some(CoordSys::Galactic),
             _ => None,
         }
