@@ -11,7 +11,8 @@
 // so `--mount DIR --hips /hips` renders a local HiPS directory without any CORS. An absolute --hips
 // URL on another port is a cross-origin HiPS: its server must answer with CORS headers.
 // The script waits until Aladin Lite has no HiPS request pending for --quiet-ms (and at least
-// --min-wait-ms since the page loaded), then screenshots the view. It prints one JSON report on
+// --min-wait-ms since the page loaded) and a tile has arrived (or the HiPS properties were refused), then
+// until two screenshots 300 ms apart are identical, and saves the last one. It prints one JSON report on
 // stdout (requests with status, console errors, timing) and exits 0 if a screenshot was written,
 // 2 if the wait timed out (a screenshot is still written), 1 on any other failure.
 import http from "node:http";
@@ -35,7 +36,7 @@ const CHROMIUM_FLAGS = [
 function parseArgs(argv) {
   const opts = {
     projection: "SIN", imgFormat: null, withCredentials: false, pageListen: "127.0.0.1:0", pageHost: null,
-    mount: null, cookies: [], httpCredentials: null, timeoutMs: 25000, minWaitMs: 2500, quietMs: 1500,
+    mount: null, cookies: [], httpCredentials: null, timeoutMs: 25000, minWaitMs: 1500, quietMs: 1000,
     chromium: process.env.HIPS_CHROMIUM || "/usr/bin/chromium",
   };
   const flags = { "--with-credentials": "withCredentials" };
@@ -127,21 +128,31 @@ async function main() {
     }
     const page = browser.pages()[0] || (await browser.newPage());
     const pending = new Set();
+    const starts = new Map();
     let lastActivity = Date.now();
+    let statusesPending = 0;
     const isHips = (u) => u.startsWith(hipsUrl);
+    const TILE = /\/Norder\d+\/Dir\d+\/Npix\d+\.[a-z]+$/;
     page.on("request", (r) => {
       if (!isHips(r.url())) return;
       pending.add(r);
+      starts.set(r, Date.now() - t0);
       lastActivity = Date.now();
     });
     const done = async (r, failure) => {
       if (!pending.delete(r)) return;
       lastActivity = Date.now();
-      const resp = failure ? null : await r.response().catch(() => null);
-      report.requests.push({
-        url: r.url(), status: resp ? resp.status() : null, failure: failure ? r.failure()?.errorText || "failed" : null,
-        ms: Date.now() - t0,
-      });
+      const rec = {
+        url: r.url(), status: null, failure: failure ? r.failure()?.errorText || "failed" : null,
+        startMs: starts.get(r), ms: Date.now() - t0,
+      };
+      report.requests.push(rec);
+      if (!failure) {
+        statusesPending++;
+        const resp = await r.response().catch(() => null);
+        rec.status = resp ? resp.status() : null;
+        statusesPending--;
+      }
     };
     page.on("requestfinished", (r) => done(r, false));
     page.on("requestfailed", (r) => {
@@ -157,24 +168,43 @@ async function main() {
     };
     await page.goto(`${origin}/page.html#${encodeURIComponent(JSON.stringify(cfg))}`, { waitUntil: "load" });
     const loaded = Date.now();
+    // Done when: Aladin Lite is up, the network has been quiet for quietMs, and either a tile arrived or the HiPS
+    // itself was refused (properties failed: nothing more will come). Aladin Lite pauses between Allsky/MOC and
+    // the tiles while it decodes, so quiet alone is not enough on a loaded machine.
+    const networkSettled = (now, state) => {
+      if (!(state && state.ready) || pending.size > 0 || statusesPending > 0) return false;
+      if (now - lastActivity < opts.quietMs || now - loaded < opts.minWaitMs) return false;
+      const ok = (q) => q.failure === null && q.status !== null && q.status < 400;
+      const tileArrived = report.requests.some((q) => TILE.test(q.url) && ok(q));
+      const refused = report.requests.some((q) => q.url.endsWith("/properties") && !ok(q));
+      return tileArrived || refused;
+    };
+    const view = page.locator("#aladin");
+    let previous = null;
+    let shot = null;
     for (;;) {
       const now = Date.now();
       const state = await page.evaluate(() => window.__hipsTest || null);
       if (state && state.errors.length) report.pageErrors.push(...state.errors.splice(0));
-      const started = report.requests.length + pending.size > 0;
-      if (state && state.ready && started && pending.size === 0 && now - lastActivity >= opts.quietMs &&
-          now - loaded >= opts.minWaitMs) break;
       if (now - t0 > opts.timeoutMs) {
         report.timedOut = true;
         break;
       }
+      if (networkSettled(now, state)) {
+        // Then wait for the picture to stop changing (tiles decode, upload and blend in over several frames).
+        shot = await view.screenshot();
+        if (previous !== null && shot.equals(previous) && pending.size === 0) break;
+        previous = shot;
+        await new Promise((r) => setTimeout(r, 300));
+        continue;
+      }
+      previous = null;
       await new Promise((r) => setTimeout(r, 100));
     }
     report.pendingAtEnd = [...pending].map((r) => r.url());
-    // Let the last tiles blend in before the capture.
-    await page.waitForTimeout(500);
     await fsp.mkdir(path.dirname(path.resolve(opts.out)), { recursive: true });
-    await page.locator("#aladin").screenshot({ path: opts.out });
+    if (report.timedOut || shot === null) shot = await view.screenshot();
+    await fsp.writeFile(opts.out, shot);
     report.ok = true;
     code = report.timedOut ? 2 : 0;
   } catch (e) {
