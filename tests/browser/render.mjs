@@ -168,16 +168,16 @@ async function main() {
     };
     await page.goto(`${origin}/page.html#${encodeURIComponent(JSON.stringify(cfg))}`, { waitUntil: "load" });
     const loaded = Date.now();
-    // Done when: Aladin Lite is up, the network has been quiet for quietMs, and either a tile arrived or the HiPS
-    // itself was refused (properties failed: nothing more will come). Aladin Lite pauses between Allsky/MOC and
+    // Done when: Aladin Lite is up, the network has been quiet for quietMs, and either a tile was answered (any
+    // status) or the HiPS properties were refused (properties failed: nothing more will come). Aladin Lite pauses between Allsky/MOC and
     // the tiles while it decodes, so quiet alone is not enough on a loaded machine.
     const networkSettled = (now, state) => {
       if (!(state && state.ready) || pending.size > 0 || statusesPending > 0) return false;
       if (now - lastActivity < opts.quietMs || now - loaded < opts.minWaitMs) return false;
       const ok = (q) => q.failure === null && q.status !== null && q.status < 400;
-      const tileArrived = report.requests.some((q) => TILE.test(q.url) && ok(q));
+      const tileAnswered = report.requests.some((q) => TILE.test(q.url));
       const refused = report.requests.some((q) => q.url.endsWith("/properties") && !ok(q));
-      return tileArrived || refused;
+      return tileAnswered || refused;
     };
     const view = page.locator("#aladin");
     let previous = null;
