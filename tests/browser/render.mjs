@@ -11,7 +11,7 @@
 // so `--mount DIR --hips /hips` renders a local HiPS directory without any CORS. An absolute --hips
 // URL on another port is a cross-origin HiPS: its server must answer with CORS headers.
 // The script waits until Aladin Lite has no HiPS request pending for --quiet-ms (and at least
-// --min-wait-ms since the page loaded) and a tile has arrived (or the HiPS properties were refused), then
+// --min-wait-ms since the page loaded) and a tile was answered (or the HiPS properties were refused), then
 // until two screenshots 300 ms apart are identical, and saves the last one. It prints one JSON report on
 // stdout (requests with status, console errors, timing) and exits 0 if a screenshot was written,
 // 2 if the wait timed out (a screenshot is still written), 1 on any other failure.
@@ -169,8 +169,8 @@ async function main() {
     await page.goto(`${origin}/page.html#${encodeURIComponent(JSON.stringify(cfg))}`, { waitUntil: "load" });
     const loaded = Date.now();
     // Done when: Aladin Lite is up, the network has been quiet for quietMs, and either a tile was answered (any
-    // status) or the HiPS properties were refused (properties failed: nothing more will come). Aladin Lite pauses between Allsky/MOC and
-    // the tiles while it decodes, so quiet alone is not enough on a loaded machine.
+    // status) or the HiPS properties were refused (then nothing more will come). Aladin Lite pauses between
+    // Allsky/MOC and the tiles while it decodes, so quiet alone is not enough on a loaded machine.
     const networkSettled = (now, state) => {
       if (!(state && state.ready) || pending.size > 0 || statusesPending > 0) return false;
       if (now - lastActivity < opts.quietMs || now - loaded < opts.minWaitMs) return false;
