@@ -128,7 +128,8 @@ def test_hipsgen_galactic_frame(hipsgen_bin, shared_data, tmp_path):
     """
     src = shared_data / "single_band" / "gc_bolocam_gps.fits"
     out = tmp_path / "bolocam"
-    cmd = [str(hipsgen_bin), "tiles", "--input", str(src), "--out", str(out), "--frame", "galactic", "--formats", "fits"]
+    cmd = [str(hipsgen_bin), "tiles", "--input", str(src), "--out", str(out), "--frame", "galactic"]
+    cmd += ["--formats", "fits"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}"
     assert read_properties(out)["hips_frame"] == "galactic"

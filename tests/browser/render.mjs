@@ -102,7 +102,9 @@ function startPageServer(listen, mountDir) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
-  const report = { ok: false, timedOut: false, requests: [], otherFailed: [], console: [], pageErrors: [], out: opts.out };
+  const report = {
+    ok: false, timedOut: false, requests: [], otherFailed: [], console: [], pageErrors: [], out: opts.out,
+  };
   const server = await startPageServer(opts.pageListen, opts.mount);
   const { port } = server.address();
   const host = opts.pageHost || opts.pageListen.split(/:(?=[^:]*$)/)[0];
