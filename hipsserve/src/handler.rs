@@ -236,7 +236,8 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
             if !h.covers(*order, *ipix) {
                 let mut r = text(StatusCode::NOT_FOUND, "not found: tile outside the HiPS coverage (MOC)");
                 if h.settings.access == Access::Public {
-                    r.headers_mut().insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
+                    // Coverage may grow in a later release: cache the refusal briefly only.
+                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
                 }
                 return r;
             }
@@ -285,12 +286,12 @@ async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
 }
 
 /// Serve a whole object with validators, conditional requests, ranges and content coding.
-pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &str, cache_control: &str) -> Resp {
+pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
     let comp = httputil::compressible(ct);
     let mut base = HeaderMap::new();
     base.insert(header::CACHE_CONTROL, hv(cache_control));
-    if let Some(m) = obj.modified {
-        base.insert(header::LAST_MODIFIED, hv(&httpdate::fmt_http_date(m)));
+    if let Some(m) = &obj.modified_header {
+        base.insert(header::LAST_MODIFIED, m.clone());
     }
     if comp {
         base.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -299,10 +300,10 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &str, cach
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         *r.headers_mut() = base;
-        r.headers_mut().insert(header::ETAG, hv(&obj.etag));
+        r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
         return r;
     }
-    base.insert(header::CONTENT_TYPE, hv(ct));
+    base.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let len = obj.body.len() as u64;
     if let Some(rv) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
@@ -322,7 +323,7 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &str, cach
                     let mut r = Response::new(Full::new(body));
                     *r.status_mut() = StatusCode::PARTIAL_CONTENT;
                     *r.headers_mut() = base;
-                    r.headers_mut().insert(header::ETAG, hv(&obj.etag));
+                    r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
                     r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes {a}-{}/{len}", b - 1)));
                     r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(b - a));
                     return r;
@@ -336,13 +337,13 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &str, cach
             let (suffix, enc) = if coding == Coding::Brotli { ("br", "br") } else { ("gz", "gzip") };
             (b, format!("\"{}-{suffix}\"", obj.etag.trim_matches('"')), Some(enc))
         }
-        None => (obj.body.clone(), obj.etag.clone(), None),
+        None => (obj.body.clone(), String::new(), None),
     };
     let blen = body.len() as u64;
     let mut r = Response::new(Full::new(body));
     *r.headers_mut() = base;
     let h = r.headers_mut();
-    h.insert(header::ETAG, hv(&etag));
+    h.insert(header::ETAG, if etag.is_empty() { obj.etag_header.clone() } else { hv(&etag) });
     if let Some(e) = enc {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
     }

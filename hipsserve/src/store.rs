@@ -165,6 +165,10 @@ pub struct Object {
     pub etag: String,
     /// Modification time (seconds precision is what HTTP carries).
     pub modified: Option<SystemTime>,
+    /// The ETag as a ready header value.
+    pub etag_header: http::HeaderValue,
+    /// Last-Modified as a ready header value.
+    pub modified_header: Option<http::HeaderValue>,
     /// gzip form (None inside when compression does not help).
     pub gzip: OnceCell<Option<Bytes>>,
     /// brotli form.
@@ -177,7 +181,9 @@ impl Object {
     pub fn new(body: Bytes, modified: Option<SystemTime>) -> Object {
         let h = blake3::hash(&body);
         let etag = format!("\"{}\"", &h.to_hex()[..32]);
-        Object { body, etag, modified, gzip: OnceCell::new(), brotli: OnceCell::new() }
+        let etag_header = http::HeaderValue::from_str(&etag).unwrap_or_else(|_| http::HeaderValue::from_static("\"\""));
+        let modified_header = modified.and_then(|m| http::HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok());
+        Object { body, etag, modified, etag_header, modified_header, gzip: OnceCell::new(), brotli: OnceCell::new() }
     }
 
     fn weight(&self) -> u32 {

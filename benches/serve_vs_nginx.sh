@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# hipsserve vs nginx on loopback, same directory, same load generator (wrk), in one run.
+#
+# Workloads (each at 1, 64 and 256 connections, DURATION seconds):
+#   hot   - 8 real tiles/Allsky files of the CDS-built reference HiPS, requested round-robin (in hipsserve's cache).
+#   cold  - 4096 distinct tile paths of a synthetic HiPS (hard links to one real 140 KB PNG tile) requested at random;
+#           hipsserve runs with its object cache disabled for this workload, so every request reads storage
+#           (the local file system), like nginx does.
+#   404   - random order-5 tiles of the CFHT HiPS outside its coverage (hipsserve answers from the MOC; nginx stats).
+#
+# Usage: benches/serve_vs_nginx.sh [DURATION_SECONDS]   (needs wrk, nginx, and builds hipsserve --release)
+# Prints a markdown table on stdout; logs go to $WORK.
+set -euo pipefail
+
+DURATION=${1:-8}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REF=${REF_HIPS:-$ROOT/../shared/data/reference_hips}
+WORK=$(mktemp -d /tmp/serve_vs_nginx.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "nginx not installed" >&2; exit 1; }
+
+(cd "$ROOT" && cargo build --release -p hipsserve >&2)
+BIN=$ROOT/target/release/hipsserve
+
+# --- data: the reference HiPS plus a synthetic one with 4096 distinct tiles (hard links, no extra disk) ---
+DATA=$WORK/data
+mkdir -p "$DATA"
+cp -r "$REF/CFHT" "$REF/JWST_MIRI" "$DATA/"
+SYN=$DATA/synthetic
+mkdir -p "$SYN/Norder9"
+cat > "$SYN/properties" <<EOF
+creator_did          = ivo://example/bench/synthetic
+obs_title            = synthetic benchmark HiPS
+dataproduct_type     = image
+hips_version         = 1.4
+hips_release_date    = 2026-11-23T00:00Z
+hips_status          = public master unclonable
+hips_tile_format     = png
+hips_tile_width      = 512
+hips_order           = 9
+hips_frame           = equatorial
+EOF
+SRC_TILE=$DATA/CFHT/Norder5/Dir0/Npix3380.png
+for i in $(seq 0 4095); do
+  n=$((1000000 + i * 7)); d=$(( n / 10000 * 10000 ))
+  mkdir -p "$SYN/Norder9/Dir$d"
+  ln "$SRC_TILE" "$SYN/Norder9/Dir$d/Npix$n.png"
+done
+
+# --- wrk scripts ---
+cat > "$WORK/hot.lua" <<'EOF'
+local paths = {
+  "/CFHT/Norder5/Dir0/Npix3380.png", "/CFHT/Norder5/Dir0/Npix3377.png", "/CFHT/Norder4/Dir0/Npix844.png",
+  "/CFHT/Norder3/Allsky.png", "/JWST_MIRI/Norder7/Dir50000/Npix54047.png", "/JWST_MIRI/Norder6/Dir10000/Npix13511.png",
+  "/JWST_MIRI/Norder5/Dir0/Npix3377.png", "/JWST_MIRI/Norder3/Allsky.png" }
+local i = 0
+request = function() i = i % #paths + 1; return wrk.format("GET", paths[i]) end
+EOF
+cat > "$WORK/cold.lua" <<'EOF'
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  local n = 1000000 + math.random(0, 4095) * 7
+  return wrk.format("GET", string.format("/synthetic/Norder9/Dir%d/Npix%d.png", math.floor(n / 10000) * 10000, n))
+end
+EOF
+cat > "$WORK/404.lua" <<'EOF'
+math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+request = function()
+  local n = math.random(0, 3000)
+  return wrk.format("GET", string.format("/CFHT/Norder5/Dir0/Npix%d.png", n))
+end
+EOF
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# --- nginx, unprivileged, temp config ---
+NPORT=$(free_port)
+mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  types { image/png png; image/jpeg jpg; application/fits fits; text/html html; }
+  default_type text/plain;
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 75s;
+  open_file_cache max=10000 inactive=60s; open_file_cache_errors on;
+  client_body_temp_path $WORK/nginx/tmp/body; proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fcgi; uwsgi_temp_path $WORK/nginx/tmp/uwsgi; scgi_temp_path $WORK/nginx/tmp/scgi;
+  server { listen 127.0.0.1:$NPORT; root $DATA; etag on; }
+}
+EOF
+"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx/stderr" &
+PIDS+=($!)
+
+start_hipsserve() { # $1 = cache bytes
+  RUST_LOG=warn "$BIN" --root "$DATA" --listen 127.0.0.1:0 --no-access-log --cache-bytes "$1" >"$WORK/hs.out" 2>"$WORK/hs.err" &
+  HS_PID=$!
+  PIDS+=($HS_PID)
+  for _ in $(seq 100); do grep -q listening "$WORK/hs.out" 2>/dev/null && break; sleep 0.1; done
+  HS_ADDR=$(sed -n 's/.*http:\/\///p' "$WORK/hs.out")
+}
+stop_hipsserve() { kill -TERM "$HS_PID"; wait "$HS_PID" 2>/dev/null || true; }
+
+sleep 0.5
+# Check both answer the same bytes before measuring.
+start_hipsserve 268435456
+for p in /CFHT/Norder5/Dir0/Npix3380.png /synthetic/Norder9/Dir1000000/Npix1000007.png; do
+  cmp <(curl -sf "http://$HS_ADDR$p") <(curl -sf "http://127.0.0.1:$NPORT$p") || { echo "mismatch on $p" >&2; exit 1; }
+done
+
+# wrk output -> "rps p50 p99 errors non2xx"
+run_wrk() { # url script conns
+  local t=2; [ "$3" -lt 2 ] && t=1
+  local out
+  out=$(wrk -t$t -c"$3" -d"${DURATION}s" --latency -s "$2" "$1" 2>&1)
+  echo "$out" >> "$WORK/wrk.log"
+  local rps p50 p99 err non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  err=$(echo "$out" | awk '/Socket errors/ {gsub(",","");s=0; for(i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) s+=$i; print s}')
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+  echo "$rps ${p50:-?} ${p99:-?} ${err:-0} ${non2xx:-0}"
+}
+
+echo "| workload | conns | server | req/s | p50 | p99 | socket errors | non-2xx |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|"
+for wl in hot cold 404; do
+  if [ "$wl" = cold ]; then stop_hipsserve; start_hipsserve 0; fi
+  if [ "$wl" = 404 ]; then stop_hipsserve; start_hipsserve 268435456; fi
+  for c in 1 64 256; do
+    for srv in hipsserve nginx; do
+      if [ $srv = hipsserve ]; then url="http://$HS_ADDR"; else url="http://127.0.0.1:$NPORT"; fi
+      read -r rps p50 p99 err non2xx < <(run_wrk "$url" "$WORK/$wl.lua" "$c")
+      echo "| $wl | $c | $srv | $rps | $p50 | $p99 | $err | $non2xx |"
+    done
+  done
+done
+stop_hipsserve
+echo "raw wrk output: $WORK/wrk.log" >&2
