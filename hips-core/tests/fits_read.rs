@@ -234,6 +234,10 @@ fn errors_name_file_hdu_and_key() {
     let err = scan_hdus(&MemSource::new("cut.fits", bytes.clone())).expect_err("truncated");
     let msg = err.to_string();
     assert!(matches!(err, FitsError::Truncated { .. }) && msg.contains("cut.fits") && msg.contains("HDU 0"), "{msg}");
+    // A source that shrank after the scan: the read error names the HDU whose data it was reading.
+    let full_hdus = scan_hdus(&MemSource::new("full", std::fs::read(&path).expect("read"))).expect("scan");
+    let err = read_image_f32(&MemSource::new("shrunk.fits", bytes.clone()), &full_hdus[0]).expect_err("shrunk");
+    assert!(matches!(err, FitsError::Truncated { .. }) && err.to_string().contains("data of HDU 0"), "{err}");
     // Break BITPIX.
     let full = std::fs::read(&path).expect("read");
     let mut b2 = full.clone();

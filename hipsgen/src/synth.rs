@@ -16,6 +16,8 @@ use rayon::prelude::*;
 
 /// Size of the tract cells stars are generated in, pixels.
 const CELL: usize = 256;
+/// Most stars one cell holds (the id space per cell is 100000).
+const MAX_STARS_PER_CELL: usize = 20_000;
 /// Star density, stars per square arcminute.
 const STARS_PER_ARCMIN2: f64 = 20.0;
 /// PSF full width at half maximum, arcseconds.
@@ -276,6 +278,8 @@ fn cell_stars(cfg: &SynthConfig, tract: &Tract, cx: usize, cy: usize) -> Vec<Sta
         let g = (rng.uniform() + rng.uniform() + rng.uniform() + rng.uniform() - 2.0) * 3f64.sqrt();
         (lambda + g * lambda.sqrt()).round().max(0.0) as usize
     };
+    // Ids are cell * 100000 + k; coarse pixel scales would otherwise ask for billions of stars.
+    let n = n.min(MAX_STARS_PER_CELL);
     let nb = cfg.bands.len();
     (0..n)
         .map(|k| {
@@ -310,7 +314,8 @@ fn background(tract: &Tract, band: usize, x: usize, y: usize) -> f32 {
     2.0 + band as f32 + 3.0 * (u * 3.1 + v * 1.7).sin()
 }
 
-/// Whether tract pixel (x, y) has no data: a corner wedge at the origin of every fourth patch (indices 3, 7, ...).
+/// Corners of the NO_DATA wedges: the origin of every fourth patch (indices 3, 7, ...); a tract pixel has no data when
+/// it lies in the triangle of side `patch_size / 4` right of and above a corner.
 fn no_data_wedges(tract: &Tract, patches: usize) -> Vec<(usize, usize)> {
     (0..patches).filter(|i| i % 4 == 3).map(|i| tract.patch_origin(i)).collect()
 }
@@ -440,8 +445,12 @@ fn write_patch(cfg: &SynthConfig, tract: &Tract, out_dir: &Path, index: usize) -
     let sigma_pix = PSF_FWHM_ARCSEC / cfg.pixel_scale_arcsec / (8f64 * 2f64.ln()).sqrt();
     let r = (5.5 * sigma_pix).ceil().max(2.0) as usize;
     let stars = stars_near(cfg, tract, x0, y0, n, r);
-    let wedges = no_data_wedges(tract, cfg.patches);
     let wedge_size = n / 4;
+    // Only the wedges that reach this patch (a wedge spans wedge_size pixels right of and above its corner).
+    let wedges: Vec<(usize, usize)> = no_data_wedges(tract, cfg.patches)
+        .into_iter()
+        .filter(|&(wx, wy)| wx < x0 + n && wx + wedge_size > x0 && wy < y0 + n && wy + wedge_size > y0)
+        .collect();
     let sky_sd = SKY_VARIANCE.sqrt() as f32;
     let mut files = Vec::with_capacity(cfg.bands.len());
     let mut model = vec![0f32; n * n];

@@ -342,17 +342,29 @@ fn for_region_bytes(
         let mut y = y0;
         while y < y0 + h {
             let n = rows_per_chunk.min(y0 + h - y);
-            let raw = src.read_at(hdu.data_start + (y * row_bytes) as u64, n * row_bytes)?;
+            let raw =
+                src.read_at(hdu.data_start + (y * row_bytes) as u64, n * row_bytes).map_err(|e| in_hdu(e, hdu))?;
             f(&raw)?;
             y += n;
         }
     } else {
         for y in y0..y0 + h {
-            let raw = src.read_at(hdu.data_start + (y * row_bytes + x0 * bpp) as u64, w * bpp)?;
+            let raw =
+                src.read_at(hdu.data_start + (y * row_bytes + x0 * bpp) as u64, w * bpp).map_err(|e| in_hdu(e, hdu))?;
             f(&raw)?;
         }
     }
     Ok(())
+}
+
+/// Say which HDU's data a truncated read was for.
+fn in_hdu(e: FitsError, hdu: &Hdu) -> FitsError {
+    match e {
+        FitsError::Truncated { name, what, offset, end, len } => {
+            FitsError::Truncated { name, what: format!("{what} of the data of {}", hdu.label()), offset, end, len }
+        }
+        other => other,
+    }
 }
 
 /// Decode big-endian raw values to f32 with scaling and BLANK, appending to `out`.
