@@ -105,7 +105,7 @@ pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp {
     let start = Instant::now();
     state.metrics.in_flight(1);
     let id = state.request_id(req.headers());
-    let (mut resp, route_label, restricted) = dispatch(&state, &req).await;
+    let (mut resp, route_label, restricted) = dispatch(&state, &req, &id).await;
     if req.method() == Method::HEAD {
         // Keep the GET headers (Content-Length included) but send no body.
         let len = resp.headers().get(header::CONTENT_LENGTH).cloned();
@@ -127,7 +127,7 @@ pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp {
     resp
 }
 
-async fn dispatch<B>(state: &State, req: &Request<B>) -> (Resp, &'static str, bool) {
+async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'static str, bool) {
     let m = req.method();
     if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only reads");
@@ -186,7 +186,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>) -> (Resp, &'static str, bo
                 return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
             };
             let restricted = h.settings.access == Access::Restricted;
-            (hips_file(state, req.headers(), h, &file).await, file.kind(), restricted)
+            (hips_file(state, req.headers(), h, &file, id).await, file.kind(), restricted)
         }
     }
 }
@@ -208,7 +208,7 @@ async fn ready(state: &State) -> Resp {
     text(StatusCode::OK, "ready")
 }
 
-async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile) -> Resp {
+async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Resp {
     match state.auth.check(&h.settings, headers) {
         Decision::Allow => {}
         Decision::Unauthenticated { invalid } => {
@@ -253,7 +253,7 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
         Ok(Some(obj)) => serve_object(headers, &obj, httputil::content_type(&key), &h.settings.cache_control).await,
         Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
         Err(e) => {
-            tracing::warn!(hips = %h.name, key = %key, error = %e, "storage error");
+            tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %e, "storage error");
             let (status, msg) = match &*e {
                 StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
                 _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),

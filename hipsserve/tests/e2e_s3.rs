@@ -84,6 +84,11 @@ async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 502, "refusing storage");
     assert_eq!(r.headers()["retry-after"], "7");
+    let log = srv.log();
+    assert!(
+        log.lines().any(|l| l.contains("storage error") && l.contains("request_id=") && l.contains("Npix3379")),
+        "storage errors are logged with the request id"
+    );
     let errors1 = common::metric(&c, &srv, "hipsserve_storage_errors_total").await;
     assert!(errors1 >= errors0 + 2.0, "storage errors counted: {errors0} -> {errors1}");
     // Recovery: errors were not cached.
