@@ -90,6 +90,8 @@ fn header_errors_name_key_and_value() {
     assert!(err_of(&base("ELON-TAN", "ELAT-TAN")).contains("CTYPE1 = 'ELON-TAN'"));
     assert!(err_of(&base("RA---TAN", "GLAT-TAN")).contains("CTYPE2"));
     assert!(err_of(&base("RA---TAN", "DEC--SIN")).contains("differs"));
+    // TPV only with a CD matrix (astropy/wcslib would apply it between PC and CDELT).
+    assert!(err_of(&base("RA---TPV", "DEC--TPV")).contains("CD matrix"));
     let mut c = base("RA---CAR", "DEC--CAR");
     c.push(card("LONPOLE", "120.0"));
     let e = Wcs::from_header(&header_from_cards(&c)).expect_err("astropy rejects this too");

@@ -320,3 +320,37 @@ fn tan_sip_matches_astropy() {
         v.iter().map(|s| Case::from_cards(&s.name, &cards(s), pixel_grid(1000, 1000, 17), vec![])).collect();
     check_cases(&cases);
 }
+
+#[test]
+fn tpv_matches_astropy() {
+    let tpv = ("RA---TPV", "DEC--TPV");
+    let coeffs: &[(&str, &str)] = &[
+        ("PV1_0", "1.0e-5"),
+        ("PV1_1", "1.0002"),
+        ("PV1_2", "-2.0e-4"),
+        ("PV1_3", "1.0e-4"),
+        ("PV1_4", "3.0e-3"),
+        ("PV1_5", "-2.0e-3"),
+        ("PV1_7", "4.0e-3"),
+        ("PV1_11", "-5.0e-3"),
+        ("PV1_17", "1.0e-3"),
+        ("PV1_39", "2.0e-3"),
+        ("PV2_0", "-2.0e-5"),
+        ("PV2_1", "0.9998"),
+        ("PV2_2", "3.0e-4"),
+        ("PV2_5", "2.5e-3"),
+        ("PV2_6", "-1.0e-3"),
+        ("PV2_10", "3.0e-3"),
+        ("PV2_23", "-1.0e-3"),
+        ("PV2_30", "5.0e-4"),
+    ];
+    let identity: &[(&str, &str)] = &[("PV1_1", "1.0"), ("PV2_1", "1.0")];
+    let v = vec![
+        spec("TPV", tpv, (150.0, 2.0), Lin::Cd(0.001, 15.0), coeffs),
+        spec("TPV near pole", tpv, (33.0, -89.8), Lin::Cd(0.0005, -60.0), coeffs),
+        spec("TPV identity", tpv, (359.99, 40.0), Lin::Cd(0.001, 5.0), identity),
+    ];
+    let cases: Vec<Case> =
+        v.iter().map(|s| Case::from_cards(&s.name, &cards(s), pixel_grid(1000, 1000, 17), vec![])).collect();
+    check_cases(&cases);
+}

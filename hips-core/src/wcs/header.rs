@@ -9,6 +9,7 @@ use super::frame::Frame;
 use super::projection::{Projection, Zpn};
 use super::rotation::{native_pole, native_to_celestial};
 use super::sip::{Poly, Sip};
+use super::tpv::{Tpv, N_TERMS};
 use super::{frame::transpose, Wcs, WcsError};
 use crate::fits::Header;
 
@@ -103,10 +104,12 @@ fn check_equatorial(h: &Header) -> Result<(), WcsError> {
 }
 
 /// The 2x2 linear matrix M_ij (world axis i, pixel axis j), degrees per pixel.
-fn linear_matrix(h: &Header, lat_axis: usize) -> Result<[[f64; 2]; 2], WcsError> {
+/// Returns the matrix and whether it came from CDi_j.
+fn linear_matrix(h: &Header, lat_axis: usize) -> Result<([[f64; 2]; 2], bool), WcsError> {
     let has = |prefix: &str| (1..=2).any(|i| (1..=2).any(|j| h.contains(&format!("{prefix}{i}_{j}"))));
     let cdelt = [f64_or(h, "CDELT1", 1.0)?, f64_or(h, "CDELT2", 1.0)?];
     let mut m = [[0.0; 2]; 2];
+    let mut is_cd = false;
     if has("PC") {
         for (i, row) in m.iter_mut().enumerate() {
             for (j, out) in row.iter_mut().enumerate() {
@@ -115,6 +118,7 @@ fn linear_matrix(h: &Header, lat_axis: usize) -> Result<[[f64; 2]; 2], WcsError>
             }
         }
     } else if has("CD") {
+        is_cd = true;
         for (i, row) in m.iter_mut().enumerate() {
             for (j, out) in row.iter_mut().enumerate() {
                 *out = f64_or(h, &format!("CD{}_{}", i + 1, j + 1), 0.0)?;
@@ -128,7 +132,7 @@ fn linear_matrix(h: &Header, lat_axis: usize) -> Result<[[f64; 2]; 2], WcsError>
         let sign = if lat_axis == 2 { 1.0 } else { -1.0 };
         m = [[cdelt[0] * c, -sign * cdelt[1] * s], [sign * cdelt[0] * s, cdelt[1] * c]];
     }
-    Ok(m)
+    Ok((m, is_cd))
 }
 
 fn sip_from_header(h: &Header) -> Result<Option<Sip>, WcsError> {
@@ -200,8 +204,9 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
     }
 
     let pv = |axis: usize, m: usize| opt_f64(h, &format!("PV{axis}_{m}"));
+    let is_tpv = code1 == "TPV";
     let proj = match code1.as_str() {
-        "TAN" => Projection::Tan,
+        "TAN" | "TPV" => Projection::Tan,
         "SIN" => Projection::Sin { xi: pv(lat_axis, 1)?.unwrap_or(0.0), eta: pv(lat_axis, 2)?.unwrap_or(0.0) },
         "ARC" => Projection::Arc,
         "ZEA" => Projection::Zea,
@@ -255,7 +260,12 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
     let crval_ax = [f64_or(h, "CRVAL1", 0.0)?, f64_or(h, "CRVAL2", 0.0)?];
     let crval = [crval_ax[lon_axis - 1], crval_ax[lat_axis - 1]];
 
-    let m = linear_matrix(h, lat_axis)?;
+    let (m, is_cd) = linear_matrix(h, lat_axis)?;
+    if is_tpv && !is_cd {
+        // wcslib applies TPV between PC and CDELT, SCAMP (the convention's author) to CD x pixel: only the CD form
+        // is unambiguous.
+        return Err(bad_ctype("CTYPE1", &c1, "TPV is only supported with a CD matrix (no PCi_j/CDELTi/CROTAi)"));
+    }
     let lin = [m[lon_axis - 1], m[lat_axis - 1]];
     let det = lin[0][0] * lin[1][1] - lin[0][1] * lin[1][0];
     if det == 0.0 || !det.is_finite() {
@@ -263,10 +273,27 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
     }
     let lin_inv = [[lin[1][1] / det, -lin[0][1] / det], [-lin[1][0] / det, lin[0][0] / det]];
 
+    // TPV: PV1_k / PV2_k are distortion coefficients of intermediate world axes 1 and 2.
+    let tpv = if is_tpv {
+        if lon_axis != 1 {
+            return Err(bad_ctype("CTYPE1", &c1, "TPV with the latitude on axis 1 is not supported"));
+        }
+        let mut pv1 = [0.0; N_TERMS];
+        let mut pv2 = [0.0; N_TERMS];
+        for k in 0..N_TERMS {
+            pv1[k] = pv(1, k)?.unwrap_or(0.0);
+            pv2[k] = pv(2, k)?.unwrap_or(0.0);
+        }
+        Some(Box::new(Tpv::new(&pv1, &pv2)))
+    } else {
+        None
+    };
+    let lon_pv = |m: usize| if is_tpv { Ok(None) } else { pv(lon_axis, m) };
+
     // Fiducial point and pole parameters; PVi_1..4 of the longitude axis override the defaults / keywords.
     let (dphi0, dtheta0) = proj.default_fiducial();
-    let phi0_kw = pv(lon_axis, 1)?;
-    let theta0_kw = pv(lon_axis, 2)?;
+    let phi0_kw = lon_pv(1)?;
+    let theta0_kw = lon_pv(2)?;
     let phi0 = phi0_kw.unwrap_or(dphi0);
     let theta0 = theta0_kw.unwrap_or(dtheta0);
     if theta0.abs() > 90.0 {
@@ -276,11 +303,11 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
             reason: "θ0 must be in [-90, 90]".into(),
         });
     }
-    let lonpole = match pv(lon_axis, 3)? {
+    let lonpole = match lon_pv(3)? {
         Some(v) => Some(v),
         None => opt_f64(h, "LONPOLE")?,
     };
-    let latpole = match pv(lon_axis, 4)? {
+    let latpole = match lon_pv(4)? {
         Some(v) => Some(v),
         None => opt_f64(h, "LATPOLE")?,
     };
@@ -290,7 +317,7 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
 
     // wcslib shifts the projection so (φ0, θ0) is at the plane origin only when PVi_0 is set and both given.
     let mut offset = [0.0, 0.0];
-    if pv(lon_axis, 0)?.is_some_and(|v| v != 0.0) && phi0_kw.is_some() && theta0_kw.is_some() {
+    if lon_pv(0)?.is_some_and(|v| v != 0.0) && phi0_kw.is_some() && theta0_kw.is_some() {
         let (sp, cp) = phi0.to_radians().sin_cos();
         let (st, ct) = theta0.to_radians().sin_cos();
         let (x0, y0) = proj.native_vec_to_plane(&[ct * cp, ct * sp, st]).ok_or_else(|| WcsError::BadValue {
@@ -302,5 +329,5 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
     }
 
     let sip = sip_from_header(h)?;
-    Ok(Wcs { frame, crpix, lin, lin_inv, sip, proj, offset, r_nc, r_cn, crval, poles: [pole.phi_p, pole.lat] })
+    Ok(Wcs { frame, crpix, lin, lin_inv, sip, tpv, proj, offset, r_nc, r_cn, crval, poles: [pole.phi_p, pole.lat] })
 }

@@ -20,6 +20,7 @@ mod header;
 mod projection;
 mod rotation;
 mod sip;
+mod tpv;
 
 pub use frame::{convert, convert_rad, Frame};
 pub use projection::Projection;
@@ -96,6 +97,8 @@ pub struct Wcs {
     /// Inverse of `lin`.
     lin_inv: [[f64; 2]; 2],
     sip: Option<Sip>,
+    /// TPV distortion of the intermediate world coordinates (`RA---TPV`).
+    tpv: Option<Box<tpv::Tpv>>,
     proj: Projection,
     /// Plane coordinates of the fiducial point when wcslib's projection offset applies (PVi_0 set), else zero.
     offset: [f64; 2],
@@ -129,6 +132,12 @@ impl Wcs {
     #[must_use]
     pub fn projection(&self) -> &Projection {
         &self.proj
+    }
+
+    /// Whether TPV distortion is applied (`RA---TPV` headers).
+    #[must_use]
+    pub fn has_tpv(&self) -> bool {
+        self.tpv.is_some()
     }
 
     /// Whether SIP distortion is applied.
@@ -214,12 +223,19 @@ impl Wcs {
             (u, v) = sip.forward(u, v);
         }
         let m = &self.lin;
-        (m[0][0] * u + m[0][1] * v, m[1][0] * u + m[1][1] * v)
+        let (px, py) = (m[0][0] * u + m[0][1] * v, m[1][0] * u + m[1][1] * v);
+        match &self.tpv {
+            Some(t) => t.forward(px, py),
+            None => (px, py),
+        }
     }
 
     /// Projection plane (degrees) -> 0-based pixel, SIP inverted.
     #[inline]
-    fn plane_to_pix(&self, px: f64, py: f64) -> Option<(f64, f64)> {
+    fn plane_to_pix(&self, mut px: f64, mut py: f64) -> Option<(f64, f64)> {
+        if let Some(t) = &self.tpv {
+            (px, py) = t.inverse(px, py)?;
+        }
         let m = &self.lin_inv;
         let mut u = m[0][0] * px + m[0][1] * py;
         let mut v = m[1][0] * px + m[1][1] * py;
