@@ -105,7 +105,7 @@ pub fn exec_cone(a: ConeArgs) -> Result<()> {
 /// Run `from-polygon`.
 pub fn exec_polygon(a: PolygonArgs) -> Result<()> {
     check_order(a.order)?;
-    if a.coords.len() % 2 != 0 || a.coords.len() < 6 {
+    if !a.coords.len().is_multiple_of(2) || a.coords.len() < 6 {
         bail!("a polygon needs at least 3 vertices given as RA DEC pairs ({} numbers given)", a.coords.len());
     }
     let mut v = Vec::new();

@@ -74,12 +74,7 @@ pub fn exec_many(a: ManyArgs, op: Op) -> Result<()> {
         Op::Intersection => ops::intersection_many(&mocs),
         Op::Difference => {
             let (first, rest) = mocs.split_first().ok_or_else(|| anyhow::anyhow!("no input"))?;
-            let others = ops::union_many(rest);
-            let mut d = ops::difference(first, &others);
-            if rest.is_empty() {
-                d = first.clone();
-            }
-            d
+            ops::difference(first, &ops::union_many(rest))
         }
     };
     write_moc(&r, sys, &a.out)
