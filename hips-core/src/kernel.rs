@@ -234,8 +234,8 @@ impl Accumulator {
 /// Sample a plane at (x, y) (region coordinates). `None` when the nearest pixel is outside or blank.
 #[inline]
 fn sample(img: &[f32], rw: usize, rh: usize, x: f64, y: f64, interp: Interp) -> Option<f64> {
-    let (nx, ny) = ((x + 0.5).floor(), (y + 0.5).floor());
-    if nx < 0.0 || ny < 0.0 || nx >= rw as f64 || ny >= rh as f64 {
+    let (nx, ny) = (ifloor(x + 0.5), ifloor(y + 0.5));
+    if nx < 0 || ny < 0 || nx >= rw as i64 || ny >= rh as i64 {
         return None;
     }
     let nearest = f64::from(img[ny as usize * rw + nx as usize]);
@@ -317,30 +317,72 @@ pub fn accumulate(
         return Ok(false);
     }
     let m = interp.margin();
-    let region = coadd.read_region(
-        x0.floor() as i64 - m,
-        y0.floor() as i64 - m,
-        x1.ceil() as i64 + m,
-        y1.ceil() as i64 + m,
-    )?;
+    let region =
+        coadd.read_region(x0.floor() as i64 - m, y0.floor() as i64 - m, x1.ceil() as i64 + m, y1.ceil() as i64 + m)?;
     let Some(px) = region else { return Ok(false) };
     Ok(accumulate_pixels(acc, &px, positions, interp))
+}
+
+/// Floor of a position coordinate as an integer, without a libm call (positions far outside are rejected anyway).
+#[inline(always)]
+fn ifloor(x: f64) -> i64 {
+    let t = x as i64;
+    if (t as f64) > x {
+        t - 1
+    } else {
+        t
+    }
+}
+
+/// Bilinear taps of a position fully inside the region with four valid neighbours: (index of the top-left tap,
+/// weights). `None` sends the caller to the general path.
+#[inline(always)]
+fn bilinear_fast(img: &[f32], rw: usize, rh: usize, x: f64, y: f64) -> Option<(usize, [f64; 4])> {
+    let (x0, y0) = (ifloor(x), ifloor(y));
+    if x0 < 0 || y0 < 0 || x0 + 1 >= rw as i64 || y0 + 1 >= rh as i64 {
+        return None;
+    }
+    let i = y0 as usize * rw + x0 as usize;
+    let (a, b, c, d) = (img[i], img[i + 1], img[i + rw], img[i + rw + 1]);
+    if a.is_nan() || b.is_nan() || c.is_nan() || d.is_nan() {
+        return None;
+    }
+    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
+    Some((i, [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy]))
+}
+
+#[inline(always)]
+fn apply4(plane: &[f32], i: usize, rw: usize, w: &[f64; 4]) -> f64 {
+    w[0] * f64::from(plane[i])
+        + w[1] * f64::from(plane[i + 1])
+        + w[2] * f64::from(plane[i + rw])
+        + w[3] * f64::from(plane[i + rw + 1])
 }
 
 /// Add already-read coadd pixels to a tile. Returns whether any pixel was contributed.
 pub fn accumulate_pixels(acc: &mut Accumulator, px: &CoaddPixels, positions: &[(f64, f64)], interp: Interp) -> bool {
     let (ox, oy) = (px.x0 as f64, px.y0 as f64);
+    let (rw, rh) = (px.width, px.height);
     let mut any = false;
     for (i, &(x, y)) in positions.iter().enumerate() {
         if !(x.is_finite() && y.is_finite()) {
             continue;
         }
         let (rx, ry) = (x - ox, y - oy);
-        let Some(v) = sample(&px.image, px.width, px.height, rx, ry, interp) else { continue };
+        if interp == Interp::Bilinear {
+            if let Some((k, w)) = bilinear_fast(&px.image, rw, rh, rx, ry) {
+                let v = apply4(&px.image, k, rw, &w);
+                let var = px.variance.as_ref().map(|vp| apply4(vp, k, rw, &w)).filter(|v| *v > 0.0 && v.is_finite());
+                acc.add(i, v, var);
+                any = true;
+                continue;
+            }
+        }
+        let Some(v) = sample(&px.image, rw, rh, rx, ry, interp) else { continue };
         let var = px
             .variance
             .as_ref()
-            .and_then(|vp| sample(vp, px.width, px.height, rx, ry, interp))
+            .and_then(|vp| sample(vp, rw, rh, rx, ry, interp))
             .filter(|v| *v > 0.0 && v.is_finite());
         acc.add(i, v, var);
         any = true;
