@@ -186,13 +186,14 @@ pub fn try_encode_preview(
     height: usize,
     spec: &PreviewSpec,
 ) -> Result<Vec<u8>, PreviewError> {
-    let map = LevelMap::new(spec.cut, spec.stretch);
+    let map = LevelMap::cached(spec.cut, spec.stretch);
+    let map = map.as_ref();
     match fmt {
         PreviewFormat::Png => {
-            encode::png_bytes(&grey_pixels(data, width, height, &map, true), width, height, Channels::GrayAlpha)
+            encode::png_bytes(&grey_pixels(data, width, height, map, true), width, height, Channels::GrayAlpha)
         }
         PreviewFormat::Jpeg => {
-            let px = grey_pixels(data, width, height, &map, false);
+            let px = grey_pixels(data, width, height, map, false);
             encode::jpeg_bytes(&px, width, height, Channels::Gray, spec.jpeg_quality)
         }
     }

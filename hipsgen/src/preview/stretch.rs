@@ -94,14 +94,26 @@ impl Stretch {
     }
 }
 
+/// Number of bins of the level guess table (fine enough that a bin spans about one level even for the log curve).
+const GUESS_BINS: usize = 1 << 16;
+
 /// Data value -> 8-bit level for one cut and stretch: `round(255 * f(clamp((v - lo) / (hi - lo), 0, 1)))`.
 ///
 /// NaN maps to 0 (callers treat NaN as blank before asking); +inf to 255, -inf to 0. A cut with `hi <= lo` (or not
 /// finite) degenerates to a step at `lo`.
+///
+/// The exact answer is the number of level steps at or below the value. A per-pixel binary search over the steps
+/// mispredicts most of its branches, so [`LevelMap::level`] first guesses the level from a 65,536-bin table indexed
+/// by the linear position in the cut, then corrects the guess against the exact steps (rarely more than one move).
 #[derive(Debug, Clone)]
 pub struct LevelMap {
     /// `steps[k]` (k = 1..=255) is the smallest value shown at level k or above; `steps[0]` is unused.
     steps: [f32; 256],
+    /// Level guess per bin of `(v - lo) / (hi - lo)`.
+    guess: Vec<u8>,
+    lo: f32,
+    /// `(GUESS_BINS - 1) / (hi - lo)`, 0 for a degenerate cut.
+    bin_scale: f32,
 }
 
 impl LevelMap {
@@ -125,13 +137,68 @@ impl LevelMap {
                 steps[k] = steps[k - 1];
             }
         }
-        LevelMap { steps }
+        let mut map = LevelMap { steps, guess: Vec::new(), lo: cut.0, bin_scale: 0.0 };
+        if !degenerate {
+            map.bin_scale = ((GUESS_BINS - 1) as f64 / (hi - lo)) as f32;
+            // One merge pass over bins and steps (both increasing).
+            let mut k = 0usize;
+            map.guess = (0..GUESS_BINS)
+                .map(|b| {
+                    let v = (lo + (hi - lo) * b as f64 / (GUESS_BINS - 1) as f64) as f32;
+                    while k < 255 && v >= map.steps[k + 1] {
+                        k += 1;
+                    }
+                    k as u8
+                })
+                .collect();
+        }
+        map
     }
 
-    /// The level of one value (NaN gives 0).
+    /// A shared map for `(cut, stretch)`: the last one built on this thread is reused (the per-tile encoders are
+    /// called millions of times with the same cut).
+    #[must_use]
+    pub fn cached(cut: (f32, f32), stretch: Stretch) -> std::sync::Arc<LevelMap> {
+        type Slot = Option<((u32, u32, Stretch), std::sync::Arc<LevelMap>)>;
+        thread_local! {
+            static LAST: std::cell::RefCell<Slot> = const { std::cell::RefCell::new(None) };
+        }
+        let key = (cut.0.to_bits(), cut.1.to_bits(), stretch);
+        LAST.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            match slot.as_ref() {
+                Some((k, m)) if *k == key => m.clone(),
+                _ => {
+                    let m = std::sync::Arc::new(LevelMap::new(cut, stretch));
+                    *slot = Some((key, m.clone()));
+                    m
+                }
+            }
+        })
+    }
+
+    /// The level of one value (NaN gives 0); same result as [`LevelMap::level_exact`].
     #[inline]
     #[must_use]
     pub fn level(&self, v: f32) -> u8 {
+        if self.guess.is_empty() || v.is_nan() {
+            return self.level_exact(v);
+        }
+        let pos = ((v - self.lo) * self.bin_scale).clamp(0.0, (GUESS_BINS - 1) as f32);
+        let mut k = usize::from(self.guess.get(pos as usize).copied().unwrap_or(0));
+        while k < 255 && v >= self.steps[k + 1] {
+            k += 1;
+        }
+        while k > 0 && v < self.steps[k] {
+            k -= 1;
+        }
+        k as u8
+    }
+
+    /// The level of one value by binary search over the steps (the reference for [`LevelMap::level`]).
+    #[inline]
+    #[must_use]
+    pub fn level_exact(&self, v: f32) -> u8 {
         let mut pos = 0usize;
         for step in [128usize, 64, 32, 16, 8, 4, 2, 1] {
             // `pos + step` <= 255 by construction.
@@ -175,6 +242,23 @@ mod tests {
         }
         assert_eq!("Pow2".parse::<Stretch>(), Ok(Stretch::Pow2));
         assert!("cubic".parse::<Stretch>().is_err());
+    }
+
+    #[test]
+    fn guessed_levels_equal_exact_levels() {
+        for s in [Stretch::Linear, Stretch::Log, Stretch::Sqrt, Stretch::Asinh, Stretch::Pow2] {
+            for cut in [(-10.0f32, 90.0f32), (1e-3, 2e-3), (-1e6, 5e6)] {
+                let m = LevelMap::new(cut, s);
+                let (lo, hi) = cut;
+                for i in -1000..=21000 {
+                    let v = lo + (hi - lo) * (i as f32 / 20000.0) + (i % 7) as f32 * 1e-7;
+                    assert_eq!(m.level(v), m.level_exact(v), "{s} {cut:?} v={v}");
+                }
+                for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, f32::MIN, lo, hi] {
+                    assert_eq!(m.level(v), m.level_exact(v), "{s} {cut:?} v={v}");
+                }
+            }
+        }
     }
 
     #[test]
