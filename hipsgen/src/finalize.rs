@@ -78,6 +78,18 @@ fn fmt_g(v: f64) -> String {
     }
 }
 
+/// The display cut written as hips_pixel_cut, from the histogram of all the data: black at the 35th percentile (just
+/// below the sky level of a survey coadd), white at the 99.8th percentile, so a few bright stars do not flatten the
+/// picture.
+#[must_use]
+pub fn display_cut(stats: &Stats) -> Option<(f64, f64)> {
+    // For Gaussian sky noise the 35th percentile is 0.39 sigma below the median: the sky shows nearly black with
+    // its noise visible, and faint structure above it keeps its contrast.
+    let lo = stats.quantile(0.35)?;
+    let hi = stats.quantile(0.998)?;
+    Some(if hi > lo { (lo, hi) } else { (stats.min, stats.max.max(stats.min)) })
+}
+
 /// Write `properties` from the run description and the statistics of every deepest tile.
 ///
 /// # Errors
@@ -114,8 +126,7 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
     p.set("hips_tile_format", d.formats.join(" "));
     p.set("hips_pixel_bitpix", "-32");
     p.set("data_pixel_bitpix", d.data_bitpix.to_string());
-    if let (Some(lo), Some(hi)) = (stats.quantile(0.005), stats.quantile(0.995)) {
-        let hi = if hi > lo { hi } else { stats.max };
+    if let Some((lo, hi)) = display_cut(stats) {
         p.set("hips_pixel_cut", format!("{} {}", fmt_g(lo), fmt_g(hi)));
         p.set("hips_data_range", format!("{} {}", fmt_g(stats.min), fmt_g(stats.max)));
     }

@@ -1,4 +1,5 @@
-//! `hipsgen` command line: `tiles` (coadds to a HiPS), `synth` (LSST-like sample coadds), `lint` (conformance).
+//! `hipsgen` command line: `tiles` (coadds to a HiPS), `previews`, `color`, `synth` (LSST-like sample coadds),
+//! `demo` (the embedded default job) and `lint` (conformance).
 //!
 //! `main` maps outcomes to exit codes: 0 success, 1 fatal error (the error chain is printed), 2 usage error (clap),
 //! 3 finished but some inputs were skipped or the lint found problems.
@@ -23,6 +24,12 @@ enum Command {
     Synth(SynthArgs),
     /// Check a HiPS for conformance (properties, tiles, orders, Allsky, MOC); exit 0 when it holds.
     Lint(hipsgen::lint::LintArgs),
+    /// Add PNG/JPEG previews (cut and stretch from the full-precision FITS tiles) to an existing FITS HiPS.
+    Previews(hipsgen::preview::PreviewsArgs),
+    /// Build a color HiPS (Lupton asinh or linear) from three band HiPS.
+    Color(hipsgen::color::ColorArgs),
+    /// The embedded default job: sample LSST-like coadds in g, r, i -> three band HiPS and a color HiPS.
+    Demo(hipsgen::demo::DemoArgs),
 }
 
 /// Arguments of `hipsgen synth`.
@@ -91,6 +98,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Previews(args) => hipsgen::preview::run_previews(&args),
+        Command::Color(args) => hipsgen::color::run_color(&args),
+        Command::Demo(args) => Ok(if hipsgen::demo::run_demo(&args)? { ExitCode::SUCCESS } else { ExitCode::from(3) }),
         Command::Lint(args) => {
             let report = hipsgen::lint::run_lint(&args)?;
             Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })

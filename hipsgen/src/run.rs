@@ -199,7 +199,7 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
     if args.shard.is_none() {
         let sky_fraction = finalize::write_moc(&store, &result.stats, frame)?;
         finalize::write_allsky(&store, &result.allsky, plan.width)?;
-        let mut formats: Vec<String> = vec!["fits".into()];
+        let formats: Vec<String> = vec!["fits".into()];
         let d = Describe {
             id: args.id.clone().unwrap_or_else(|| default_id(args)),
             title: args.title.clone().unwrap_or_else(|| default_title(args)),
@@ -218,10 +218,10 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
         };
         let props = finalize::write_properties(&store, &d, &result.stats, sky_fraction)?;
         let previews: Vec<&str> = args.formats.iter().map(String::as_str).filter(|f| *f != "fits").collect();
-        if !previews.is_empty() {
-            formats.extend(crate::previews_for_tiles(&store, &previews)?);
-        }
         crate::write_index_html(&store, &props)?;
+        if !previews.is_empty() {
+            crate::previews_for_tiles(&store, &previews)?;
+        }
     }
     let tiles = result.stats.tiles;
     eprintln!(
