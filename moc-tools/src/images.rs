@@ -81,6 +81,10 @@ pub fn from_images(locations: &[String], opts: &ImageOptions) -> Result<SMoc, Mo
 /// MOC of an opened image.
 pub fn from_coadd(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
     crate::check_order(opts.order)?;
+    // the variance plane plays no part in coverage: do not read it
+    let mut c = c.clone();
+    c.variance = None;
+    let c = &c;
     match opts.mode {
         ImageMode::Polygon => polygon_moc(c, opts),
         ImageMode::Exact => exact_moc(c, opts),

@@ -17,6 +17,8 @@ use std::ops::Range;
 
 pub use error::MocError;
 pub use fits::{check_fits_bytes, from_fits_bytes, to_fits_bytes, to_fits_bytes_with, FitsOrdering};
+/// The `moc` crate this library is built on (same version), for callers that need more of it.
+pub use moc;
 use moc::elemset::range::MocRanges;
 pub use moc::moc::range::RangeMOC;
 pub use moc::qty::Hpx;
