@@ -8,7 +8,8 @@
 #           (the local file system), like nginx does.
 #   404   - random order-5 tiles of the CFHT HiPS outside its coverage (hipsserve answers from the MOC; nginx stats).
 #
-# Usage: benches/serve_vs_nginx.sh [DURATION_SECONDS]   (needs wrk, nginx, and builds hipsserve --release)
+# Usage: benches/serve_vs_nginx.sh [DURATION_SECONDS]   (needs wrk and nginx; builds hipsserve --release unless
+#        SKIP_BUILD=1 and target/release/hipsserve is current)
 # Prints a markdown table on stdout; logs go to $WORK.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ DURATION=${1:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REF=${REF_HIPS:-$ROOT/../shared/data/reference_hips}
 WORK=$(mktemp -d /tmp/serve_vs_nginx.XXXXXX)
+chmod 755 "$WORK"  # nginx workers (user nobody when started as root) must read the data
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -24,7 +26,7 @@ command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "nginx not installed" >&2; exit 1; }
 
-(cd "$ROOT" && cargo build --release -p hipsserve >&2)
+[ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -p hipsserve >&2)
 BIN=$ROOT/target/release/hipsserve
 
 # --- data: the reference HiPS plus a synthetic one with 4096 distinct tiles (hard links, no extra disk) ---
@@ -51,6 +53,7 @@ for i in $(seq 0 4095); do
   mkdir -p "$SYN/Norder9/Dir$d"
   ln "$SRC_TILE" "$SYN/Norder9/Dir$d/Npix$n.png"
 done
+chmod -R a+rX "$DATA"
 
 # --- wrk scripts ---
 cat > "$WORK/hot.lua" <<'EOF'
