@@ -102,12 +102,15 @@ pub fn open_all(inputs: &[String], hdu: Option<&HduSelector>) -> (Vec<Coadd>, Ve
 fn check_complete(c: Coadd) -> Result<Coadd, CoaddError> {
     let len = c.source.len()?;
     for h in [Some(&c.image), c.mask.as_ref(), c.variance.as_ref()].into_iter().flatten() {
-        if h.data_start + h.data_len > len {
+        // FITS pads every HDU to 2880 bytes: a file ending inside the padding was cut short (and any HDUs after it,
+        // e.g. MASK and VARIANCE after IMAGE, are lost), so it is reported rather than used without them.
+        let end = h.data_start + h.data_len.div_ceil(2880) * 2880;
+        if end > len {
             return Err(CoaddError::Fits(hips_core::fits::FitsError::Truncated {
                 name: c.name.clone(),
-                what: format!("data of HDU {}", h.label()),
+                what: format!("data of {} (padded to 2880 bytes)", h.label()),
                 offset: h.data_start,
-                end: h.data_start + h.data_len,
+                end,
                 len,
             }));
         }
