@@ -135,21 +135,25 @@ def test_skipped_inputs_do_not_count_in_properties(runs):
         assert got == want, f"{name} differs from the good-only run:\n" + "\n".join(diff)
 
 
-def test_file_cut_inside_padding_is_reported(inputs, hipsgen_bin):
-    """A coadd cut right after its IMAGE data (inside the 2880-byte padding): the MASK and VARIANCE HDUs are gone,
-    and the file is no longer a whole number of FITS blocks. hipsgen must report it as truncated rather than use the
-    IMAGE alone (which silently drops the NO_DATA mask and the variance weights)."""
+@pytest.mark.parametrize("where", ["image_padding", "mask_header"])
+def test_file_cut_after_image_is_reported(where, inputs, hipsgen_bin):
+    """A coadd cut short after its IMAGE data: 100 bytes into the 2880-byte padding that ends the IMAGE HDU, or 100
+    bytes into the MASK header that follows. The MASK and VARIANCE HDUs are gone: hipsgen must report the file as
+    truncated rather than use the IMAGE alone (which silently drops the NO_DATA mask and the variance weights)."""
     base, d, good, bad = inputs
     with fits.open(good[0]) as hl:
-        end_of_image = hl[1]._data_offset + hl[1]._data_size
-    cut_dir = base / "cut"
+        data_start = hl[1]._data_offset
+        raw_end = data_start + hl[1].header["NAXIS1"] * hl[1].header["NAXIS2"] * abs(hl[1].header["BITPIX"]) // 8
+        padded_end = data_start + hl[1]._data_size  # astropy's data size includes the padding
+        assert padded_end - raw_end > 100 and hl[2]._header_offset == padded_end
+    cut_at = raw_end + 100 if where == "image_padding" else padded_end + 100
+    cut_dir = base / f"cut_{where}"
     cut_dir.mkdir()
-    cut = cut_dir / "cut_in_padding.fits"
-    cut.write_bytes(good[0].read_bytes()[:end_of_image + 100])
-    assert cut.stat().st_size % 2880 != 0
-    r = run_tiles(hipsgen_bin, ["--input", str(cut), str(good[1]), "--out", str(base / "cut_hips"), "--band", "g",
-                                "--tile-width", str(WIDTH)])
+    cut = cut_dir / f"cut_in_{where}.fits"
+    cut.write_bytes(good[0].read_bytes()[:cut_at])
+    r = run_tiles(hipsgen_bin, ["--input", str(cut), str(good[1]), "--out", str(base / f"cut_hips_{where}"),
+                                "--band", "g", "--tile-width", str(WIDTH)])
     assert "panicked" not in r.stderr, r.stderr
-    assert r.returncode == 3, (f"exit {r.returncode}: a FITS file cut inside the padding after HDU 1 was used "
-                               f"without its MASK/VARIANCE HDUs instead of being reported:\n{r.stderr}")
+    assert r.returncode == 3, (f"exit {r.returncode}: a FITS file cut in the {where} was used without its "
+                               f"MASK/VARIANCE HDUs instead of being reported:\n{r.stderr}")
     assert "truncated" in line_naming(r.stderr, cut.name).lower()
