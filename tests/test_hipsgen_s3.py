@@ -4,7 +4,7 @@ a local directory (properties dates aside), and the tiles equal a run reading th
 (HpxFinder aside, since it records where each progenitor was read from). `hipsgen lint s3://...` accepts the result.
 
 The coadd is small (one 256-px synthetic patch) because hipsgen reads sub-width image regions one row per range
-request: a 2 x 512-px input over S3 takes minutes (see the report of issue 2).
+request: a 1024-px input over S3 takes minutes (hipsgen/tests/region_reads.rs).
 """
 
 import os
