@@ -104,7 +104,7 @@ def test_color_cli_lupton_matches_astropy(tmp_path):
            "--out", str(out), "--q", "9", "--stretch", "40", "--minimum", "1", "2", "3", "--scale", "1", "0.5", "2",
            "--format", "png,jpeg"]
     subprocess.run(cmd, check=True)
-    assert check_color(out, bands, "lupton", 9.0, 40.0, [1, 2, 3], [1, 0.5, 2]) == 8
+    assert check_color(out, bands, "lupton", 9.0, 40.0, [1, 2, 3], [1, 0.5, 2]) == 7  # order 0: 0, 1; order 1: 0, 1, 2, 3, 5 (no Allsky)
     assert (out / "Norder1" / "Dir0" / "Npix5.jpg").exists()
     text = (out / "properties").read_text()
     assert "dataproduct_subtype" in text and "color" in text and "prov_progenitor" in text
