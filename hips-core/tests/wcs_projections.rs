@@ -310,7 +310,7 @@ fn tan_sip_matches_astropy() {
     let sip = ("RA---TAN-SIP", "DEC--TAN-SIP");
     let no_inv = sip_cards(false);
     let inv = sip_cards(true);
-    let v = vec![
+    let v = [
         spec("TAN-SIP no AP/BP", sip, (150.0, 2.0), Lin::Cd(5e-5, 90.3), &no_inv),
         spec("TAN-SIP rough AP/BP", sip, (150.0, 2.0), Lin::Cd(5e-5, 90.3), &inv),
         spec("TAN-SIP near pole", sip, (10.0, 89.99), Lin::Pc(5e-5, -30.0), &no_inv),
@@ -345,7 +345,7 @@ fn tpv_matches_astropy() {
         ("PV2_30", "5.0e-4"),
     ];
     let identity: &[(&str, &str)] = &[("PV1_1", "1.0"), ("PV2_1", "1.0")];
-    let v = vec![
+    let v = [
         spec("TPV", tpv, (150.0, 2.0), Lin::Cd(0.001, 15.0), coeffs),
         spec("TPV near pole", tpv, (33.0, -89.8), Lin::Cd(0.0005, -60.0), coeffs),
         spec("TPV identity", tpv, (359.99, 40.0), Lin::Cd(0.001, 5.0), identity),

@@ -5,7 +5,7 @@ mod wcs_support;
 
 use hips_core::wcs::{Frame, Wcs};
 use serde_json::json;
-use wcs_support::{check_cases, pixel_grid, read_fits_header, shared_data, Case};
+use wcs_support::{check_cases, pixel_grid, read_fits_header, sep_deg, shared_data, Case};
 
 /// (path under the shared data directory, HDU, expected frame, expected projection code, SIP expected).
 const IMAGES: &[(&str, usize, Frame, &str, bool)] = &[
@@ -67,4 +67,31 @@ fn pixel_scale_and_frames_of_real_images() {
     let h = read_fits_header(&data.join("multiband_2mass_gc/gc_2mass_h.fits"), 0);
     let w = Wcs::from_header(&h).expect("2MASS WCS");
     assert!((w.pixel_scale_deg() - 0.001388889).abs() < 1e-12, "CDELT + CROTA2 scale");
+}
+
+#[test]
+fn sip_inverse_is_exact_to_1e8_px_with_and_without_ap_bp() {
+    let path = shared_data().join("lsst_exposure/lsst_afw_HSC-0908120-056-small.fits");
+    let header = read_fits_header(&path, 1);
+    let with = Wcs::from_header(&header).expect("HSC WCS");
+    // The same header without AP/BP: the inverse starts from the undistorted point.
+    let mut stripped = header.clone();
+    stripped.cards.retain(|c| !(c.key.starts_with("AP_") || c.key.starts_with("BP_")));
+    let without = Wcs::from_header(&stripped).expect("HSC WCS without AP/BP");
+    let mut worst: f64 = 0.0;
+    // The image and a wide margin around it (HiPS tiles overhang the image), where the distortion is ~1 px.
+    for i in 0..=40 {
+        for j in 0..=40 {
+            let (x, y) = (-300.0 + 20.0 * f64::from(i), -300.0 + 20.0 * f64::from(j));
+            let (lon, lat) = with.pix_to_world(x, y).expect("inside TAN");
+            assert!(sep_deg((lon, lat), without.pix_to_world(x, y).expect("inside TAN")) < 1e-14);
+            for w in [&with, &without] {
+                let (bx, by) = w.world_to_pix(lon, lat).expect("SIP inverse converges");
+                let d = (bx - x).hypot(by - y);
+                worst = worst.max(d);
+                assert!(d < 1e-8, "({x}, {y}) -> ({bx}, {by}): {d:e} px");
+            }
+        }
+    }
+    println!("worst SIP inverse error: {worst:e} px");
 }

@@ -8,7 +8,7 @@
 use super::frame::Frame;
 use super::projection::{Projection, Zpn};
 use super::rotation::{native_pole, native_to_celestial};
-use super::sip::{Poly, Sip};
+use super::sip::{Poly, Sip, MAX_ORDER};
 use super::tpv::{Tpv, N_TERMS};
 use super::{frame::transpose, Wcs, WcsError};
 use crate::fits::Header;
@@ -135,16 +135,17 @@ fn linear_matrix(h: &Header, lat_axis: usize) -> Result<([[f64; 2]; 2], bool), W
     Ok((m, is_cd))
 }
 
-fn sip_from_header(h: &Header) -> Result<Option<Sip>, WcsError> {
+/// `domain`: half-width in pixels around CRPIX where the inverse's fast convergence test is certified.
+fn sip_from_header(h: &Header, domain: f64) -> Result<Option<Sip>, WcsError> {
     let order = |key: &str| -> Result<Option<usize>, WcsError> {
         match h.card(key) {
             None => Ok(None),
             Some(_) => match h.get_i64(key) {
-                Some(o) if (0..=20).contains(&o) => Ok(Some(o as usize)),
+                Some(o) if (0..=MAX_ORDER as i64).contains(&o) => Ok(Some(o as usize)),
                 _ => Err(WcsError::BadValue {
                     key: key.into(),
                     value: h.get_str(key).unwrap_or_default(),
-                    reason: "SIP order must be an integer in 0..=20".into(),
+                    reason: format!("SIP order must be an integer in 0..={MAX_ORDER}"),
                 }),
             },
         }
@@ -176,7 +177,7 @@ fn sip_from_header(h: &Header) -> Result<Option<Sip>, WcsError> {
         (Some(ao), Some(bo)) => Some((poly("AP", ao)?, poly("BP", bo)?)),
         _ => None,
     };
-    Ok(Some(Sip { a, b, ap_bp }))
+    Ok(Some(Sip::new(&a, &b, ap_bp.as_ref().map(|(ap, bp)| (ap, bp)), domain)))
 }
 
 /// Build the primary WCS of `h`.
@@ -328,6 +329,11 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
         offset = [x0, y0];
     }
 
-    let sip = sip_from_header(h)?;
+    // Twice the image extent seen from CRPIX (HiPS tiles overhang the image); 1e4 px without NAXISn.
+    let extent = |k: usize| {
+        let n = h.get_f64(&format!("NAXIS{k}")).unwrap_or(1e4);
+        crpix[k - 1].abs().max((n - 1.0 - crpix[k - 1]).abs())
+    };
+    let sip = sip_from_header(h, 2.0 * extent(1).max(extent(2)) + 100.0)?;
     Ok(Wcs { frame, crpix, lin, lin_inv, sip, tpv, proj, offset, r_nc, r_cn, crval, poles: [pole.phi_p, pole.lat] })
 }

@@ -338,17 +338,13 @@ impl Projection {
             }
             Projection::Ait => {
                 let u = 1.0 - (x / (4.0 * R0)).powi(2) - (y / (2.0 * R0)).powi(2);
-                if u < 0.0 {
-                    if u < -BOUNDS_TOL {
-                        return None;
-                    }
+                if u < -BOUNDS_TOL {
+                    return None;
                 }
                 let z = u.max(0.0).sqrt();
                 let s = z * y / R0;
-                if s.abs() > 1.0 {
-                    if s.abs() > 1.0 + BOUNDS_TOL {
-                        return None;
-                    }
+                if s.abs() > 1.0 + BOUNDS_TOL {
+                    return None;
                 }
                 let theta = s.clamp(-1.0, 1.0).asin().to_degrees();
                 let a = z * x / (2.0 * R0);

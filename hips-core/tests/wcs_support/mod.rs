@@ -200,7 +200,7 @@ pub fn check_cases(cases: &[Case]) -> Vec<Report> {
                     }
                     let s = sep_deg(a, o);
                     r.max_sep_deg = r.max_sep_deg.max(s);
-                    if !(s < SEP_TOL_DEG) {
+                    if s.is_nan() || s >= SEP_TOL_DEG {
                         failures.push(format!("{}: pix ({x}, {y}): astropy {a:?} ours {o:?} sep {s:e} deg", case.name));
                     }
                     // Our own round trip.
@@ -208,7 +208,7 @@ pub fn check_cases(cases: &[Case]) -> Vec<Report> {
                         Some((bx, by)) => {
                             let d = (bx - x).hypot(by - y);
                             r.max_roundtrip_px = r.max_roundtrip_px.max(d);
-                            if !(d < PIX_TOL) {
+                            if d.is_nan() || d >= PIX_TOL {
                                 failures.push(format!(
                                     "{}: round trip ({x}, {y}) -> {o:?} -> ({bx}, {by}): {d:e} px",
                                     case.name
@@ -223,7 +223,7 @@ pub fn check_cases(cases: &[Case]) -> Vec<Report> {
                             Some(op) => {
                                 let d = (op.0 - ap.0).hypot(op.1 - ap.1);
                                 r.max_w2p_px = r.max_w2p_px.max(d);
-                                if !(d < PIX_TOL) {
+                                if d.is_nan() || d >= PIX_TOL {
                                     failures.push(format!(
                                         "{}: world {a:?}: astropy pix {ap:?} ours {op:?}: {d:e} px",
                                         case.name
@@ -247,7 +247,7 @@ pub fn check_cases(cases: &[Case]) -> Vec<Report> {
                     // Relative tolerance for points far outside the image (pixel coordinates in the 1e5+ range).
                     let tol = PIX_TOL * (1.0 + a.0.abs().max(a.1.abs()) / 1e4);
                     r.max_w2p_px = r.max_w2p_px.max(d);
-                    if !(d < tol) {
+                    if d.is_nan() || d >= tol {
                         failures.push(format!("{}: world ({lon}, {lat}): astropy {a:?} ours {o:?}", case.name));
                     }
                 }
