@@ -25,8 +25,8 @@ impl Poly {
         Poly { order, c }
     }
 
-    /// Value at (u, v).
-    #[inline]
+    /// Value at (u, v) (Horner; the hot path uses [`PolyPair`]).
+    #[cfg(test)]
     pub(crate) fn eval(&self, u: f64, v: f64) -> f64 {
         let n = self.order + 1;
         let mut f = 0.0;
@@ -38,8 +38,8 @@ impl Poly {
         f
     }
 
-    /// Value and partial derivatives (f, ∂f/∂u, ∂f/∂v) at (u, v).
-    #[inline]
+    /// Value and partial derivatives (f, ∂f/∂u, ∂f/∂v) at (u, v) (Horner, the reference for [`PolyPair`]).
+    #[cfg(test)]
     pub(crate) fn eval_grad(&self, u: f64, v: f64) -> (f64, f64, f64) {
         let n = self.order + 1;
         let (mut f, mut fu, mut fv) = (0.0, 0.0, 0.0);
