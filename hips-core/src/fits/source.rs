@@ -35,6 +35,12 @@ pub trait ByteSource: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// When the range is past the end of the source or the read fails.
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError>;
+
+    /// The largest number of unwanted bytes worth reading to save a separate [`ByteSource::read_at`]: large for
+    /// remote sources where each read is a request with its own latency (the default), small for local files.
+    fn coalesce_gap(&self) -> usize {
+        1 << 20
+    }
 }
 
 /// Check `offset..offset+len` against the source length before allocating anything.
@@ -80,6 +86,11 @@ impl FileSource {
 impl ByteSource for FileSource {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A local `pread` costs about a microsecond: skip at most a page rather than issue another call.
+    fn coalesce_gap(&self) -> usize {
+        4096
     }
 
     fn len(&self) -> Result<u64, FitsError> {
