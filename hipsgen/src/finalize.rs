@@ -78,14 +78,15 @@ fn fmt_g(v: f64) -> String {
     }
 }
 
-/// The display cut written as hips_pixel_cut, from the histogram of all the data: black at the 35th percentile (just
-/// below the sky level of a survey coadd), white at the 99.8th percentile, so a few bright stars do not flatten the
-/// picture.
+/// The display cut written as hips_pixel_cut, from the histogram of all the data: black two robust sigmas below the
+/// median (sigma from the median minus the 15.87th percentile), but never below the 0.5th percentile, and white at the
+/// 99.8th percentile, so a few bright stars do not flatten the picture. The sky of a survey coadd then shows dark
+/// with its noise visible, and images that are not sky-dominated (nebulae) keep nearly their whole range.
 #[must_use]
 pub fn display_cut(stats: &Stats) -> Option<(f64, f64)> {
-    // For Gaussian sky noise the 35th percentile is 0.39 sigma below the median: the sky shows nearly black with
-    // its noise visible, and faint structure above it keeps its contrast.
-    let lo = stats.quantile(0.35)?;
+    let median = stats.quantile(0.5)?;
+    let sigma = median - stats.quantile(0.1587)?;
+    let lo = (median - 2.0 * sigma).max(stats.quantile(0.005)?);
     let hi = stats.quantile(0.998)?;
     Some(if hi > lo { (lo, hi) } else { (stats.min, stats.max.max(stats.min)) })
 }
