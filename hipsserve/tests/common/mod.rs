@@ -357,7 +357,15 @@ impl S3Server {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(bucket)).unwrap();
         let port = free_port();
-        let child = Command::new("s3s-fs")
+        // On PATH, else where `cargo install` puts it.
+        let on_path =
+            std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("s3s-fs").is_file()));
+        let cargo_bin = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/s3s-fs"));
+        let exe = match cargo_bin {
+            Some(c) if !on_path && c.is_file() => c,
+            _ => PathBuf::from("s3s-fs"),
+        };
+        let child = Command::new(exe)
             .args([
                 "--host",
                 "127.0.0.1",
