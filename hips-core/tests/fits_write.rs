@@ -31,7 +31,10 @@ fn extra_cards() -> Vec<Card> {
     v
 }
 
-fn test_file(dir: &std::path::Path) -> (std::path::PathBuf, Vec<f32>, Vec<i16>, Vec<f64>, Vec<u8>, Vec<i64>) {
+/// The written file and the pixels of its f32, i16, f64, u8 and i64 planes.
+type Written = (std::path::PathBuf, Vec<f32>, Vec<i16>, Vec<f64>, Vec<u8>, Vec<i64>);
+
+fn test_file(dir: &std::path::Path) -> Written {
     let f32s: Vec<f32> =
         (0..W * H).map(|i| (i as f32 * 0.37).sin() * 1000.0).map(|v| if v > 990.0 { f32::NAN } else { v }).collect();
     let i16s: Vec<i16> = (0..W * H).map(|i| (i as i64 * 7919 % 65536 - 32768) as i16).collect();
