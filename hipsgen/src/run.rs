@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use hips_core::coadd::HduSelector;
+use hips_core::coadd::{Coadd, HduSelector};
 use hips_core::kernel::Interp;
 use hips_core::storage::Store;
 use hips_core::wcs::{self, Frame};
@@ -196,6 +196,9 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
     let result = builder.run()?;
     skipped.extend(result.failed.iter().cloned());
 
+    // Inputs skipped while rendering (unreadable, or no valid pixel) do not describe the HiPS.
+    let failed: std::collections::HashSet<&str> = result.failed.iter().map(|f| f.input.as_str()).collect();
+    let used: Vec<&Coadd> = plan.coadds.iter().filter(|c| !failed.contains(c.name.as_str())).collect();
     if args.shard.is_none() {
         let sky_fraction = finalize::write_moc(&store, &result.stats, frame)?;
         finalize::write_allsky(&store, &result.allsky, plan.width)?;
@@ -203,14 +206,14 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
         let d = Describe {
             id: args.id.clone().unwrap_or_else(|| default_id(args)),
             title: args.title.clone().unwrap_or_else(|| default_title(args)),
-            band: args.band.clone().or_else(|| common_band(&plan)),
+            band: args.band.clone().or_else(|| common_band(&used)),
             order: plan.order,
             width: plan.width,
             frame,
-            data_bitpix: common_bitpix(&plan),
-            input_scale_deg: plan.coadds.iter().map(|c| c.wcs.pixel_scale_deg()).fold(f64::INFINITY, f64::min),
-            n_inputs: plan.coadds.len(),
-            initial: initial_view(&plan),
+            data_bitpix: common_bitpix(&used),
+            input_scale_deg: used.iter().map(|c| c.wcs.pixel_scale_deg()).fold(f64::INFINITY, f64::min),
+            n_inputs: used.len(),
+            initial: initial_view(&used),
             sampling: args.interp.name(),
             creation_date: record.creation_date.clone(),
             formats: formats.clone(),
@@ -226,7 +229,7 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
     let tiles = result.stats.tiles;
     eprintln!(
         "hipsgen tiles: {} input(s) used, {} skipped; order {}; {} tiles ({} deepest rendered this run); {:.1} s",
-        plan.coadds.len().saturating_sub(result.failed.len()),
+        used.len(),
         skipped.len(),
         plan.order,
         tiles,
@@ -258,24 +261,24 @@ fn default_title(args: &TilesArgs) -> String {
     }
 }
 
-fn common_band(plan: &Plan) -> Option<String> {
-    let first = plan.coadds.first()?.band.clone()?;
-    plan.coadds.iter().all(|c| c.band.as_deref() == Some(first.as_str())).then_some(first)
+fn common_band(coadds: &[&Coadd]) -> Option<String> {
+    let first = coadds.first()?.band.clone()?;
+    coadds.iter().all(|c| c.band.as_deref() == Some(first.as_str())).then_some(first)
 }
 
-fn common_bitpix(plan: &Plan) -> i32 {
+fn common_bitpix(coadds: &[&Coadd]) -> i32 {
     let mut counts = std::collections::BTreeMap::new();
-    for c in &plan.coadds {
+    for c in coadds {
         *counts.entry(c.bitpix()).or_insert(0usize) += 1;
     }
     counts.into_iter().max_by_key(|(_, n)| *n).map_or(-32, |(b, _)| b)
 }
 
 /// Centre (ICRS) and field of view covering every input.
-fn initial_view(plan: &Plan) -> (f64, f64, f64) {
+fn initial_view(coadds: &[&Coadd]) -> (f64, f64, f64) {
     let mut v = [0.0f64; 3];
     let mut pts = Vec::new();
-    for c in &plan.coadds {
+    for c in coadds {
         for (lon, lat) in c.corners(Frame::Equatorial) {
             let (l, b) = (lon.to_radians(), lat.to_radians());
             let p = [b.cos() * l.cos(), b.cos() * l.sin(), b.sin()];

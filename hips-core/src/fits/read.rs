@@ -148,10 +148,23 @@ pub fn scan_hdus(src: &dyn ByteSource) -> Result<Vec<Hdu>, FitsError> {
     while pos < total {
         let index = hdus.len();
         if index > 0 {
-            if pos + BLOCK > total {
-                break; // trailing partial block: not an HDU
+            if pos + 80 > total {
+                break; // fewer bytes than one card: trailing bytes, not an HDU
             }
             let card = src.read_at(pos, 80)?;
+            if pos + BLOCK > total && card.starts_with(b"XTENSION=") {
+                // An extension header cut short: the file is truncated, and its later HDUs (MASK, VARIANCE...) lost.
+                return Err(FitsError::Truncated {
+                    name: name(),
+                    what: format!("header of HDU {index}"),
+                    offset: pos,
+                    end: pos + BLOCK,
+                    len: total,
+                });
+            }
+            if pos + BLOCK > total {
+                break; // trailing partial block that is not an extension: not an HDU
+            }
             if !card.starts_with(b"XTENSION=") {
                 tracing::debug!(file = src.name(), offset = pos, "ignoring trailing bytes after the last HDU");
                 break;
