@@ -1,5 +1,6 @@
 //! Criterion benches of the per-tile rendering kernel: input positions (lattice + checks) and sampling, per output
 //! pixel, for a 512 x 512 tile of an LSST-like 0.2"/px TAN coadd held in memory.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::sync::Arc;
 

@@ -21,6 +21,9 @@ use crate::plan::{Plan, Skipped};
 use crate::stats::Stats;
 use crate::tile;
 
+/// A built tile (FITS-order pixels) with the statistics of the deepest tiles under it.
+type Built = (Vec<f32>, Stats);
+
 /// Order of the checkpoints (statistics sidecars) and of the shard roots.
 pub const CHECKPOINT_ORDER: u8 = 3;
 /// Folder (in the output) holding run state: checkpoints and the run record. Not part of the HiPS proper.
@@ -213,7 +216,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Build tile (order, npix) and everything below it; `None` when it holds no data.
-    fn build(&self, order: u8, npix: u64) -> anyhow::Result<Option<(Vec<f32>, Stats)>> {
+    fn build(&self, order: u8, npix: u64) -> anyhow::Result<Option<Built>> {
         let k = self.plan.order;
         let moc_order = (k + self.opts.moc_extra).min(29);
         if order == CHECKPOINT_ORDER.min(k) && self.opts.resume {
@@ -237,10 +240,10 @@ impl<'a> Builder<'a> {
         Ok(result)
     }
 
-    fn build_parent(&self, order: u8, npix: u64) -> anyhow::Result<Option<(Vec<f32>, Stats)>> {
+    fn build_parent(&self, order: u8, npix: u64) -> anyhow::Result<Option<Built>> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
         let next = &self.coverage[usize::from(order) + 1];
-        let kids: Vec<(usize, Option<(Vec<f32>, Stats)>)> = (0..4usize)
+        let kids: Vec<(usize, Option<Built>)> = (0..4usize)
             .into_par_iter()
             .filter(|q| next.contains(&(4 * npix + *q as u64)))
             .map(|q| self.build(order + 1, 4 * npix + q as u64).map(|r| (q, r)))
@@ -262,7 +265,7 @@ impl<'a> Builder<'a> {
         Ok(Some((data, stats)))
     }
 
-    fn build_deep(&self, npix: u64) -> anyhow::Result<Option<(Vec<f32>, Stats)>> {
+    fn build_deep(&self, npix: u64) -> anyhow::Result<Option<Built>> {
         let (k, w) = (self.plan.order, self.plan.width);
         let moc_order = (k + self.opts.moc_extra).min(29);
         if self.opts.resume {

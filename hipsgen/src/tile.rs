@@ -170,7 +170,9 @@ mod tests {
         for (q, kid) in kids.iter_mut().enumerate() {
             *kid = Some(vec![q as f32; w * w]);
         }
-        kids[3].as_mut().map(|k| k[0] = f32::NAN);
+        if let Some(k) = kids[3].as_mut() {
+            k[0] = f32::NAN;
+        }
         let p = parent_from_children(&kids, w);
         for ix in 0..w {
             for iy in 0..w {
