@@ -184,7 +184,8 @@ fn parse_header(bytes: &[u8], pos: usize, hdu: usize) -> Result<(Header, usize),
         }
         let c = &bytes[p..p + CARD];
         p += CARD;
-        let text = String::from_utf8_lossy(c);
+        // FITS headers are ASCII: map anything else to '?' so that byte offsets stay char offsets
+        let text: String = c.iter().map(|&b| if b.is_ascii() { b as char } else { '?' }).collect();
         let key = text[..8].trim().to_string();
         if key == "END" {
             break;
@@ -573,5 +574,25 @@ mod tests {
     #[test]
     fn not_fits() {
         assert!(matches!(from_fits_bytes(b"hello"), Err(MocError::NotFits(_))));
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let m = from_cells(9, (0u64..500).chain([7000, 90000]));
+        let good = to_fits_bytes(&m, CoordSys::Icrs).expect("write");
+        let mut x = 7u64;
+        for i in 0..3000 {
+            let mut b = good.clone();
+            for _ in 0..1 + i % 8 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let pos = (x >> 33) as usize % b.len();
+                b[pos] = (x >> 20) as u8;
+            }
+            if i % 5 == 0 {
+                b.truncate((x >> 40) as usize % b.len());
+            }
+            let _ = from_fits_bytes(&b);
+            let _ = check_fits_bytes(&b);
+        }
     }
 }

@@ -212,15 +212,14 @@ pub fn area_deg2(moc: &SMoc) -> f64 {
 pub fn cells(moc: &SMoc) -> Vec<(u8, u64)> {
     let mut out = Vec::new();
     for r in ranges(moc) {
-        push_range_cells(r.clone(), moc.depth_max(), &mut out);
+        push_range_cells(r.clone(), &mut out);
     }
     out
 }
 
-/// Decompose one order-29 range into maximal aligned cells no deeper than... the range's own alignment.
-/// Cells deeper than `depth_max` can only come from ranges not aligned at `depth_max`; they are emitted anyway.
-fn push_range_cells(r: Range<u64>, depth_max: u8, out: &mut Vec<(u8, u64)>) {
-    let _ = depth_max;
+/// Decompose one order-29 range into maximal aligned cells (cells deeper than the MOC order can only come from
+/// ranges not aligned at that order; they are emitted as they are).
+fn push_range_cells(r: Range<u64>, out: &mut Vec<(u8, u64)>) {
     let (mut s, e) = (r.start, r.end);
     while s < e {
         // largest k (cell of 4^k order-29 cells) with s aligned and s + 4^k <= e, k <= 29 (order >= 0)
