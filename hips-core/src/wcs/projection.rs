@@ -436,7 +436,7 @@ fn mol_eps(c: f64) -> f64 {
             break;
         }
         let next = (e - (f(e) - c) / d).clamp(0.0, PI);
-        if (next - e).abs() <= 1e-16 * e.max(1e-300) {
+        if (next - e).abs() <= 4.0 * f64::EPSILON * e.max(1e-300) {
             e = next;
             break;
         }
