@@ -1,6 +1,7 @@
 //! Criterion benches of moc-tools: exact from-images coverage of an in-memory 4k x 4k LSST-like TAN patch at
 //! order 13 (with a NaN wedge), union of 1,000 cone MOCs, `intersects_cell` lookups, and FITS write/read.
 //! The side-by-side comparison with mocpy on files is `benches/moc_vs_mocpy.sh`.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::sync::Arc;
 
