@@ -152,24 +152,22 @@ pub fn grey_pixels(data: &[f32], width: usize, height: usize, map: &LevelMap, wi
     if width == 0 {
         return out;
     }
+    let mut row = vec![0u8; width];
     for (p, dst) in out.chunks_exact_mut(width * bpp).enumerate() {
         // Display row p is FITS row height - 1 - p.
         let start = (height - 1 - p) * width;
         let src = data.get(start..).unwrap_or(&[]);
         let src = &src[..src.len().min(width)];
         if with_alpha {
-            for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
-                if !v.is_nan() {
-                    d[0] = map.level(v);
-                    d[1] = 255;
-                }
+            map.levels_into(src, &mut row);
+            // Levels of NaN are 0, so blank pixels come out (0, 0).
+            for ((d, &v), &l) in dst.chunks_exact_mut(2).zip(src).zip(&row) {
+                let opaque = u8::from(!v.is_nan());
+                d[0] = l;
+                d[1] = 255 * opaque;
             }
         } else {
-            for (d, &v) in dst.iter_mut().zip(src) {
-                if !v.is_nan() {
-                    *d = map.level(v);
-                }
-            }
+            map.levels_into(src, &mut dst[..src.len()]);
         }
     }
     out

@@ -114,6 +114,8 @@ pub struct LevelMap {
     lo: f32,
     /// `(GUESS_BINS - 1) / (hi - lo)`, 0 for a degenerate cut.
     bin_scale: f32,
+    /// `255 / (hi - lo)` when the stretch is linear and the cut usable: levels are then computed directly.
+    linear_scale: Option<f32>,
 }
 
 impl LevelMap {
@@ -137,7 +139,8 @@ impl LevelMap {
                 steps[k] = steps[k - 1];
             }
         }
-        let mut map = LevelMap { steps, guess: Vec::new(), lo: cut.0, bin_scale: 0.0 };
+        let linear_scale = (stretch == Stretch::Linear && !degenerate).then_some((255.0 / (hi - lo)) as f32);
+        let mut map = LevelMap { steps, guess: Vec::new(), lo: cut.0, bin_scale: 0.0, linear_scale };
         if !degenerate {
             map.bin_scale = ((GUESS_BINS - 1) as f64 / (hi - lo)) as f32;
             // One merge pass over bins and steps (both increasing).
@@ -193,6 +196,26 @@ impl LevelMap {
             k -= 1;
         }
         k as u8
+    }
+
+    /// The levels of a run of values into `out` (same length; NaN gives 0). For the linear stretch this is
+    /// `round(255 (v - lo) / (hi - lo))` in f32 arithmetic (a loop the compiler vectorises; it can differ from
+    /// [`LevelMap::level`] by one level exactly at a rounding boundary); otherwise [`LevelMap::level`] per value.
+    pub fn levels_into(&self, src: &[f32], out: &mut [u8]) {
+        match self.linear_scale {
+            Some(s) => {
+                let lo = self.lo;
+                for (o, &v) in out.iter_mut().zip(src) {
+                    // NaN clamps to NaN and casts to 0.
+                    *o = ((v - lo) * s + 0.5).clamp(0.0, 255.0) as u8;
+                }
+            }
+            None => {
+                for (o, &v) in out.iter_mut().zip(src) {
+                    *o = self.level(v);
+                }
+            }
+        }
     }
 
     /// The level of one value by binary search over the steps (the reference for [`LevelMap::level`]).
@@ -258,6 +281,20 @@ mod tests {
                     assert_eq!(m.level(v), m.level_exact(v), "{s} {cut:?} v={v}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn run_levels_within_one_of_exact() {
+        for s in [Stretch::Linear, Stretch::Asinh] {
+            let m = LevelMap::new((-3.0, 88.5), s);
+            let src: Vec<f32> = (-500..10500).map(|i| i as f32 * 0.0093 - 3.0).chain([f32::NAN, 1e30, -1e30]).collect();
+            let mut out = vec![0u8; src.len()];
+            m.levels_into(&src, &mut out);
+            for (v, l) in src.iter().zip(&out) {
+                assert!((i32::from(*l) - i32::from(m.level_exact(*v))).abs() <= 1, "{s} {v}");
+            }
+            assert_eq!(out[src.len() - 3], 0);
         }
     }
 
