@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo bench -p hips-benches --bench wcs`. Each measurement converts 1024 points inside the image;
 //! criterion reports time per element.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
 use std::path::PathBuf;
