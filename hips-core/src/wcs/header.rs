@@ -4,6 +4,8 @@
 //! Precedence follows wcslib (astropy): PCi_j (with CDELTi) wins over CDi_j, which wins over CDELTi + CROTAi.
 //! Only the primary WCS is read: keys with an alternate-WCS letter (`CTYPE1A`, `LONPOLEA`) are never looked up.
 //! SIP polynomials are used when A_ORDER/B_ORDER are present (astropy does so even without the `-SIP` suffix).
+//! A DSS plate solution (`PLTRAH` + `AMDX1` + `AMDY1` present) overrides the pixel <-> world mapping and makes the
+//! frame equatorial, as in astropy.
 
 use super::frame::Frame;
 use super::projection::{Projection, Zpn};
@@ -335,5 +337,24 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
         crpix[k - 1].abs().max((n - 1.0 - crpix[k - 1]).abs())
     };
     let sip = sip_from_header(h, 2.0 * extent(1).max(extent(2)) + 100.0)?;
-    Ok(Wcs { frame, crpix, lin, lin_inv, sip, tpv, proj, offset, r_nc, r_cn, crval, poles: [pole.phi_p, pole.lat] })
+    let (frame, dss) = if super::dss::present(h) {
+        (Frame::Equatorial, Some(Box::new(super::dss::Dss::from_header(h)?)))
+    } else {
+        (frame, None)
+    };
+    Ok(Wcs {
+        frame,
+        crpix,
+        lin,
+        lin_inv,
+        sip,
+        tpv,
+        proj,
+        offset,
+        r_nc,
+        r_cn,
+        dss,
+        crval,
+        poles: [pole.phi_p, pole.lat],
+    })
 }

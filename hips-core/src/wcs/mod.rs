@@ -23,10 +23,15 @@
 //! Everything is checked against astropy (wcslib) in `hips-core/tests/wcs_*.rs` (oracle:
 //! `tests/oracles/wcs_points.py`): pixel -> world to < 1e-9 deg, world -> pixel to < 1e-6 px.
 //!
-//! Not implemented: DSS plate solutions (`AMDXn`/`PLTRAH`...; astropy silently prefers them over the header's
-//! CTYPE/CD, e.g. for the DSS HorseHead image, where the two differ by ~0.2"), the paper IV distortions
-//! (`CPDIS`/`DP`/`D2IMARR`), and projections other than the ones listed above.
+//! DSS plate solutions (`PLTRAH`..., `AMDXn`/`AMDYn`, see [`dss`]) are used for `pix_to_world`/`world_to_pix`
+//! whenever present, in preference to the header's CTYPE/CD, as astropy (wcslib) does silently (for the DSS
+//! HorseHead image the two differ by ~0.2"). The header's standard WCS (still required) then only supplies
+//! [`Wcs::crval`], [`Wcs::crpix0`], [`Wcs::projection`] and [`Wcs::pixel_scale_deg`], an approximation of the plate.
+//!
+//! Not implemented: DSS headers without CTYPE1/CTYPE2, the paper IV distortions (`CPDIS`/`DP`/`D2IMARR`), and
+//! projections other than the ones listed above.
 
+mod dss;
 pub mod frame;
 mod header;
 mod projection;
@@ -118,6 +123,8 @@ pub struct Wcs {
     r_nc: [[f64; 3]; 3],
     /// Celestial unit vector -> native unit vector.
     r_cn: [[f64; 3]; 3],
+    /// DSS plate solution: when present it replaces the whole pipeline above (astropy's choice).
+    dss: Option<Box<dss::Dss>>,
     /// Reference point (lon, lat) in degrees.
     crval: [f64; 2],
     /// LONPOLE and LATPOLE actually used (degrees).
@@ -150,6 +157,18 @@ impl Wcs {
     #[must_use]
     pub fn has_tpv(&self) -> bool {
         self.tpv.is_some()
+    }
+
+    /// Whether a DSS plate solution (`PLTRAH`, `AMDXn`, ...) is used instead of the header's CTYPE/CD WCS.
+    #[must_use]
+    pub fn has_dss(&self) -> bool {
+        self.dss.is_some()
+    }
+
+    /// DSS plate centre (RA, Dec) in degrees (`PLTRAH`..`PLTDECS`), when a plate solution is used.
+    #[must_use]
+    pub fn dss_plate_centre(&self) -> Option<(f64, f64)> {
+        self.dss.as_ref().map(|d| d.centre_deg())
     }
 
     /// Whether SIP distortion is applied.
@@ -195,6 +214,9 @@ impl Wcs {
     /// 0-based pixel -> (lon, lat) radians, lon in `[0, 2π)`.
     #[must_use]
     pub fn pix_to_world_rad(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        if let Some(d) = &self.dss {
+            return Some(d.pix_to_world_rad(x, y));
+        }
         let (px, py) = self.pix_to_plane(x, y);
         let n = self.proj.plane_to_native_vec(px + self.offset[0], py + self.offset[1])?;
         let c = mat_vec(&self.r_nc, &n);
@@ -221,6 +243,9 @@ impl Wcs {
     #[inline]
     #[must_use]
     pub fn world_vec_to_pix(&self, v: &[f64; 3]) -> Option<(f64, f64)> {
+        if let Some(d) = &self.dss {
+            return d.world_vec_to_pix(v);
+        }
         let n = mat_vec(&self.r_cn, v);
         let (px, py) = self.proj.native_vec_to_plane(&n)?;
         self.plane_to_pix(px - self.offset[0], py - self.offset[1])
