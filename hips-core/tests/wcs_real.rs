@@ -5,7 +5,7 @@ mod wcs_support;
 
 use hips_core::wcs::{Frame, Wcs};
 use serde_json::json;
-use wcs_support::{check_cases, pixel_grid, read_fits_header, sep_deg, shared_data, Case};
+use wcs_support::{card, check_cases, pixel_grid, read_fits_header, sep_deg, shared_data, Case};
 
 /// (path under the shared data directory, HDU, expected frame, expected projection code, SIP expected).
 const IMAGES: &[(&str, usize, Frame, &str, bool)] = &[
@@ -90,4 +90,70 @@ fn sip_inverse_is_exact_to_1e8_px_with_and_without_ap_bp() {
         }
     }
     println!("worst SIP inverse error: {worst:e} px");
+}
+
+/// The 80-character cards of the primary header of a FITS file, END excluded.
+fn raw_cards(path: &std::path::Path) -> Vec<String> {
+    let bytes = std::fs::read(path).expect("read FITS");
+    let mut cards = Vec::new();
+    for c in bytes.chunks(80) {
+        let s = String::from_utf8_lossy(c).into_owned();
+        if s.starts_with("END ") {
+            break;
+        }
+        cards.push(s);
+    }
+    cards
+}
+
+#[test]
+fn dss_radial_terms_and_wide_margin_match_astropy() {
+    // HorseHead's real header with the radial terms (7, 12, 13), which are zero on that plate, made non-zero
+    // (a few tenths of an arcsec at the plate edge), so their conventions are checked against wcslib too.
+    let path = shared_data().join("single_band/HorseHead.fits");
+    let terms = [
+        ("AMDX7", "2.0E-5"),
+        ("AMDX12", "3.0E-8"),
+        ("AMDX13", "-2.0E-12"),
+        ("AMDY7", "-1.5E-5"),
+        ("AMDY12", "-2.0E-8"),
+        ("AMDY13", "1.0E-12"),
+    ];
+    let cards: Vec<String> = raw_cards(&path)
+        .into_iter()
+        .map(|c| match terms.iter().find(|(k, _)| c[..8].trim_end() == *k) {
+            Some((k, v)) => card(k, v),
+            None => c,
+        })
+        .collect();
+    // A wide margin around the 891 x 893 image (HiPS tiles overhang it) and far out on the plate.
+    let mut pix = pixel_grid(891, 893, 9);
+    for i in 0..=8 {
+        for j in 0..=8 {
+            pix.push((-2000.0 + 600.0 * f64::from(i), -2000.0 + 600.0 * f64::from(j)));
+        }
+    }
+    pix.push((-11000.0, 10000.0));
+    let case = Case::from_cards("HorseHead with DSS radial terms", &cards, pix, vec![(85.6, -4.9), (265.6, 4.9)]);
+    let wcs = Wcs::from_header(&case.header).expect("DSS WCS");
+    assert!(wcs.has_dss());
+    let plain = Wcs::from_header(&read_fits_header(&path, 0)).expect("HorseHead WCS");
+    let (x, y) = (10000.0, -10000.0);
+    let moved = sep_deg(wcs.pix_to_world(x, y).expect("ok"), plain.pix_to_world(x, y).expect("ok")) * 3600.0;
+    assert!(moved > 0.1, "the radial terms move a far pixel by {moved}\"");
+    let reports = check_cases(&[case]);
+    assert_eq!(reports[0].n_valid, 81 + 81 + 6 + 1);
+}
+
+#[test]
+fn dss_errors_name_the_key() {
+    let path = shared_data().join("single_band/HorseHead.fits");
+    let mut h = read_fits_header(&path, 0);
+    h.cards.retain(|c| c.key != "PPO3");
+    let e = Wcs::from_header(&h).expect_err("PPO3 missing").to_string();
+    assert!(e.contains("PPO3"), "{e}");
+    // Without the plate solution the header's own TAN/CD WCS is used.
+    let mut h = read_fits_header(&path, 0);
+    h.cards.retain(|c| !c.key.starts_with("PLTRA"));
+    assert!(!Wcs::from_header(&h).expect("TAN/CD").has_dss());
 }
