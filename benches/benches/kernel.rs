@@ -2,33 +2,15 @@
 //! pixel, for a 512 x 512 tile of an LSST-like 0.2"/px TAN coadd held in memory.
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hips_core::coadd::Coadd;
-use hips_core::fits::{self, Card, MemSource, PixelData};
 use hips_core::kernel::{self, Accumulator, Interp, TileSpec};
 use hips_core::wcs::Frame;
 
 const N: usize = 2048;
 
 fn coadd() -> Coadd {
-    let data: Vec<f32> = (0..N * N).map(|i| ((i % 977) as f32).sin() * 100.0 + 1000.0).collect();
-    let s = 0.2 / 3600.0;
-    let cards = [
-        Card::str("CTYPE1", "RA---TAN", ""),
-        Card::str("CTYPE2", "DEC--TAN", ""),
-        Card::float("CRVAL1", 150.0, ""),
-        Card::float("CRVAL2", 2.0, ""),
-        Card::float("CRPIX1", N as f64 / 2.0, ""),
-        Card::float("CRPIX2", N as f64 / 2.0, ""),
-        Card::float("CD1_1", -s, ""),
-        Card::float("CD1_2", 0.0, ""),
-        Card::float("CD2_1", 0.0, ""),
-        Card::float("CD2_2", s, ""),
-    ];
-    let bytes = fits::image_hdu(true, N, N, PixelData::F32(&data), &cards);
-    Coadd::from_source("bench.fits", Arc::new(MemSource::new("bench.fits", bytes)), None).expect("coadd")
+    hips_benches::tan_coadd("bench.fits", N, |x, y| (((y * N + x) % 977) as f32).sin() * 100.0 + 1000.0)
 }
 
 fn bench(c: &mut Criterion) {

@@ -3,11 +3,8 @@
 //! The side-by-side comparison with mocpy on files is `benches/moc_vs_mocpy.sh`.
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hips_core::coadd::Coadd;
-use hips_core::fits::{self, Card, MemSource, PixelData};
 use moc_tools::images::{from_coadd, ImageOptions};
 use moc_tools::moc::moc::range::CellSelection;
 use moc_tools::{from_fits_bytes, intersects_cell, ops, to_fits_bytes, CoordSys, SMoc};
@@ -16,23 +13,11 @@ const N: usize = 4096;
 
 fn patch() -> Coadd {
     // a NaN wedge in one corner, as NO_DATA regions look after masking
-    let data: Vec<f32> =
-        (0..N * N).map(|i| if (i % N) + (i / N) < N / 3 { f32::NAN } else { ((i % 977) as f32).sin() }).collect();
-    let s = 0.2 / 3600.0;
-    let cards = [
-        Card::str("CTYPE1", "RA---TAN", ""),
-        Card::str("CTYPE2", "DEC--TAN", ""),
-        Card::float("CRVAL1", 150.0, ""),
-        Card::float("CRVAL2", 2.0, ""),
-        Card::float("CRPIX1", N as f64 / 2.0, ""),
-        Card::float("CRPIX2", N as f64 / 2.0, ""),
-        Card::float("CD1_1", -s, ""),
-        Card::float("CD1_2", 0.0, ""),
-        Card::float("CD2_1", 0.0, ""),
-        Card::float("CD2_2", s, ""),
-    ];
-    let bytes = fits::image_hdu(true, N, N, PixelData::F32(&data), &cards);
-    Coadd::from_source("patch.fits", Arc::new(MemSource::new("patch.fits", bytes)), None).expect("coadd")
+    hips_benches::tan_coadd(
+        "patch.fits",
+        N,
+        |x, y| if x + y < N / 3 { f32::NAN } else { (((y * N + x) % 977) as f32).sin() },
+    )
 }
 
 /// 1,000 cones (radius 0.05-1 deg, orders 8-14) in a 20 x 20 deg field, deterministic.
