@@ -83,3 +83,34 @@ def bilinear_oracle(data: np.ndarray, wcs: WCS, sky: SkyCoord):
 def read_tile(path: Path) -> np.ndarray:
     with fits.open(path) as hl:
         return np.array(hl[0].data, dtype=np.float64)
+
+
+DATE_KEYS = (b"hips_release_date", b"hips_creation_date")
+
+
+def hips_tree(d: Path) -> dict:
+    """Every object of a HiPS (run state excluded) by relative path, with the date lines of properties removed, for
+    byte-for-byte comparisons of two runs."""
+    out = {}
+    for p in d.rglob("*"):
+        rel = p.relative_to(d).as_posix()
+        if p.is_file() and not rel.startswith("hipsgen-state/"):
+            data = p.read_bytes()
+            if rel == "properties":
+                data = b"\n".join(ln for ln in data.split(b"\n") if not ln.startswith(DATE_KEYS))
+            out[rel] = data
+    return out
+
+
+def synth_hips(hipsgen_bin, base: Path, patches: int, width: int) -> tuple:
+    """`hipsgen synth` (band g, `patches` patches of 1024 px) then `hipsgen tiles` with `width`-px tiles into base/hips.
+    Returns (hips dir, synth dir)."""
+    import subprocess
+    syn = base / "syn"
+    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", str(patches),
+                    "--patch-size", "1024"], check=True, capture_output=True, timeout=300)
+    out = base / "hips"
+    r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / "g" / "*.fits"), "--out", str(out),
+                        "--band", "g", "--tile-width", str(width)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return out, syn

@@ -17,7 +17,7 @@ from astropy import units as u
 from astropy.io import fits
 from astropy_healpix import HEALPix
 
-from hips_oracle import tile_nested_indices
+from hips_oracle import synth_hips, tile_nested_indices
 
 WIDTH = 256
 PSF_SIGMA_ARCSEC = 0.7 / 2.3548
@@ -66,13 +66,7 @@ def isolated_bright(truth: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def build(tmp_path_factory, hipsgen_bin):
     base = tmp_path_factory.mktemp("astrometry")
-    syn = base / "syn"
-    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", "8",
-                    "--patch-size", "1024"], check=True, capture_output=True, timeout=300)
-    out = base / "hips"
-    r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / "g" / "*.fits"), "--out", str(out),
-                        "--band", "g", "--tile-width", str(WIDTH)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+    out, syn = synth_hips(hipsgen_bin, base, 8, WIDTH)
     truth = np.genfromtxt(syn / "truth.csv", delimiter=",", names=True)
     return out, truth
 

@@ -11,25 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from hips_oracle import hips_tree
 from astropy.io import fits
 
 WIDTH = 256
 S3_ENV = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "x",
           "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"}
 BAD_URL = "s3://nonexistent-bucket-xyz/a.fits"
-DATE_KEYS = (b"hips_release_date", b"hips_creation_date")
-
-
-def tree(d: Path) -> dict[str, bytes]:
-    out = {}
-    for p in d.rglob("*"):
-        rel = p.relative_to(d).as_posix()
-        if p.is_file() and not rel.startswith("hipsgen-state/"):
-            data = p.read_bytes()
-            if rel == "properties":
-                data = b"\n".join(ln for ln in data.split(b"\n") if not ln.startswith(DATE_KEYS))
-            out[rel] = data
-    return out
 
 
 def wcs_cards(good: Path) -> fits.Header:
@@ -113,7 +102,7 @@ def test_bad_inputs_are_skipped_and_named(inputs, runs, hipsgen_bin):
         assert not any(g.name in ln and "skip" in ln.lower() for ln in err.splitlines()), err
     assert re.search(r"\b2 input\(s\) used, 6 skipped", err), err
     # The HiPS of the good ones: every tile, Moc.fits, Allsky and HpxFinder as in a run on the good files alone.
-    a, b = tree(out), tree(ref)
+    a, b = hips_tree(out), hips_tree(ref)
     assert set(a) == set(b), f"file sets differ: {sorted(set(a) ^ set(b))[:10]}"
     data_files = [k for k in a if k not in ("properties", "index.html")]
     assert any(k.startswith("HpxFinder/") for k in data_files) and "Moc.fits" in a and "Norder3/Allsky.fits" in a
@@ -127,7 +116,7 @@ def test_skipped_inputs_do_not_count_in_properties(runs):
     """properties and index.html describe the inputs used: the all-NaN image, reported as skipped, must not be
     counted in obs_description / prov_progenitor nor widen hips_initial_ra/dec/fov."""
     r, out, ref = runs
-    a, b = tree(out), tree(ref)
+    a, b = hips_tree(out), hips_tree(ref)
     for name in ("properties", "index.html"):
         got = a[name].decode().splitlines()
         want = b[name].decode().splitlines()

@@ -18,7 +18,7 @@ import pytest
 from astropy.io import fits
 from mocpy import MOC
 
-from hips_oracle import tile_nested_indices
+from hips_oracle import synth_hips, tile_nested_indices
 
 WIDTH = 256
 
@@ -67,14 +67,7 @@ def parent_from_children(children: dict[int, np.ndarray], n: int, w: int) -> np.
 
 @pytest.fixture(scope="module")
 def hips(tmp_path_factory, hipsgen_bin) -> Path:
-    base = tmp_path_factory.mktemp("pyramid")
-    syn = base / "syn"
-    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", "4",
-                    "--patch-size", "1024"], check=True, capture_output=True, timeout=300)
-    out = base / "hips"
-    r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / "g" / "*.fits"), "--out", str(out),
-                        "--band", "g", "--tile-width", str(WIDTH)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+    out, _ = synth_hips(hipsgen_bin, tmp_path_factory.mktemp("pyramid"), 4, WIDTH)
     return out
 
 

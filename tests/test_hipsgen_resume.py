@@ -15,25 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from hips_oracle import hips_tree
+
 WIDTH = 256
-DATE_KEYS = (b"hips_release_date", b"hips_creation_date")
 TRACT_RA, TRACT_DEC = 151.875, 4.78  # north vertex of order-3 pixel 425: four order-3 tiles meet there
 
 
-def tree(d: Path) -> dict[str, bytes]:
-    out = {}
-    for p in d.rglob("*"):
-        rel = p.relative_to(d).as_posix()
-        if p.is_file() and not rel.startswith("hipsgen-state/"):
-            data = p.read_bytes()
-            if rel == "properties":
-                data = b"\n".join(ln for ln in data.split(b"\n") if not ln.startswith(DATE_KEYS))
-            out[rel] = data
-    return out
-
-
 def assert_same_hips(got: Path, want: Path) -> None:
-    a, b = tree(got), tree(want)
+    a, b = hips_tree(got), hips_tree(want)
     assert set(a) == set(b), (f"file sets differ: only in {got.name}: {sorted(set(a) - set(b))[:10]}, "
                               f"only in {want.name}: {sorted(set(b) - set(a))[:10]}")
     differ = sorted(k for k in a if a[k] != b[k])
