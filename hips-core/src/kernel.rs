@@ -109,6 +109,13 @@ pub fn exact_position(spec: &TileSpec, wcs: &Wcs, ix: usize, iy: usize) -> Optio
 /// Lattice-interpolated with per-cell error checks (see the module documentation).
 #[must_use]
 pub fn tile_positions(spec: &TileSpec, wcs: &Wcs) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    tile_positions_into(spec, wcs, &mut out);
+    out
+}
+
+/// [`tile_positions`] into a caller's buffer (resized), so a worker thread reuses one allocation for every tile.
+pub fn tile_positions_into(spec: &TileSpec, wcs: &Wcs, out: &mut Vec<(f64, f64)>) {
     let w = spec.width;
     let s = LATTICE.min(w);
     let cells = w / s;
@@ -123,7 +130,8 @@ pub fn tile_positions(spec: &TileSpec, wcs: &Wcs) -> Vec<(f64, f64)> {
             nodes.push(node(k, l));
         }
     }
-    let mut out = vec![nan; w * w];
+    out.clear();
+    out.resize(w * w, nan);
     let sf = s as f64;
     for k in 0..cells {
         for l in 0..cells {
@@ -160,7 +168,6 @@ pub fn tile_positions(spec: &TileSpec, wcs: &Wcs) -> Vec<(f64, f64)> {
             }
         }
     }
-    out
 }
 
 /// Per-pixel accumulators for combining overlapping inputs.
@@ -191,6 +198,20 @@ impl Accumulator {
             sum: vec![0.0; n],
             n: vec![0; n],
             n_novar: vec![0; n],
+        }
+    }
+
+    /// Empty the accumulators for a new W x W tile, reusing their memory.
+    pub fn reset(&mut self, width: usize) {
+        let n = width * width;
+        self.width = width;
+        for v in [&mut self.ivw_sum, &mut self.ivw_w, &mut self.sum] {
+            v.clear();
+            v.resize(n, 0.0);
+        }
+        for v in [&mut self.n, &mut self.n_novar] {
+            v.clear();
+            v.resize(n, 0);
         }
     }
 

@@ -72,18 +72,30 @@ impl Stats {
     /// Statistics of one deepest tile (FITS order), its coverage at `moc_order` (>= the tile order).
     #[must_use]
     pub fn of_tile(data: &[f32], order: u8, npix: u64, width: usize, moc_order: u8) -> Self {
-        let mut dense = vec![0u64; BINS];
-        let mut s = Stats::new(moc_order);
-        for &v in data {
-            if v.is_nan() {
-                continue;
-            }
-            dense[(sortable(v) >> 16) as usize] += 1;
-            s.count += 1;
-            s.min = s.min.min(f64::from(v));
-            s.max = s.max.max(f64::from(v));
+        thread_local! {
+            // One dense histogram per worker thread; only the bins a tile touched are read back and cleared.
+            static DENSE: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(vec![0u64; BINS]);
         }
-        s.hist = dense.iter().enumerate().filter(|(_, &c)| c > 0).map(|(b, &c)| (b as u32, c)).collect();
+        let mut s = Stats::new(moc_order);
+        DENSE.with(|d| {
+            let mut dense = d.borrow_mut();
+            let mut touched: Vec<u32> = Vec::new();
+            for &v in data {
+                if v.is_nan() {
+                    continue;
+                }
+                let b = (sortable(v) >> 16) as usize;
+                if dense[b] == 0 {
+                    touched.push(b as u32);
+                }
+                dense[b] += 1;
+                s.count += 1;
+                s.min = s.min.min(f64::from(v));
+                s.max = s.max.max(f64::from(v));
+            }
+            touched.sort_unstable();
+            s.hist = touched.iter().map(|&b| (b, std::mem::take(&mut dense[b as usize]))).collect();
+        });
         // Coverage cells: in-tile sub-cells of `sub` x `sub` pixels.
         let extra = moc_order.saturating_sub(order).min(hips_core::healpix::width_log2(width));
         let sub = width >> extra;
