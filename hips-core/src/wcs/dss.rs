@@ -11,6 +11,7 @@
 //! pair by Newton iteration in millimetres, starting from the inverse of its linear part.
 
 use super::frame::vec_to_lonlat;
+use super::header::f64_or;
 use super::WcsError;
 use crate::fits::Header;
 
@@ -43,28 +44,17 @@ pub(crate) fn present(h: &Header) -> bool {
     h.contains("PLTRAH") && h.contains("AMDX1") && h.contains("AMDY1")
 }
 
+/// A required numeric key: missing is an error naming the key; present keys are checked by the shared header reader.
 fn num(h: &Header, key: &str) -> Result<f64, WcsError> {
-    let v = h.get_f64(key).ok_or_else(|| match h.card(key) {
-        None => WcsError::Missing(format!("{key} (DSS plate solution: PLTRAH and AMDX1 are present)")),
-        Some(_) => WcsError::BadValue {
-            key: key.into(),
-            value: h.get_str(key).unwrap_or_default(),
-            reason: "not a number".into(),
-        },
-    })?;
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(WcsError::BadValue { key: key.into(), value: v.to_string(), reason: "not finite".into() })
+    if !h.contains(key) {
+        return Err(WcsError::Missing(format!("{key} (DSS plate solution: PLTRAH and AMDX1 are present)")));
     }
+    f64_or(h, key, 0.0)
 }
 
+/// An optional numeric key (absent polynomial terms are zero).
 fn num_or_zero(h: &Header, key: &str) -> Result<f64, WcsError> {
-    if h.contains(key) {
-        num(h, key)
-    } else {
-        Ok(0.0)
-    }
+    f64_or(h, key, 0.0)
 }
 
 impl Dss {

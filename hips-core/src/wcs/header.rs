@@ -48,7 +48,7 @@ fn parse_ctype(key: &str, value: &str) -> Result<(Axis, String, String), WcsErro
     Ok((axis, code, suffix))
 }
 
-fn f64_or(h: &Header, key: &str, default: f64) -> Result<f64, WcsError> {
+pub(super) fn f64_or(h: &Header, key: &str, default: f64) -> Result<f64, WcsError> {
     match h.card(key) {
         None => Ok(default),
         Some(_) => {
