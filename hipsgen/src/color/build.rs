@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::mapping::{rgba_pixels, ColorMapper, ColorMethod};
 use super::ColorError;
 use crate::preview::encode::{image_bytes, Channels};
-use crate::preview::step::{decode_fits, list_fits_tiles};
+use crate::preview::step::{decode_fits, list_fits_tiles, preview_targets};
 use crate::preview::{cut_from_properties, tile_format_value, PreviewFormat};
 use crate::properties::Properties;
 
@@ -152,21 +152,9 @@ fn color_one(
     mapper: &ColorMapper,
     opts: &ColorOptions,
 ) -> Result<(usize, bool), ColorError> {
-    let stem = key.strip_suffix(".fits").unwrap_or(key);
-    let targets: Vec<(PreviewFormat, String)> =
-        opts.formats.iter().map(|&f| (f, format!("{stem}.{}", f.extension()))).collect();
-    if opts.resume {
-        let mut all = true;
-        for (_, k) in &targets {
-            if !out.exists(k)? {
-                all = false;
-                break;
-            }
-        }
-        if all {
-            return Ok((0, true));
-        }
-    }
+    let Some(targets) = preview_targets(out, key, &opts.formats, opts.resume)? else {
+        return Ok((0, true));
+    };
     let mut imgs = [None, None, None];
     let mut dims = size;
     for (i, b) in bands.iter().enumerate() {

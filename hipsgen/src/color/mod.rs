@@ -196,12 +196,5 @@ pub fn run_color(args: &ColorArgs) -> anyhow::Result<ExitCode> {
         report.failures.len(),
         t0.elapsed().as_secs_f64()
     );
-    if report.failures.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for f in &report.failures {
-            eprintln!("error: {f}");
-        }
-        Ok(ExitCode::FAILURE)
-    }
+    Ok(crate::preview::step::exit_code_for(&report.failures))
 }

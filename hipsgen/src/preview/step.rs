@@ -129,23 +129,49 @@ pub fn list_fits_tiles(store: &Store, min: u8, max: u8) -> Result<Vec<String>, P
     Ok(keys)
 }
 
-/// Draw and write the previews of one FITS object (`key` ends in `.fits`); returns how many images were written.
-fn preview_one(store: &Store, key: &str, spec: &PreviewSpec, resume: bool) -> Result<(usize, bool), PreviewError> {
+/// The preview objects `(format, key)` drawn from the FITS object `key` (`.fits` replaced by each format's
+/// extension); `None` when `resume` is set and all of them already exist in `store`.
+///
+/// # Errors
+/// When the store cannot say whether an object exists.
+pub fn preview_targets(
+    store: &Store,
+    key: &str,
+    formats: &[PreviewFormat],
+    resume: bool,
+) -> Result<Option<Vec<(PreviewFormat, String)>>, hips_core::storage::StoreError> {
     let stem = key.strip_suffix(".fits").unwrap_or(key);
     let targets: Vec<(PreviewFormat, String)> =
-        spec.formats.iter().map(|&f| (f, format!("{stem}.{}", f.extension()))).collect();
+        formats.iter().map(|&f| (f, format!("{stem}.{}", f.extension()))).collect();
     if resume {
-        let mut all = true;
         for (_, k) in &targets {
             if !store.exists(k)? {
-                all = false;
-                break;
+                return Ok(Some(targets));
             }
         }
-        if all {
-            return Ok((0, true));
-        }
+        return Ok(None);
     }
+    Ok(Some(targets))
+}
+
+/// The exit code of a step that went on past per-tile failures: each is printed, and any makes the code non-zero.
+#[must_use]
+pub fn exit_code_for(failures: &[String]) -> ExitCode {
+    for f in failures {
+        eprintln!("error: {f}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Draw and write the previews of one FITS object (`key` ends in `.fits`); returns how many images were written.
+fn preview_one(store: &Store, key: &str, spec: &PreviewSpec, resume: bool) -> Result<(usize, bool), PreviewError> {
+    let Some(targets) = preview_targets(store, key, &spec.formats, resume)? else {
+        return Ok((0, true));
+    };
     let bytes =
         store.get(key)?.ok_or_else(|| PreviewError::Fits { key: key.to_string(), message: "vanished".into() })?;
     let (w, h, data) = decode_fits(key, bytes)?;
@@ -260,12 +286,5 @@ pub fn run_previews(args: &PreviewsArgs) -> anyhow::Result<ExitCode> {
         args.stretch,
         t0.elapsed().as_secs_f64()
     );
-    if report.failures.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        for f in &report.failures {
-            eprintln!("error: {f}");
-        }
-        Ok(ExitCode::FAILURE)
-    }
+    Ok(exit_code_for(&report.failures))
 }
