@@ -331,7 +331,7 @@ impl<'a> Builder<'a> {
             return Ok(None);
         }
         if self.opts.progenitors {
-            let text = crate::progenitor::hpxfinder_lines(&used, self.plan.frame);
+            let text = crate::progenitor::hpxfinder_lines(&used);
             self.store.put(&format!("HpxFinder/{}", tile_key(k, npix, "").trim_end_matches('.')), text)?;
         }
         let mut s = Stats::of_tile(&data, k, npix, w, moc_order);

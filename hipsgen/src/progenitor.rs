@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// The HpxFinder file content for a tile made from `coadds`.
 #[must_use]
-pub fn hpxfinder_lines(coadds: &[&Coadd], _frame: Frame) -> String {
+pub fn hpxfinder_lines(coadds: &[&Coadd]) -> String {
     let mut out = String::new();
     for c in coadds {
         out.push_str(&progenitor_json(c).to_string());

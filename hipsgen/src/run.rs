@@ -7,7 +7,7 @@ use std::time::Instant;
 use hips_core::coadd::{Coadd, HduSelector};
 use hips_core::kernel::Interp;
 use hips_core::storage::Store;
-use hips_core::wcs::{self, Frame};
+use hips_core::wcs::Frame;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -295,6 +295,5 @@ fn initial_view(coadds: &[&Coadd]) -> (f64, f64, f64) {
     let dec = c[2].asin().to_degrees();
     let radius =
         pts.iter().map(|p| (p[0] * c[0] + p[1] * c[1] + p[2] * c[2]).clamp(-1.0, 1.0).acos()).fold(0.0, f64::max);
-    let _ = wcs::convert; // frames other than ICRS are converted by Coadd::corners
     (ra, dec, (2.2 * radius.to_degrees()).clamp(0.01, 180.0))
 }
