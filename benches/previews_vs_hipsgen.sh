@@ -16,23 +16,12 @@ PY=${HIPS_PYTHON:-.venv/bin/python}
 cargo build --release -p hipsgen --quiet
 BIN=${HIPSGEN_BIN:-target/release/hipsgen}
 mkdir -p "$WORK"
+. benches/common.sh
 
 if [ -n "${HIPSGEN_FITS_HIPS:-}" ]; then
   SRC=$HIPSGEN_FITS_HIPS
 else
-  if [ ! -d "$WORK/single" ]; then
-    "$BIN" synth --out "$WORK/synth" --bands r --patches "$PATCHES" --patch-size "$SIZE" --seed 7 >/dev/null
-    mkdir -p "$WORK/single"
-    "$PY" - "$WORK/synth/r" "$WORK/single" <<'PY'
-import sys, pathlib
-from astropy.io import fits
-src, dst = map(pathlib.Path, sys.argv[1:])
-for f in sorted(src.glob("*.fits")):
-    with fits.open(f) as hl:
-        img = hl["IMAGE"]
-        fits.PrimaryHDU(img.data.astype("float32"), img.header).writeto(dst / f.name, overwrite=True)
-PY
-  fi
+  make_single_inputs "$PATCHES" "$SIZE"
   SRC=$WORK/cds
   if [ ! -f "$SRC/properties" ]; then
     echo "building the FITS HiPS with CDS Hipsgen (INDEX TILES) ..."
@@ -42,14 +31,6 @@ PY
 fi
 n_fits=$(find "$SRC" -path '*Norder*' -name 'Npix*.fits' | wc -l)
 echo "FITS HiPS $SRC: $n_fits tiles ($(du -sh "$SRC" | cut -f1)), $(nproc) cores, work dir $WORK"
-
-measure() { # name, command...
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$WORK/$name.log"; exit 1; }
-  read -r secs kb <"$WORK/$name.time"
-  echo "$name: ${secs} s, peak RSS $((kb / 1024)) MiB"
-  eval "${name}_secs=$secs; ${name}_kb=$kb"
-}
 
 rm -rf "$WORK/prev_ours" "$WORK/prev_cds"
 cp -r "$SRC" "$WORK/prev_ours"

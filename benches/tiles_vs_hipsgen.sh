@@ -14,29 +14,10 @@ PY=${HIPS_PYTHON:-.venv/bin/python}
 cargo build --release -p hipsgen --quiet
 BIN=target/release/hipsgen
 mkdir -p "$WORK"
-if [ ! -d "$WORK/single" ]; then
-  "$BIN" synth --out "$WORK/synth" --bands r --patches "$PATCHES" --patch-size "$SIZE" --seed 7 >/dev/null
-  mkdir -p "$WORK/single"
-  "$PY" - "$WORK/synth/r" "$WORK/single" <<'PY'
-import sys, pathlib
-from astropy.io import fits
-src, dst = map(pathlib.Path, sys.argv[1:])
-for f in sorted(src.glob("*.fits")):
-    with fits.open(f) as hl:
-        img = hl["IMAGE"]
-        fits.PrimaryHDU(img.data.astype("float32"), img.header).writeto(dst / f.name, overwrite=True)
-PY
-fi
+. benches/common.sh
+make_single_inputs "$PATCHES" "$SIZE"
 nproc_=$(nproc)
 echo "input: $PATCHES x ${SIZE}^2 float32 at 0.2\"/px, order $ORDER, $nproc_ cores, work dir $WORK"
-
-measure() { # name, command...
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$WORK/$name.log"; exit 1; }
-  read -r secs kb <"$WORK/$name.time"
-  echo "$name: ${secs} s, peak RSS $((kb / 1024)) MiB"
-  eval "${name}_secs=$secs; ${name}_kb=$kb"
-}
 
 rm -rf "$WORK/ours" "$WORK/cds"
 measure ours "$BIN" tiles --input "$WORK/single" --out "$WORK/ours" --order "$ORDER" --formats fits

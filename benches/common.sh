@@ -1,0 +1,29 @@
+# Shared pieces of the side-by-side scripts (sourced, not run): the reference input and the measurement.
+# Expects WORK, BIN (our release hipsgen) and PY (a Python with astropy) to be set.
+
+# make_single_inputs PATCHES SIZE: $WORK/single holds PATCHES single-HDU float32 images of SIZE^2 at 0.2"/px
+# (the IMAGE planes of `hipsgen synth` patches, as CDS Hipsgen reads the first HDU), made once per work dir.
+make_single_inputs() {
+  local patches=$1 size=$2
+  [ -d "$WORK/single" ] && return 0
+  "$BIN" synth --out "$WORK/synth" --bands r --patches "$patches" --patch-size "$size" --seed 7 >/dev/null
+  mkdir -p "$WORK/single"
+  "$PY" - "$WORK/synth/r" "$WORK/single" <<'PY'
+import sys, pathlib
+from astropy.io import fits
+src, dst = map(pathlib.Path, sys.argv[1:])
+for f in sorted(src.glob("*.fits")):
+    with fits.open(f) as hl:
+        img = hl["IMAGE"]
+        fits.PrimaryHDU(img.data.astype("float32"), img.header).writeto(dst / f.name, overwrite=True)
+PY
+}
+
+# measure NAME COMMAND...: runs the command, prints wall seconds and peak RSS, sets NAME_secs and NAME_kb.
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$WORK/$name.log"; exit 1; }
+  read -r secs kb <"$WORK/$name.time"
+  echo "$name: ${secs} s, peak RSS $((kb / 1024)) MiB"
+  eval "${name}_secs=$secs; ${name}_kb=$kb"
+}
