@@ -280,53 +280,34 @@ impl<'a> Builder<'a> {
         let idx = self.plan.tiles.get(&npix).map(Vec::as_slice).unwrap_or_default();
         let spec = TileSpec { order: k, npix, width: w, frame: self.plan.frame };
         thread_local! {
-            // Per worker thread: the accumulators and the input positions, reused for every tile (fresh multi-MB
-            // buffers per tile cost page faults and zeroing, a tenth of the run time).
-            static BUFFERS: std::cell::RefCell<(kernel::Accumulator, Vec<(f64, f64)>)> =
-                std::cell::RefCell::new((kernel::Accumulator::new(0), Vec::new()));
+            // Per worker thread: the lattice and accumulators, reused for every tile.
+            static WORKSPACE: std::cell::RefCell<kernel::Workspace> = std::cell::RefCell::default();
         }
-        BUFFERS.with(|b| match b.try_borrow_mut() {
-            Ok(mut bufs) => self.render_deep(&spec, idx, &mut bufs),
-            // Re-entered on this thread (work stealing): use fresh buffers rather than share.
-            Err(_) => self.render_deep(&spec, idx, &mut (kernel::Accumulator::new(0), Vec::new())),
+        WORKSPACE.with(|b| match b.try_borrow_mut() {
+            Ok(mut ws) => self.render_deep(&spec, idx, &mut ws),
+            // Re-entered on this thread (work stealing): use a fresh workspace rather than share.
+            Err(_) => self.render_deep(&spec, idx, &mut kernel::Workspace::default()),
         })
     }
 
-    fn render_deep(
-        &self,
-        spec: &TileSpec,
-        idx: &[u32],
-        (acc, positions): &mut (kernel::Accumulator, Vec<(f64, f64)>),
-    ) -> anyhow::Result<Option<Built>> {
+    fn render_deep(&self, spec: &TileSpec, idx: &[u32], ws: &mut kernel::Workspace) -> anyhow::Result<Option<Built>> {
         let (k, w, npix) = (spec.order, spec.width, spec.npix);
         let moc_order = (k + self.opts.moc_extra).min(29);
-        acc.reset(w);
-        let mut used: Vec<&Coadd> = Vec::new();
-        for &i in idx {
-            let i = i as usize;
-            if self.is_failed(i) {
-                continue;
-            }
-            let c = &self.plan.coadds[i];
-            kernel::tile_positions_into(spec, &c.wcs, positions);
-            match kernel::accumulate(acc, c, positions, self.opts.interp) {
-                Ok(true) => {
-                    self.used[i].store(true, Ordering::Relaxed);
-                    used.push(c);
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!("skipping input: {}", crate::error_chain(&e));
-                    self.failed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(i, crate::error_chain(&e));
-                }
-            }
+        let live: Vec<usize> = idx.iter().map(|&i| i as usize).filter(|&i| !self.is_failed(i)).collect();
+        let coadds: Vec<&Coadd> = live.iter().map(|&i| &self.plan.coadds[i]).collect();
+        let (data, used_pos) = kernel::render_tile_in(spec, &coadds, self.opts.interp, ws, |j, e| {
+            tracing::error!("skipping input: {}", crate::error_chain(&e));
+            self.failed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(live[j], crate::error_chain(&e));
+        });
+        let used: Vec<&Coadd> = used_pos.iter().map(|&j| coadds[j]).collect();
+        for &j in &used_pos {
+            self.used[live[j]].store(true, Ordering::Relaxed);
         }
         self.progress.inc(1);
         self.rendered.fetch_add(1, Ordering::Relaxed);
-        let data = acc.finish();
         if tile::is_blank(&data) {
             return Ok(None);
         }

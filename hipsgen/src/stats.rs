@@ -80,6 +80,8 @@ impl Stats {
         DENSE.with(|d| {
             let mut dense = d.borrow_mut();
             let mut touched: Vec<u32> = Vec::new();
+            let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
+            let mut count = 0u64;
             for &v in data {
                 if v.is_nan() {
                     continue;
@@ -89,9 +91,14 @@ impl Stats {
                     touched.push(b as u32);
                 }
                 dense[b] += 1;
-                s.count += 1;
-                s.min = s.min.min(f64::from(v));
-                s.max = s.max.max(f64::from(v));
+                count += 1;
+                min = min.min(v);
+                max = max.max(v);
+            }
+            s.count = count;
+            if count > 0 {
+                s.min = f64::from(min);
+                s.max = f64::from(max);
             }
             touched.sort_unstable();
             s.hist = touched.iter().map(|&b| (b, std::mem::take(&mut dense[b as usize]))).collect();

@@ -193,25 +193,23 @@ impl PixelData<'_> {
         }
     }
 
-    /// Append `n` values starting at `start` as big-endian bytes (missing values are written as zero).
-    fn write_be(&self, out: &mut Vec<u8>, n: usize) {
+    /// Write the values big-endian into `out` (its length sets how many); values missing from `self` are left as
+    /// they are in `out` (zero in a fresh buffer), surplus values are ignored.
+    fn write_be_into(&self, out: &mut [u8]) {
         macro_rules! put {
-            ($d:expr, $z:expr) => {{
-                for v in $d.iter().take(n) {
-                    out.extend_from_slice(&v.to_be_bytes());
-                }
-                for _ in $d.len().min(n)..n {
-                    out.extend_from_slice(&$z.to_be_bytes());
+            ($d:expr, $n:expr) => {{
+                for (o, v) in out.chunks_exact_mut($n).zip($d.iter()) {
+                    o.copy_from_slice(&v.to_be_bytes());
                 }
             }};
         }
         match self {
-            PixelData::F32(d) => put!(d, 0f32),
-            PixelData::F64(d) => put!(d, 0f64),
-            PixelData::U8(d) => put!(d, 0u8),
-            PixelData::I16(d) => put!(d, 0i16),
-            PixelData::I32(d) => put!(d, 0i32),
-            PixelData::I64(d) => put!(d, 0i64),
+            PixelData::F32(d) => put!(d, 4),
+            PixelData::F64(d) => put!(d, 8),
+            PixelData::U8(d) => put!(d, 1),
+            PixelData::I16(d) => put!(d, 2),
+            PixelData::I32(d) => put!(d, 4),
+            PixelData::I64(d) => put!(d, 8),
         }
     }
 }
@@ -282,26 +280,37 @@ fn push_card(out: &mut Vec<u8>, card: &Card) {
 
 /// Assemble an HDU: `fixed` cards, `extra` cards (reserved keys dropped), DATASUM, CHECKSUM, END, padding, data.
 fn assemble(fixed: &[Card], extra: &[Card], data: &[u8]) -> Vec<u8> {
-    let datasum = ones_complement_sum(data, 0);
-    let mut out = Vec::with_capacity(BLOCK * 4 + data.len());
+    assemble_with(fixed, extra, data.len(), |out| out.copy_from_slice(data))
+}
+
+/// [`assemble`] with the data unit (`data_len` bytes before padding) written by `fill` straight into the HDU's
+/// buffer, so large images are not copied twice.
+fn assemble_with(fixed: &[Card], extra: &[Card], data_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let mut out = Vec::with_capacity(BLOCK * 4 + data_len.div_ceil(BLOCK) * BLOCK);
     for c in fixed {
         push_card(&mut out, c);
     }
     for c in extra.iter().filter(|c| !RESERVED.contains(&c.key.as_str())) {
         push_card(&mut out, c);
     }
-    push_card(&mut out, &Card::str("DATASUM", &datasum.to_string(), "data unit checksum"));
+    let datasum_at = out.len();
+    push_card(&mut out, &Card::str("DATASUM", "0", "data unit checksum"));
     let checksum_at = out.len();
     push_card(&mut out, &Card::str("CHECKSUM", "0000000000000000", "HDU checksum"));
     push_card(&mut out, &Card { key: "END".into(), value: None, comment: None });
     out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
-    let header_sum = ones_complement_sum(&out, 0);
+    let header_len = out.len();
+    out.resize(header_len + data_len.div_ceil(BLOCK) * BLOCK, 0);
+    fill(&mut out[header_len..header_len + data_len]);
+    let datasum = ones_complement_sum(&out[header_len..], 0);
+    let mut card = Vec::with_capacity(80);
+    push_card(&mut card, &Card::str("DATASUM", &datasum.to_string(), "data unit checksum"));
+    out[datasum_at..datasum_at + 80].copy_from_slice(&card);
+    let header_sum = ones_complement_sum(&out[..header_len], 0);
     let total = ones_complement_sum(&[], add_ones(header_sum, datasum));
     let enc = encode_checksum(total);
     // The encoded value replaces the zeros between the quotes (column 12 onwards).
     out[checksum_at + 11..checksum_at + 27].copy_from_slice(enc.as_bytes());
-    out.extend_from_slice(data);
-    out.resize(out.len().div_ceil(BLOCK) * BLOCK, 0);
     out
 }
 
@@ -334,10 +343,7 @@ pub fn image_hdu(primary: bool, width: usize, height: usize, data: PixelData, ex
     }
     let n = width * height;
     let bytes_per = (data.bitpix().unsigned_abs() / 8) as usize;
-    let mut raw = Vec::with_capacity((n * bytes_per).div_ceil(BLOCK) * BLOCK);
-    data.write_be(&mut raw, n);
-    raw.resize(raw.len().div_ceil(BLOCK) * BLOCK, 0);
-    assemble(&fixed, extra, &raw)
+    assemble_with(&fixed, extra, n * bytes_per, |out| data.write_be_into(out))
 }
 
 /// An empty primary HDU (`NAXIS = 0`, `EXTEND = T`) with the `extra` cards, DATASUM and CHECKSUM.
