@@ -20,7 +20,8 @@ use crate::config::{Access, Config};
 use crate::httputil::{self, Coding, RangeReq};
 use crate::metrics::Metrics;
 use crate::routing::{self, HipsFile, Route, RouteError};
-use crate::store::{Object, ObjectCache, Root, StoreError};
+use crate::store::{Object, ObjectCache, OkHeaders, Root, StoreError};
+use crate::zerocopy::ZeroCopy;
 
 /// The response type of every handler.
 pub type Resp = Response<Full<Bytes>>;
@@ -41,6 +42,8 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     /// The `/hipslist` document.
     pub hipslist: Arc<Object>,
+    /// Connection permits (`limits.max_connections`), shared by all accepting workers.
+    pub connection_permits: Arc<tokio::sync::Semaphore>,
     request_seq: AtomicU64,
     request_base: u64,
 }
@@ -62,6 +65,7 @@ impl State {
             Duration::from_millis(cfg.limits.storage_timeout_ms),
             metrics.clone(),
         );
+        let connection_permits = Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_connections));
         let request_base = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         State {
             cfg,
@@ -71,21 +75,32 @@ impl State {
             auth,
             metrics,
             hipslist,
+            connection_permits,
             request_seq: AtomicU64::new(0),
             request_base,
         }
     }
 
-    fn request_id(&self, headers: &HeaderMap) -> String {
-        if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
-            if !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    /// The client's X-Request-Id when it is short and plain, else `<start time hex>-<sequence>` (formatted on the
+    /// stack: one allocation for the header value).
+    fn request_id(&self, headers: &HeaderMap) -> HeaderValue {
+        if let Some(v) = headers.get(X_REQUEST_ID) {
+            let b = v.as_bytes();
+            if !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
             {
-                return v.to_string();
+                return v.clone();
             }
         }
-        format!("{:x}-{}", self.request_base, self.request_seq.fetch_add(1, Ordering::Relaxed))
+        use std::io::Write as _;
+        let mut buf = [0u8; 48];
+        let mut cur = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cur, "{:x}-{}", self.request_base, self.request_seq.fetch_add(1, Ordering::Relaxed));
+        let n = usize::try_from(cur.position()).unwrap_or(0);
+        HeaderValue::from_bytes(&buf[..n]).unwrap_or_else(|_| HeaderValue::from_static("0"))
     }
 }
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn text(status: StatusCode, msg: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
@@ -104,8 +119,9 @@ fn hv(s: &str) -> HeaderValue {
 pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp {
     let start = Instant::now();
     state.metrics.in_flight(1);
-    let id = state.request_id(req.headers());
-    let (mut resp, route_label, restricted) = dispatch(&state, &req, &id).await;
+    let id_value = state.request_id(req.headers());
+    let id = id_value.to_str().unwrap_or("");
+    let (mut resp, route_label, restricted) = dispatch(&state, &req, id).await;
     if req.method() == Method::HEAD {
         // Keep the GET headers (Content-Length included) but send no body.
         let len = resp.headers().get(header::CONTENT_LENGTH).cloned();
@@ -115,7 +131,7 @@ pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp {
         }
     }
     cors(&state.cfg, req.headers(), resp.headers_mut(), restricted);
-    resp.headers_mut().insert(HeaderName::from_static("x-request-id"), hv(&id));
+    resp.headers_mut().insert(X_REQUEST_ID, id_value.clone());
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
     state.metrics.record(route_label, status, elapsed);
@@ -285,9 +301,48 @@ async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
     .clone()
 }
 
+/// The full 200 identity response of `obj`: its prebuilt headers cloned (built on first use), its body shared, and
+/// its sealed copy attached for zero-copy sending.
+fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str, comp: bool) -> Resp {
+    let build = || {
+        let mut h = HeaderMap::with_capacity(12);
+        h.insert(header::CACHE_CONTROL, hv(cache_control));
+        if let Some(m) = &obj.modified_header {
+            h.insert(header::LAST_MODIFIED, m.clone());
+        }
+        if comp {
+            h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(header::ETAG, obj.etag_header.clone());
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+        h
+    };
+    let pre = obj.ok_headers.get_or_init(|| OkHeaders {
+        content_type: ct,
+        cache_control: cache_control.to_string(),
+        headers: build(),
+    });
+    let mut r = Response::new(Full::new(obj.body.clone()));
+    *r.headers_mut() =
+        if pre.content_type == ct && pre.cache_control == cache_control { pre.headers.clone() } else { build() };
+    if let Some(file) = &obj.sealed {
+        r.extensions_mut().insert(ZeroCopy { body: obj.body.clone(), file: file.clone() });
+    }
+    r
+}
+
 /// Serve a whole object with validators, conditional requests, ranges and content coding.
 pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
     let comp = httputil::compressible(ct);
+    let plain = !comp
+        && !headers.contains_key(header::RANGE)
+        && !headers.contains_key(header::IF_NONE_MATCH)
+        && !headers.contains_key(header::IF_MODIFIED_SINCE);
+    if plain {
+        return ok_identity(obj, ct, cache_control, comp);
+    }
     let mut base = HeaderMap::new();
     base.insert(header::CACHE_CONTROL, hv(cache_control));
     if let Some(m) = &obj.modified_header {
@@ -321,6 +376,9 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
                 RangeReq::Partial(a, b) => {
                     let body = obj.body.slice(a as usize..b as usize);
                     let mut r = Response::new(Full::new(body));
+                    if let Some(file) = &obj.sealed {
+                        r.extensions_mut().insert(ZeroCopy { body: obj.body.clone(), file: file.clone() });
+                    }
                     *r.status_mut() = StatusCode::PARTIAL_CONTENT;
                     *r.headers_mut() = base;
                     r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
@@ -337,7 +395,7 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
             let (suffix, enc) = if coding == Coding::Brotli { ("br", "br") } else { ("gz", "gzip") };
             (b, format!("\"{}-{suffix}\"", obj.etag.trim_matches('"')), Some(enc))
         }
-        None => (obj.body.clone(), String::new(), None),
+        None => return ok_identity(obj, ct, cache_control, comp),
     };
     let blen = body.len() as u64;
     let mut r = Response::new(Full::new(body));

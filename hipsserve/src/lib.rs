@@ -3,7 +3,8 @@
 //! Modules, from the wire inwards: [`server`] (accept loop, timeouts, shutdown), [`handler`] (one request -> one
 //! response), [`routing`] (URL layout and path safety; new services such as SODA cutouts go there), [`httputil`]
 //! (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery, coverage,
-//! `/hipslist`), [`store`] (object storage and the coalescing cache), [`metrics`] and [`config`].
+//! `/hipslist`), [`store`] (object storage and the coalescing cache), [`zerocopy`] (sendfile of cached bodies),
+//! [`metrics`] and [`config`].
 
 pub mod auth;
 pub mod catalog;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod routing;
 pub mod server;
 pub mod store;
+pub mod zerocopy;
 
 pub use config::{Config, Overrides};
 pub use server::{bind, build_state, serve, ServerError};

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use hipsserve::config::{env_overrides, Config, Overrides};
@@ -31,6 +32,10 @@ struct Args {
     /// Do not log one line per request.
     #[arg(long)]
     no_access_log: bool,
+    /// Worker threads, each a single-threaded runtime with its own SO_REUSEPORT listening socket (nginx's layout).
+    /// Default: one per CPU. 0: one multi-threaded work-stealing runtime with a single listening socket instead.
+    #[arg(long, env = "HIPSSERVE_WORKERS")]
+    workers: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,66 @@ fn run(args: Args) -> anyhow::Result<()> {
         o.access_log = Some(false);
     }
     let cfg = file.apply(o)?;
+    hipsserve::zerocopy::set_budget(hipsserve::zerocopy::budget_for(cfg.limits.max_connections));
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if workers == 0 {
+        return run_work_stealing(cfg);
+    }
+    // The main thread opens the roots, prints the address and waits for the signal; the workers serve.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listen = cfg.listen;
+        let state = hipsserve::build_state(cfg).await?;
+        let listeners = hipsserve::server::bind_workers(listen, workers)?;
+        let addr = listeners.first().map_or(Ok(listen), std::net::TcpListener::local_addr)?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut threads = Vec::with_capacity(listeners.len());
+        // A worker whose connections are drained keeps its runtime running until all are: storage clients pool
+        // connections whose tasks live on the runtime that opened them, and other workers may still use them.
+        let drained = Arc::new(tokio::sync::Barrier::new(listeners.len()));
+        for (i, l) in listeners.into_iter().enumerate() {
+            let state = state.clone();
+            let drained = drained.clone();
+            let mut stop = stop_rx.clone();
+            let t =
+                std::thread::Builder::new().name(format!("hipsserve-w{i}")).spawn(move || -> std::io::Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                    rt.block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(l)?;
+                        let stopped = async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        };
+                        hipsserve::serve(listener, state, stopped).await;
+                        drained.wait().await;
+                        Ok(())
+                    })
+                })?;
+            threads.push(t);
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "hipsserve listening on http://{addr}")?;
+            out.flush()?;
+        }
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        let joined = tokio::task::spawn_blocking(move || {
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap_or_else(|_| Err(std::io::Error::other("worker panicked"))))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        for r in joined {
+            r?;
+        }
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// The single-runtime layout (`--workers 0`): one work-stealing runtime with one thread per CPU and one socket.
+fn run_work_stealing(cfg: Config) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listen = cfg.listen;

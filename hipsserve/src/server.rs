@@ -12,9 +12,10 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::os::fd::AsFd;
+
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::time::{Instant, Sleep};
 
 use crate::auth::{Auth, AuthError};
@@ -23,6 +24,7 @@ use crate::config::Config;
 use crate::handler::{handle, State};
 use crate::metrics::Metrics;
 use crate::store::{Root, StoreError};
+use crate::zerocopy::{self, Hint, ZeroCopy};
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,48 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
 }
 
+/// Listen backlog of the sockets opened by [`bind_workers`] (the kernel caps it at `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Open `n` listening sockets on the same address, one per single-threaded worker, like nginx's workers: on Linux
+/// with `SO_REUSEPORT`, so the kernel spreads new connections over the workers and each worker accepts and serves its
+/// own connections without cross-thread wake-ups. Port 0 binds a free port once and the other sockets join it.
+/// Elsewhere (or with `n` = 1) a single socket is returned.
+///
+/// # Errors
+/// When a socket cannot be created, bound or put in listening state.
+pub fn bind_workers(addr: SocketAddr, n: usize) -> Result<Vec<std::net::TcpListener>, ServerError> {
+    let err = |source: io::Error| ServerError::Bind { addr, source };
+    let n = if cfg!(target_os = "linux") { n.max(1) } else { 1 };
+    let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let at = out.first().map_or(Ok(addr), std::net::TcpListener::local_addr).map_err(err)?;
+        out.push(reuseport_listener(at, n > 1).map_err(err)?);
+    }
+    Ok(out)
+}
+
+#[cfg(target_os = "linux")]
+fn reuseport_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
+    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    if reuse_port {
+        sockopt::set_socket_reuseport(&fd, true)?;
+    }
+    rustix::net::bind(&fd, &addr)?;
+    rustix::net::listen(&fd, LISTEN_BACKLOG)?;
+    Ok(std::net::TcpListener::from(fd))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reuseport_listener(addr: SocketAddr, _reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
 /// Serve connections until `shutdown` resolves, then stop accepting and let in-flight requests finish (at most
 /// `limits.shutdown_grace_ms`).
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
@@ -84,13 +128,9 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
     let builder = Arc::new(builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let permits = state.connection_permits.clone();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             a = listener.accept() => match a {
@@ -103,16 +143,28 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
                 }
             },
         };
+        // The limit is shared by all workers; a worker holds at most one accepted connection while it waits.
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
         let _ = stream.set_nodelay(true);
+        let hint = Hint::default();
         let io = TokioIo::new(TimedIo::new(
             stream,
             Duration::from_millis(limits.idle_timeout_ms),
             Duration::from_millis(limits.write_timeout_ms),
+            hint.clone(),
         ));
         let st = state.clone();
         let svc = service_fn(move |req| {
             let st = st.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(st, req).await) }
+            let hint = hint.clone();
+            async move {
+                let mut resp = handle(st, req).await;
+                hint.set(resp.extensions_mut().remove::<ZeroCopy>());
+                Ok::<_, std::convert::Infallible>(resp)
+            }
         });
         let conn = builder.serve_connection(io, svc).into_owned();
         let fut = graceful.watch(conn);
@@ -135,9 +187,11 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
 }
 
 /// A TCP stream that fails reads after `idle` without incoming bytes and writes stalled for `write` (a client that
-/// stops reading), so no client can hold a connection (and its permit) forever.
+/// stops reading), so no client can hold a connection (and its permit) forever. Body bytes of the hinted response are
+/// sent from their sealed copy ([`crate::zerocopy`]).
 struct TimedIo {
     inner: TcpStream,
+    hint: Hint,
     idle: Duration,
     write: Duration,
     read_timer: Pin<Box<Sleep>>,
@@ -147,10 +201,11 @@ struct TimedIo {
 }
 
 impl TimedIo {
-    fn new(inner: TcpStream, idle: Duration, write: Duration) -> Self {
+    fn new(inner: TcpStream, idle: Duration, write: Duration, hint: Hint) -> Self {
         let now = Instant::now();
         TimedIo {
             inner,
+            hint,
             idle,
             write,
             read_timer: Box::pin(tokio::time::sleep_until(now + idle)),
@@ -212,6 +267,27 @@ impl AsyncWrite for TimedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some((at, offset, file)) = this.hint.find(bufs) {
+            let len = bufs[at].len();
+            loop {
+                match this.inner.poll_write_ready(cx) {
+                    Poll::Pending => return this.poll_write_timer(cx),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {}
+                }
+                let sock = &this.inner;
+                match sock
+                    .try_io(Interest::WRITABLE, || zerocopy::send_with_file(sock.as_fd(), bufs, at, &file, offset, len))
+                {
+                    Ok(n) => {
+                        this.write_armed = false;
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+        }
         match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
             Poll::Ready(r) => {
                 this.write_armed = false;

@@ -15,6 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::OnceCell;
 
 use crate::metrics::Metrics;
+use crate::zerocopy::SealedCopy;
 
 /// Errors reading from storage; each names the object.
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +174,21 @@ pub struct Object {
     pub gzip: OnceCell<Option<Bytes>>,
     /// brotli form.
     pub brotli: OnceCell<Option<Bytes>>,
+    /// Sealed in-memory copy of the body for zero-copy sending (large cached objects only).
+    pub sealed: Option<Arc<SealedCopy>>,
+    /// Headers of a full 200 identity response, built on first use for one (content type, cache control) pair.
+    pub ok_headers: std::sync::OnceLock<OkHeaders>,
+}
+
+/// Ready headers of a full 200 identity response of an [`Object`] (cloned per request instead of rebuilt).
+#[derive(Debug)]
+pub struct OkHeaders {
+    /// Content-Type they were built for.
+    pub content_type: &'static str,
+    /// Cache-Control they were built for.
+    pub cache_control: String,
+    /// Cache-Control, Last-Modified, Vary, Content-Type, Accept-Ranges, ETag, Content-Length.
+    pub headers: http::HeaderMap,
 }
 
 impl Object {
@@ -183,11 +199,30 @@ impl Object {
         let etag = format!("\"{}\"", &h.to_hex()[..32]);
         let etag_header = http::HeaderValue::from_str(&etag).unwrap_or_else(|_| http::HeaderValue::from_static("\"\""));
         let modified_header = modified.and_then(|m| http::HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok());
-        Object { body, etag, modified, etag_header, modified_header, gzip: OnceCell::new(), brotli: OnceCell::new() }
+        Object {
+            body,
+            etag,
+            modified,
+            etag_header,
+            modified_header,
+            gzip: OnceCell::new(),
+            brotli: OnceCell::new(),
+            sealed: None,
+            ok_headers: std::sync::OnceLock::new(),
+        }
     }
 
+    /// Add a sealed copy of the body for zero-copy sending (a no-op for small bodies or when the budget is used up).
+    #[must_use]
+    pub fn with_sealed_copy(mut self) -> Object {
+        self.sealed = SealedCopy::new(&self.body);
+        self
+    }
+
+    /// Bytes accounted for this object in the cache: the body, room for its compressed forms, its sealed copy.
     fn weight(&self) -> u32 {
-        u32::try_from(self.body.len().saturating_mul(2).saturating_add(256)).unwrap_or(u32::MAX)
+        let copy = self.sealed.as_ref().map_or(0, |s| s.len());
+        u32::try_from(self.body.len().saturating_mul(2).saturating_add(copy).saturating_add(256)).unwrap_or(u32::MAX)
     }
 }
 
@@ -223,13 +258,20 @@ impl ObjectCache {
     /// # Errors
     /// Storage errors and timeouts (shared by all coalesced waiters).
     pub async fn get(&self, root_idx: usize, root: &Root, key: &str) -> Result<Entry, Arc<StoreError>> {
+        let cached = self.cache.is_some();
         let load = async {
             self.metrics.cache_miss();
             let r = root.read(key, self.timeout).await;
             if r.is_err() {
                 self.metrics.storage_error();
             }
-            r.map(|o| o.map(|(b, m)| Arc::new(Object::new(b, m))))
+            r.map(|o| {
+                o.map(|(b, m)| {
+                    let keep = cached && b.len() as u64 <= self.max_object;
+                    let obj = Object::new(b, m);
+                    Arc::new(if keep { obj.with_sealed_copy() } else { obj })
+                })
+            })
         };
         let Some(cache) = &self.cache else { return load.await.map_err(Arc::new) };
         let ck = (root_idx, key.to_string());

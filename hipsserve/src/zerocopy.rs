@@ -1,0 +1,251 @@
+//! Zero-copy sending of cached object bodies: a sealed in-memory file (Linux `memfd`) holds a copy of each large cached
+//! body, and the connection's writer sends body bytes with `sendfile(2)` from it instead of copying them from user
+//! space into the socket (what nginx does from the page cache).
+//!
+//! How the bytes are matched, and why it is safe: the handler attaches a [`ZeroCopy`] (a clone of the body `Bytes`
+//! plus its sealed copy) to the response extensions; the connection keeps it in its [`Hint`]. When hyper asks the
+//! connection to write an `IoSlice` that lies inside the hinted body's memory (the hint keeps that memory alive, so
+//! an address inside it can only be those bytes), the writer sends the same range of the sealed file instead. The
+//! file is sealed against writes, shrinking and growing, so its content is the body's content for its whole life.
+//! Anything that does not match (headers, small or uncached bodies, compressed variants) is written normally.
+//!
+//! Every sealed copy holds one file descriptor; a process-wide budget (derived from `RLIMIT_NOFILE` and the
+//! connection limit) bounds them, and bodies beyond it are simply served by copying.
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+/// Bodies smaller than this are copied (one `writev`), larger ones are sent from their sealed copy.
+pub const MIN_BYTES: usize = 16 * 1024;
+
+static BUDGET: AtomicUsize = AtomicUsize::new(0);
+
+/// Set how many sealed copies (file descriptors) may exist at once (0 disables zero-copy sending).
+pub fn set_budget(n: usize) {
+    BUDGET.store(n, Ordering::Relaxed);
+}
+
+/// A budget of sealed copies that leaves room for `max_connections` sockets and other descriptors, after raising the
+/// soft `RLIMIT_NOFILE` to the hard limit.
+#[must_use]
+pub fn budget_for(max_connections: usize) -> usize {
+    let soft = imp::raise_nofile();
+    soft.saturating_sub(max_connections.saturating_add(1024)).min(1 << 20)
+}
+
+/// A read-only, sealed in-memory copy of one object body.
+#[derive(Debug)]
+pub struct SealedCopy {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fd: std::os::fd::OwnedFd,
+    len: usize,
+}
+
+impl SealedCopy {
+    /// Copy `data` into a new sealed in-memory file. `None` when the budget is used up, the body is small, or the
+    /// platform has no memfd (the body is then written by copying, which is always correct).
+    #[must_use]
+    pub fn new(data: &[u8]) -> Option<Arc<SealedCopy>> {
+        if data.len() < MIN_BYTES {
+            return None;
+        }
+        // Reserve one unit of the budget first; give it back on failure.
+        BUDGET.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(1)).ok()?;
+        match imp::sealed_memfd(data) {
+            Ok(fd) => Some(Arc::new(SealedCopy { fd, len: data.len() })),
+            Err(e) => {
+                BUDGET.fetch_add(1, Ordering::AcqRel);
+                tracing::debug!(error = %e, "no sealed copy; body will be copied");
+                None
+            }
+        }
+    }
+
+    /// Size in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty (never: small bodies get no copy).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for SealedCopy {
+    fn drop(&mut self) {
+        BUDGET.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body and its sealed copy, attached to a response's extensions by the handler.
+#[derive(Debug, Clone)]
+pub struct ZeroCopy {
+    /// The body as handed to hyper (or the whole object it is a slice of).
+    pub body: Bytes,
+    /// Its sealed copy (same bytes, same offsets).
+    pub file: Arc<SealedCopy>,
+}
+
+impl ZeroCopy {
+    /// The offset of `slice` inside the body when it lies entirely inside it.
+    fn offset_of(&self, slice: &[u8]) -> Option<usize> {
+        let base = self.body.as_ptr() as usize;
+        let p = slice.as_ptr() as usize;
+        let off = p.checked_sub(base)?;
+        (off.checked_add(slice.len())? <= self.body.len() && self.body.len() == self.file.len).then_some(off)
+    }
+}
+
+/// The body a connection is currently sending, shared by its service (which sets it) and its writer (which reads it).
+#[derive(Debug, Default, Clone)]
+pub struct Hint(Arc<Mutex<Option<ZeroCopy>>>);
+
+impl Hint {
+    /// Remember the body of the response about to be written (or forget it with `None`).
+    pub fn set(&self, z: Option<ZeroCopy>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = z;
+        }
+    }
+
+    /// The first slice (index, file offset, sealed copy) that lies inside the hinted body and is worth a sendfile.
+    #[must_use]
+    pub fn find(&self, bufs: &[io::IoSlice<'_>]) -> Option<(usize, u64, Arc<SealedCopy>)> {
+        let g = self.0.lock().ok()?;
+        let z = g.as_ref()?;
+        bufs.iter().enumerate().find_map(|(i, b)| {
+            if b.len() < 4096 {
+                return None;
+            }
+            z.offset_of(b).map(|off| (i, off as u64, z.file.clone()))
+        })
+    }
+}
+
+/// Write `bufs[..at]` (with "more data follows", so they share a segment with the body) then `len` bytes of `file`
+/// from `offset` to the socket `sock`, without blocking. Returns the bytes written, counting from `bufs[0]`.
+///
+/// # Errors
+/// The socket's error when nothing at all was written (`WouldBlock` included).
+pub fn send_with_file(
+    sock: std::os::fd::BorrowedFd<'_>,
+    bufs: &[io::IoSlice<'_>],
+    at: usize,
+    file: &SealedCopy,
+    offset: u64,
+    len: usize,
+) -> io::Result<usize> {
+    imp::send_with_file(sock, bufs, at, file, offset, len)
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::io::{self, Write};
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    use rustix::fs::{MemfdFlags, SealFlags};
+    use rustix::net::{SendAncillaryBuffer, SendFlags};
+
+    pub(super) fn raise_nofile() -> usize {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let cur = getrlimit(Resource::Nofile);
+        if cur.current < cur.maximum {
+            let _ = setrlimit(Resource::Nofile, Rlimit { current: cur.maximum, maximum: cur.maximum });
+        }
+        let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+        usize::try_from(now).unwrap_or(usize::MAX)
+    }
+
+    pub(super) fn sealed_memfd(data: &[u8]) -> io::Result<OwnedFd> {
+        let fd = rustix::fs::memfd_create("hipsserve-object", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(data)?;
+        let fd = OwnedFd::from(f);
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
+        Ok(fd)
+    }
+
+    pub(super) fn send_with_file(
+        sock: BorrowedFd<'_>,
+        bufs: &[io::IoSlice<'_>],
+        at: usize,
+        file: &super::SealedCopy,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<usize> {
+        let head = &bufs[..at];
+        let head_len: usize = head.iter().map(|b| b.len()).sum();
+        let mut sent = 0;
+        if head_len > 0 {
+            let flags = SendFlags::MORE | SendFlags::NOSIGNAL;
+            sent = rustix::net::sendmsg(sock, head, &mut SendAncillaryBuffer::default(), flags)?;
+            if sent < head_len {
+                return Ok(sent);
+            }
+        }
+        let mut off = offset;
+        match rustix::fs::sendfile(sock, &file.fd, Some(&mut off), len) {
+            Ok(n) => Ok(sent + n),
+            // Report the head's progress; the error (or WouldBlock) shows up again on the next call.
+            Err(_) if sent > 0 => Ok(sent),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use std::io;
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    pub(super) fn raise_nofile() -> usize {
+        0
+    }
+
+    pub(super) fn sealed_memfd(_data: &[u8]) -> io::Result<OwnedFd> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "no memfd on this platform"))
+    }
+
+    pub(super) fn send_with_file(
+        _sock: BorrowedFd<'_>,
+        _bufs: &[io::IoSlice<'_>],
+        _at: usize,
+        _file: &super::SealedCopy,
+        _offset: u64,
+        _len: usize,
+    ) -> io::Result<usize> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "no sendfile on this platform"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_match_only_inside_the_hinted_body() {
+        set_budget(4);
+        let body = Bytes::from((0..MIN_BYTES * 2).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        let Some(file) = SealedCopy::new(&body) else {
+            assert!(!cfg!(target_os = "linux"), "memfd must work on Linux");
+            return;
+        };
+        let hint = Hint::default();
+        let other = vec![0u8; MIN_BYTES];
+        let head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        assert!(hint.find(&[io::IoSlice::new(&body)]).is_none(), "no hint yet");
+        hint.set(Some(ZeroCopy { body: body.clone(), file }));
+        let bufs = [io::IoSlice::new(&head), io::IoSlice::new(&body[100..])];
+        let (i, off, _) = hint.find(&bufs).expect("body slice matched");
+        assert_eq!((i, off), (1, 100));
+        assert!(hint.find(&[io::IoSlice::new(&other)]).is_none(), "other memory never matches");
+        let copy = body.to_vec();
+        assert!(hint.find(&[io::IoSlice::new(&copy)]).is_none(), "equal bytes elsewhere do not match either");
+    }
+}
