@@ -51,9 +51,9 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.bench_function("sample_bilinear_accumulate_512", |b| {
-        let mut acc = Accumulator::new(512);
+        let mut acc = Accumulator::new(512, false);
         b.iter(|| {
-            acc.reset(512);
+            acc.reset(512, false);
             kernel::sample_lattice(&lattice, &px, Interp::Bilinear, true, |ix, iy0, vals, vars| {
                 acc.add_row(ix * 512 + iy0, vals, vars);
             });

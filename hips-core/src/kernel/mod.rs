@@ -127,7 +127,8 @@ pub fn tile_positions(spec: &TileSpec, wcs: &Wcs) -> Vec<(f64, f64)> {
 /// Reusable per-thread buffers for rendering tiles (a fresh multi-MB set per tile costs page faults and zeroing).
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
-    lattice: Lattice,
+    /// One lattice per candidate coadd of the tile being rendered.
+    lattices: Vec<Lattice>,
     acc: Accumulator,
 }
 
@@ -135,8 +136,9 @@ pub struct Workspace {
 /// indices (into `coadds`) of those that contributed pixels. A coadd whose pixels cannot be read is reported to
 /// `on_error` (with its index) and left out; the others still make the tile.
 ///
-/// A single candidate coadd is sampled straight into the tile (its mean is its value; its variance is not read);
-/// several are combined per pixel through an [`Accumulator`].
+/// When only one coadd reaches the tile it is sampled straight into the tile (its mean is its value; its variance
+/// is not read); several are combined per pixel through an [`Accumulator`] (inverse-variance weights when every one
+/// contributor of a pixel has a variance, the plain mean otherwise).
 pub fn render_tile_in(
     spec: &TileSpec,
     coadds: &[&Coadd],
@@ -146,42 +148,45 @@ pub fn render_tile_in(
 ) -> (Vec<f32>, Vec<usize>) {
     debug_assert!(spec.width.is_power_of_two() && width_log2(spec.width) <= 12);
     let w = spec.width;
-    let single = coadds.len() == 1;
-    let mut out = Vec::new();
-    if single {
-        out = vec![f32::NAN; w * w];
-    } else {
-        ws.acc.reset(w);
+    if ws.lattices.len() < coadds.len() {
+        ws.lattices.resize_with(coadds.len(), Lattice::default);
     }
-    let mut used = Vec::new();
+    // First the pixels of every coadd that reaches the tile, then one way of combining them.
+    let mut reached: Vec<(usize, CoaddPixels)> = Vec::with_capacity(coadds.len());
     for (i, c) in coadds.iter().enumerate() {
-        ws.lattice.build(spec, &c.wcs);
-        let px = match read_pixels(&ws.lattice, c, interp) {
-            Ok(Some(px)) => px,
-            Ok(None) => continue,
-            Err(e) => {
-                on_error(i, e);
-                continue;
-            }
-        };
-        let any = if single {
-            sample_lattice(&ws.lattice, &px, interp, false, |ix, iy0, vals, _| {
-                for (o, &v) in out[(w - 1 - ix) * w + iy0..].iter_mut().zip(vals) {
-                    *o = v as f32;
-                }
-            })
-        } else {
-            let acc = &mut ws.acc;
-            sample_lattice(&ws.lattice, &px, interp, true, |ix, iy0, vals, vars| acc.add_row(ix * w + iy0, vals, vars))
-        };
-        if any {
-            used.push(i);
+        ws.lattices[i].build(spec, &c.wcs);
+        match read_pixels(&ws.lattices[i], c, interp) {
+            Ok(Some(px)) => reached.push((i, px)),
+            Ok(None) => {}
+            Err(e) => on_error(i, e),
         }
     }
-    if !single {
-        out = ws.acc.finish();
+    let mut used = Vec::new();
+    if let [(i, px)] = reached.as_slice() {
+        let mut out = vec![f32::NAN; w * w];
+        let any = sample_lattice(&ws.lattices[*i], px, interp, false, |ix, iy0, vals, _| {
+            for (o, &v) in out[(w - 1 - ix) * w + iy0..].iter_mut().zip(vals) {
+                *o = v as f32;
+            }
+        });
+        if any {
+            used.push(*i);
+        }
+        return (out, used);
     }
-    (out, used)
+    // Inverse-variance sums only when some coadd has a variance plane (per pixel, a contributor without one
+    // still turns that pixel into a plain mean).
+    let ivw = reached.iter().any(|(_, px)| px.variance.is_some());
+    ws.acc.reset(w, ivw);
+    for (i, px) in &reached {
+        let acc = &mut ws.acc;
+        if sample_lattice(&ws.lattices[*i], px, interp, ivw, |ix, iy0, vals, vars| {
+            acc.add_row(ix * w + iy0, vals, vars)
+        }) {
+            used.push(*i);
+        }
+    }
+    (ws.acc.finish(), used)
 }
 
 /// The coadd pixels a tile needs (its positions' bounding box plus the interpolation margin), read by byte range;

@@ -5,10 +5,14 @@ use super::lattice::Lattice;
 use super::{Interp, LATTICE};
 use crate::coadd::CoaddPixels;
 
-/// Per-pixel accumulators for combining overlapping inputs.
+/// Per-pixel accumulators for combining overlapping inputs: the inverse-variance weighted mean where every
+/// contributing input has a variance, the plain mean otherwise. Without variances at all (`ivw` false) only the
+/// plain sums are kept.
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
     width: usize,
+    /// Whether the inverse-variance sums are kept.
+    ivw: bool,
     /// Sum of w * v over inputs with a variance.
     ivw_sum: Vec<f64>,
     /// Sum of w over inputs with a variance.
@@ -22,54 +26,59 @@ pub struct Accumulator {
 }
 
 impl Accumulator {
-    /// Empty accumulators for a W x W tile.
+    /// Empty accumulators for a W x W tile (with inverse-variance sums when `ivw`).
     #[must_use]
-    pub fn new(width: usize) -> Self {
+    pub fn new(width: usize, ivw: bool) -> Self {
         let mut acc = Accumulator::default();
-        acc.reset(width);
+        acc.reset(width, ivw);
         acc
     }
 
     /// Empty the accumulators for a new W x W tile, reusing their memory.
-    pub fn reset(&mut self, width: usize) {
+    pub fn reset(&mut self, width: usize, ivw: bool) {
         let n = width * width;
         self.width = width;
-        for v in [&mut self.ivw_sum, &mut self.ivw_w, &mut self.sum] {
+        self.ivw = ivw;
+        let m = if ivw { n } else { 0 };
+        for (v, len) in [(&mut self.ivw_sum, m), (&mut self.ivw_w, m), (&mut self.sum, n)] {
             v.clear();
-            v.resize(n, 0.0);
+            v.resize(len, 0.0);
         }
-        for v in [&mut self.n, &mut self.n_novar] {
+        for (v, len) in [(&mut self.n, n), (&mut self.n_novar, m)] {
             v.clear();
-            v.resize(n, 0);
-        }
-    }
-
-    /// Add value `v` (with its variance, if any) at tile pixel `i = ix * W + iy`.
-    #[inline]
-    pub fn add(&mut self, i: usize, v: f64, var: Option<f64>) {
-        self.sum[i] += v;
-        self.n[i] += 1;
-        match var {
-            Some(var) => {
-                self.ivw_sum[i] += v / var;
-                self.ivw_w[i] += 1.0 / var;
-            }
-            None => self.n_novar[i] += 1,
+            v.resize(len, 0);
         }
     }
 
     /// Add a row of sampled values at tile pixels `i0 ..` (NaN value: nothing sampled; NaN variance: none).
     #[inline]
     pub fn add_row(&mut self, i0: usize, vals: &[f64], vars: &[f64]) {
+        let (sum, n) = (&mut self.sum[i0..i0 + vals.len()], &mut self.n[i0..i0 + vals.len()]);
+        if !self.ivw {
+            for ((s, c), &v) in sum.iter_mut().zip(n.iter_mut()).zip(vals) {
+                if !v.is_nan() {
+                    *s += v;
+                    *c += 1;
+                }
+            }
+            return;
+        }
         for (j, (&v, &var)) in vals.iter().zip(vars).enumerate() {
-            if !v.is_nan() {
-                self.add(i0 + j, v, (!var.is_nan()).then_some(var));
+            if v.is_nan() {
+                continue;
+            }
+            sum[j] += v;
+            n[j] += 1;
+            if var.is_nan() {
+                self.n_novar[i0 + j] += 1;
+            } else {
+                self.ivw_sum[i0 + j] += v / var;
+                self.ivw_w[i0 + j] += 1.0 / var;
             }
         }
     }
 
-    /// The tile in FITS array order (`data[r * W + c]`, r = W - 1 - ix, c = iy): the inverse-variance weighted mean
-    /// where every contributing input has a variance, the plain mean otherwise, NaN where nothing contributed.
+    /// The tile in FITS array order (`data[r * W + c]`, r = W - 1 - ix, c = iy), NaN where nothing contributed.
     #[must_use]
     pub fn finish(&self) -> Vec<f32> {
         let w = self.width;
@@ -81,7 +90,7 @@ impl Accumulator {
                 if self.n[i] == 0 {
                     continue;
                 }
-                let v = if self.n_novar[i] == 0 && self.ivw_w[i] > 0.0 {
+                let v = if self.ivw && self.n_novar[i] == 0 && self.ivw_w[i] > 0.0 {
                     self.ivw_sum[i] / self.ivw_w[i]
                 } else {
                     self.sum[i] / f64::from(self.n[i])
