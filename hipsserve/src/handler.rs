@@ -263,12 +263,14 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
         }
         _ => {}
     }
-    let key = h.key(&file.key());
+    let key = file.key_in(&h.dir);
+    let ct = httputil::content_type(&key);
     let root = &state.roots[h.root_idx];
-    match state.cache.get(h.root_idx, root, &key).await {
-        Ok(Some(obj)) => serve_object(headers, &obj, httputil::content_type(&key), &h.settings.cache_control).await,
+    match state.cache.get(h.root_idx, root, key).await {
+        Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
         Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
         Err(e) => {
+            let key = file.key_in(&h.dir);
             tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %e, "storage error");
             let (status, msg) = match &*e {
                 StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
@@ -317,6 +319,8 @@ fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str, comp: b
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         h.insert(header::ETAG, obj.etag_header.clone());
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+        // Placeholder replaced by `handle` (in place: the cloned map then never grows per request).
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("-"));
         h
     };
     let pre = obj.ok_headers.get_or_init(|| OkHeaders {

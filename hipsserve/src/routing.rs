@@ -78,6 +78,24 @@ impl HipsFile {
         }
     }
 
+    /// The storage key of this file inside the HiPS folder `dir` (relative to the storage root; empty: the root).
+    #[must_use]
+    pub fn key_in(&self, dir: &str) -> String {
+        use std::fmt::Write as _;
+        let mut k = String::with_capacity(dir.len() + 48);
+        if !dir.is_empty() {
+            k.push_str(dir);
+            k.push('/');
+        }
+        match self {
+            HipsFile::Tile { order, ipix, ext } => {
+                let _ = write!(k, "Norder{order}/Dir{}/Npix{ipix}.{ext}", (ipix / 10_000) * 10_000);
+            }
+            other => k.push_str(&other.key()),
+        }
+        k
+    }
+
     /// A short name for metrics labels.
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -157,12 +175,18 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
     if !segs.iter().all(|s| safe_segment(s)) {
         return Err(RouteError::BadPath("empty, hidden or non-portable path segment"));
     }
-    // Longest prefix that names a HiPS.
+    // Longest prefix that names a HiPS (segments are separated by single slashes, so the first n segments joined
+    // are the body up to the end of segment n: no allocation per candidate).
+    let mut end = body.len();
     for n in (1..=segs.len()).rev() {
-        let name = segs[..n].join("/");
-        if !is_hips(&name) {
+        if n < segs.len() {
+            end -= segs[n].len() + 1;
+        }
+        let name = &body[..end];
+        if !is_hips(name) {
             continue;
         }
+        let name = name.to_string();
         let tail = &segs[n..];
         if tail.is_empty() {
             return Ok(if trailing_slash {
@@ -284,6 +308,10 @@ mod tests {
             Ok(Route::Hips { file: HipsFile::HpxFinder(_), .. })
         ));
         assert_eq!(tile_key(9, 1_744_410, "fits"), "Norder9/Dir1740000/Npix1744410.fits");
+        let t = HipsFile::Tile { order: 9, ipix: 1_744_410, ext: "fits".into() };
+        assert_eq!(t.key_in("dr1/g"), "dr1/g/Norder9/Dir1740000/Npix1744410.fits");
+        assert_eq!(t.key_in(""), t.key());
+        assert_eq!(HipsFile::Properties.key_in("CFHT"), "CFHT/properties");
     }
 
     #[test]

@@ -196,6 +196,7 @@ struct TimedIo {
     write: Duration,
     read_timer: Pin<Box<Sleep>>,
     read_armed: bool,
+    read_deadline: Instant,
     write_timer: Pin<Box<Sleep>>,
     write_armed: bool,
 }
@@ -210,6 +211,7 @@ impl TimedIo {
             write,
             read_timer: Box::pin(tokio::time::sleep_until(now + idle)),
             read_armed: false,
+            read_deadline: now + idle,
             write_timer: Box::pin(tokio::time::sleep_until(now + write)),
             write_armed: false,
         }
@@ -238,11 +240,20 @@ impl AsyncRead for TimedIo {
             Poll::Pending => {
                 if !this.read_armed {
                     this.read_armed = true;
-                    this.read_timer.as_mut().reset(Instant::now() + this.idle);
+                    this.read_deadline = Instant::now() + this.idle;
                 }
-                match this.read_timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection"))),
-                    Poll::Pending => Poll::Pending,
+                // The timer is only moved when it fires before the deadline, not once per request.
+                loop {
+                    match this.read_timer.as_mut().poll(cx) {
+                        Poll::Ready(()) if Instant::now() >= this.read_deadline => {
+                            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "idle connection")));
+                        }
+                        Poll::Ready(()) => {
+                            let d = this.read_deadline;
+                            this.read_timer.as_mut().reset(d);
+                        }
+                        Poll::Pending => return Poll::Pending,
+                    }
                 }
             }
         }

@@ -257,8 +257,10 @@ impl ObjectCache {
     ///
     /// # Errors
     /// Storage errors and timeouts (shared by all coalesced waiters).
-    pub async fn get(&self, root_idx: usize, root: &Root, key: &str) -> Result<Entry, Arc<StoreError>> {
+    pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<StoreError>> {
         let cached = self.cache.is_some();
+        let ck = (root_idx, key);
+        let key = ck.1.as_str();
         let load = async {
             self.metrics.cache_miss();
             let r = root.read(key, self.timeout).await;
@@ -274,7 +276,6 @@ impl ObjectCache {
             })
         };
         let Some(cache) = &self.cache else { return load.await.map_err(Arc::new) };
-        let ck = (root_idx, key.to_string());
         if let Some(hit) = cache.get(&ck).await {
             self.metrics.cache_hit(hit.as_ref().map_or(0, |o| o.body.len()));
             return Ok(hit);

@@ -224,18 +224,20 @@ mod imp {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use std::io::Read;
+
+    fn body() -> Bytes {
+        Bytes::from((0..MIN_BYTES * 3).map(|i| (i % 251) as u8).collect::<Vec<_>>())
+    }
 
     #[test]
     fn slices_match_only_inside_the_hinted_body() {
-        set_budget(4);
-        let body = Bytes::from((0..MIN_BYTES * 2).map(|i| (i % 251) as u8).collect::<Vec<_>>());
-        let Some(file) = SealedCopy::new(&body) else {
-            assert!(!cfg!(target_os = "linux"), "memfd must work on Linux");
-            return;
-        };
+        set_budget(BUDGET.load(Ordering::Relaxed) + 4);
+        let body = body();
+        let file = SealedCopy::new(&body).expect("memfd works on Linux");
         let hint = Hint::default();
         let other = vec![0u8; MIN_BYTES];
         let head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
@@ -247,5 +249,37 @@ mod tests {
         assert!(hint.find(&[io::IoSlice::new(&other)]).is_none(), "other memory never matches");
         let copy = body.to_vec();
         assert!(hint.find(&[io::IoSlice::new(&copy)]).is_none(), "equal bytes elsewhere do not match either");
+        assert!(SealedCopy::new(&body[..MIN_BYTES - 1]).is_none(), "small bodies get no copy");
+    }
+
+    #[test]
+    fn head_and_file_range_arrive_in_order_on_a_socket() {
+        set_budget(BUDGET.load(Ordering::Relaxed) + 4);
+        let body = body();
+        let file = SealedCopy::new(&body).expect("memfd works on Linux");
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let mut client = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        let (srv, _) = l.accept().expect("accept");
+        let head = b"HTTP/1.1 206 Partial Content\r\n\r\n".to_vec();
+        let (a, b) = (1000usize, 30_000usize);
+        let bufs = [io::IoSlice::new(&head), io::IoSlice::new(&body[a..b])];
+        let mut want = head.clone();
+        want.extend_from_slice(&body[a..b]);
+        let mut sent = 0;
+        // Blocking socket: each call writes the head (first call) and as much of the range as fits.
+        while sent < want.len() {
+            let n = if sent < head.len() {
+                send_with_file(std::os::fd::AsFd::as_fd(&srv), &bufs, 1, &file, a as u64, b - a).expect("send")
+            } else {
+                let done = sent - head.len();
+                send_with_file(std::os::fd::AsFd::as_fd(&srv), &[], 0, &file, (a + done) as u64, b - a - done)
+                    .expect("send")
+            };
+            sent += n;
+        }
+        drop(srv);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).expect("read");
+        assert_eq!(got, want);
     }
 }
