@@ -1,9 +1,9 @@
-//! PNG and JPEG encoding of 8-bit display buffers (grey, grey + alpha, RGB, RGBA) with the `image` crate.
+//! PNG and JPEG encoding of 8-bit display buffers (grey, grey + alpha, RGB, RGBA): PNG with the `image` crate, JPEG
+//! with `jpeg-encoder` (SIMD DCT, several times faster than `image`'s baseline JPEG encoder on 512^2 tiles).
 //!
 //! PNG uses the fast deflate level (fdeflate) with adaptive row filters: previews are written once per tile for
 //! millions of tiles, so encoding speed matters more than the last few percent of size.
 
-use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 
@@ -82,10 +82,16 @@ pub fn jpeg_bytes(
             (stripped.as_slice(), Channels::Rgb)
         }
     };
+    let err = |message: String| PreviewError::Encode { format: "jpeg", message };
+    let (w, h) = (u16::try_from(width), u16::try_from(height));
+    let (Ok(w), Ok(h)) = (w, h) else {
+        return Err(err(format!("{width} x {height} is larger than JPEG's 65535 x 65535")));
+    };
+    let color = if ch == Channels::Gray { jpeg_encoder::ColorType::Luma } else { jpeg_encoder::ColorType::Rgb };
     let mut out = Vec::with_capacity(buf.len() / 4 + 1024);
-    JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
-        .write_image(buf, width as u32, height as u32, ch.color_type())
-        .map_err(|e| PreviewError::Encode { format: "jpeg", message: e.to_string() })?;
+    jpeg_encoder::Encoder::new(&mut out, quality.clamp(1, 100))
+        .encode(buf, w, h, color)
+        .map_err(|e| err(e.to_string()))?;
     Ok(out)
 }
 
