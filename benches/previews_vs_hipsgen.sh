@@ -41,6 +41,8 @@ ours_png=$(find "$WORK/prev_ours" -path '*Norder*' -name '*.png' | wc -l)
 cds_png=$(find "$WORK/prev_cds" -path '*Norder*' -name '*.png' | wc -l)
 echo "PNG files: ours $ours_png ($(du -sh --apparent-size "$WORK/prev_ours" | cut -f1) HiPS), Hipsgen $cds_png ($(du -sh --apparent-size "$WORK/prev_cds" | cut -f1) HiPS)"
 "$PY" -c "print(f'speed-up (Hipsgen wall / ours wall): {float($cds_secs)/float($ours_secs):.1f}x; peak RSS ours/Hipsgen: {$ours_kb/$cds_kb:.2f}')"
+# Each copy is as large as the FITS HiPS: free them before the next pair (KEEP=1 keeps them for inspection).
+[ "${KEEP:-0}" = 1 ] || rm -rf "$WORK/prev_ours" "$WORK/prev_cds"
 if [ "${JPEG:-1}" = 1 ]; then
   rm -rf "$WORK/prev_ours_jpg" "$WORK/prev_cds_jpg"
   cp -r "$SRC" "$WORK/prev_ours_jpg"
@@ -48,4 +50,5 @@ if [ "${JPEG:-1}" = 1 ]; then
   measure ours_jpeg "$BIN" previews "$WORK/prev_ours_jpg" --formats jpeg
   measure cds_jpeg java -Xmx8g -cp /usr/share/java/aladin.jar cds.allsky.HipsGen in="$WORK/prev_cds_jpg" out="$WORK/prev_cds_jpg" JPEG
   "$PY" -c "print(f'JPEG speed-up (Hipsgen wall / ours wall): {float($cds_jpeg_secs)/float($ours_jpeg_secs):.1f}x')"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK/prev_ours_jpg" "$WORK/prev_cds_jpg"
 fi
