@@ -8,6 +8,10 @@
 #           (the local file system), like nginx does.
 #   404   - random order-5 tiles of the CFHT HiPS outside its coverage (hipsserve answers from the MOC; nginx stats).
 #
+# Servers: nginx with 2 worker processes, sendfile and open_file_cache; hipsserve with its defaults (one single-threaded
+# worker per CPU, each with its own SO_REUSEPORT socket; cached bodies >= 16 KiB sent with sendfile). HS_ARGS adds
+# hipsserve flags (e.g. HS_ARGS="--workers 0" for the work-stealing runtime).
+#
 # Usage: benches/serve_vs_nginx.sh [DURATION_SECONDS]   (needs wrk and nginx; builds hipsserve --release unless
 #        SKIP_BUILD=1 and target/release/hipsserve is current)
 # Prints a markdown table on stdout; logs go to $WORK.
@@ -105,7 +109,7 @@ EOF
 PIDS+=($!)
 
 start_hipsserve() { # $1 = cache bytes
-  RUST_LOG=warn "$BIN" --root "$DATA" --listen 127.0.0.1:0 --no-access-log --cache-bytes "$1" >"$WORK/hs.out" 2>"$WORK/hs.err" &
+  RUST_LOG=warn "$BIN" --root "$DATA" --listen 127.0.0.1:0 --no-access-log --cache-bytes "$1" ${HS_ARGS:-} >"$WORK/hs.out" 2>"$WORK/hs.err" &
   HS_PID=$!
   PIDS+=($HS_PID)
   for _ in $(seq 100); do grep -q listening "$WORK/hs.out" 2>/dev/null && break; sleep 0.1; done
