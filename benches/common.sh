@@ -20,8 +20,10 @@ PY
 }
 
 # measure NAME COMMAND...: runs the command, prints wall seconds and peak RSS, sets NAME_secs and NAME_kb.
+# The page cache is flushed first (`sync`), so neither tool pays for the other's (or a copy's) dirty pages.
 measure() {
   local name=$1; shift
+  sync
   /usr/bin/time -f "%e %M" -o "$WORK/$name.time" "$@" >"$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail -20 "$WORK/$name.log"; exit 1; }
   read -r secs kb <"$WORK/$name.time"
   echo "$name: ${secs} s, peak RSS $((kb / 1024)) MiB"

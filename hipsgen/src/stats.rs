@@ -30,6 +30,26 @@ fn bin_low(bin: usize) -> f32 {
     f32::from_bits(b)
 }
 
+/// Smallest and largest non-NaN value (infinities when there is none), in eight independent lanes so that the
+/// loop vectorises: NaN never compares smaller or greater, so it never wins.
+fn extremes(data: &[f32]) -> (f32, f32) {
+    const LANES: usize = 8;
+    let (mut lo, mut hi) = ([f32::INFINITY; LANES], [f32::NEG_INFINITY; LANES]);
+    let chunks = data.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for j in 0..LANES {
+            lo[j] = if c[j] < lo[j] { c[j] } else { lo[j] };
+            hi[j] = if c[j] > hi[j] { c[j] } else { hi[j] };
+        }
+    }
+    for (j, &v) in tail.iter().enumerate() {
+        lo[j] = if v < lo[j] { v } else { lo[j] };
+        hi[j] = if v > hi[j] { v } else { hi[j] };
+    }
+    (lo.into_iter().fold(f32::INFINITY, f32::min), hi.into_iter().fold(f32::NEG_INFINITY, f32::max))
+}
+
 /// Statistics of a set of tiles.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Stats {
@@ -73,27 +93,27 @@ impl Stats {
     #[must_use]
     pub fn of_tile(data: &[f32], order: u8, npix: u64, width: usize, moc_order: u8) -> Self {
         thread_local! {
-            // One dense histogram per worker thread; only the bins a tile touched are read back and cleared.
-            static DENSE: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(vec![0u64; BINS]);
+            // One dense histogram per worker thread (u32 counts: a tile has at most 4096^2 pixels); only the bins a
+            // tile touched are read back and cleared.
+            static DENSE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0u32; BINS]);
         }
         let mut s = Stats::new(moc_order);
+        let (min, max) = extremes(data);
         DENSE.with(|d| {
             let mut dense = d.borrow_mut();
             let mut touched: Vec<u32> = Vec::new();
-            let (mut min, mut max) = (f32::INFINITY, f32::NEG_INFINITY);
             let mut count = 0u64;
             for &v in data {
                 if v.is_nan() {
                     continue;
                 }
                 let b = (sortable(v) >> 16) as usize;
-                if dense[b] == 0 {
+                let c = &mut dense[b];
+                if *c == 0 {
                     touched.push(b as u32);
                 }
-                dense[b] += 1;
+                *c += 1;
                 count += 1;
-                min = min.min(v);
-                max = max.max(v);
             }
             s.count = count;
             if count > 0 {
@@ -101,7 +121,7 @@ impl Stats {
                 s.max = f64::from(max);
             }
             touched.sort_unstable();
-            s.hist = touched.iter().map(|&b| (b, std::mem::take(&mut dense[b as usize]))).collect();
+            s.hist = touched.iter().map(|&b| (b, u64::from(std::mem::take(&mut dense[b as usize])))).collect();
         });
         // Coverage cells: in-tile sub-cells of `sub` x `sub` pixels.
         let extra = moc_order.saturating_sub(order).min(hips_core::healpix::width_log2(width));
@@ -224,6 +244,11 @@ mod tests {
         assert_eq!(s.count, 64);
         let med = s.quantile(0.5).expect("q");
         assert!((med - 31.0).abs() <= 1.0, "{med}");
+        assert_eq!((s.min, s.max), (0.0, 63.0));
+        let mut odd: Vec<f32> = (0..67).map(|i| (i as f32 - 30.0).powi(3)).collect();
+        odd[5] = f32::NAN;
+        assert_eq!(extremes(&odd), ((-30.0f32).powi(3), 36.0f32.powi(3)));
+        assert_eq!(extremes(&[f32::NAN; 9]), (f32::INFINITY, f32::NEG_INFINITY));
         let b: Vec<f32> = vec![f32::NAN; 64];
         let t = Stats::of_tile(&b, 3, 11, w, 4);
         s.merge(&t);

@@ -132,9 +132,11 @@ pub fn sample_lattice(
         if inside {
             for (b, &(x, y)) in positions.iter().enumerate() {
                 let (rx, ry) = (x - ox, y - oy);
-                let (x0, y0) = (rx as usize, ry as usize);
-                let (fx, fy) = (rx - x0 as f64, ry - y0 as f64);
-                let i = y0 * rw + x0;
+                // Inside the region (0 <= rx < rw - 1), so truncation is the floor and fits an i32; signed
+                // conversions are single instructions where unsigned ones are not.
+                let (x0, y0) = (rx as i32, ry as i32);
+                let (fx, fy) = (rx - f64::from(x0), ry - f64::from(y0));
+                let i = y0 as usize * rw + x0 as usize;
                 vals[b] = bilerp(&px.image, i, rw, fx, fy);
                 if let Some(vp) = variance {
                     vars[b] = valid_variance(bilerp(vp, i, rw, fx, fy));
