@@ -21,7 +21,7 @@ use crate::httputil::{self, Coding, RangeReq};
 use crate::metrics::Metrics;
 use crate::routing::{self, HipsFile, Route, RouteError};
 use crate::store::{Object, ObjectCache, OkHeaders, Root, StoreError};
-use crate::zerocopy::ZeroCopy;
+use crate::zerocopy::{self, ZeroCopy};
 
 /// The response type of every handler.
 pub type Resp = Response<Full<Bytes>>;
@@ -45,7 +45,20 @@ pub struct State {
     /// Connection permits (`limits.max_connections`), shared by all accepting workers.
     pub connection_permits: Arc<tokio::sync::Semaphore>,
     request_seq: AtomicU64,
-    request_base: u64,
+    /// `<start time hex>-`, the prefix of generated request ids.
+    request_prefix: String,
+    /// Identifies this state's blocks of request ids in [`ID_BLOCK`].
+    id_owner: u64,
+}
+
+/// Request ids a thread takes from the shared sequence at once.
+const ID_BLOCK_LEN: u64 = 1024;
+
+static NEXT_ID_OWNER: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's block of request ids: (owning state, next, end).
+    static ID_BLOCK: std::cell::Cell<(u64, u64, u64)> = const { std::cell::Cell::new((0, 0, 0)) };
 }
 
 impl State {
@@ -77,7 +90,8 @@ impl State {
             hipslist,
             connection_permits,
             request_seq: AtomicU64::new(0),
-            request_base,
+            request_prefix: format!("{request_base:x}-"),
+            id_owner: NEXT_ID_OWNER.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -91,11 +105,35 @@ impl State {
                 return v.clone();
             }
         }
-        use std::io::Write as _;
-        let mut buf = [0u8; 48];
-        let mut cur = std::io::Cursor::new(&mut buf[..]);
-        let _ = write!(cur, "{:x}-{}", self.request_base, self.request_seq.fetch_add(1, Ordering::Relaxed));
-        let n = usize::try_from(cur.position()).unwrap_or(0);
+        // Sequence numbers are taken from the shared counter in blocks per thread (unique, no shared cache line per
+        // request); the prefix is formatted once.
+        let seq = ID_BLOCK.with(|b| {
+            let (owner, next, end) = b.get();
+            let (next, end) = if owner == self.id_owner && next < end {
+                (next, end)
+            } else {
+                let start = self.request_seq.fetch_add(ID_BLOCK_LEN, Ordering::Relaxed);
+                (start, start + ID_BLOCK_LEN)
+            };
+            b.set((self.id_owner, next + 1, end));
+            next
+        });
+        let mut buf = [0u8; 64];
+        let p = self.request_prefix.as_bytes();
+        buf[..p.len()].copy_from_slice(p);
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = seq;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        let n = p.len() + digits.len() - i;
+        buf[p.len()..n].copy_from_slice(&digits[i..]);
         HeaderValue::from_bytes(&buf[..n]).unwrap_or_else(|_| HeaderValue::from_static("0"))
     }
 }
@@ -304,7 +342,7 @@ async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
 }
 
 /// The full 200 identity response of `obj`: its prebuilt headers cloned (built on first use), its body shared, and
-/// its sealed copy attached for zero-copy sending.
+/// its sealed copy stashed for zero-copy sending ([`zerocopy::stash`]).
 fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str, comp: bool) -> Resp {
     let build = || {
         let mut h = HeaderMap::with_capacity(12);
@@ -332,7 +370,7 @@ fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str, comp: b
     *r.headers_mut() =
         if pre.content_type == ct && pre.cache_control == cache_control { pre.headers.clone() } else { build() };
     if let Some(file) = &obj.sealed {
-        r.extensions_mut().insert(ZeroCopy { body: obj.body.clone(), file: file.clone() });
+        zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
     }
     r
 }
@@ -381,7 +419,7 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
                     let body = obj.body.slice(a as usize..b as usize);
                     let mut r = Response::new(Full::new(body));
                     if let Some(file) = &obj.sealed {
-                        r.extensions_mut().insert(ZeroCopy { body: obj.body.clone(), file: file.clone() });
+                        zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
                     }
                     *r.status_mut() = StatusCode::PARTIAL_CONTENT;
                     *r.headers_mut() = base;
@@ -479,4 +517,34 @@ fn preflight(cfg: &Config, req: &HeaderMap) -> Resp {
         h.insert(header::VARY, HeaderValue::from_static("Origin, Access-Control-Request-Headers"));
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_request_ids_are_unique_across_threads() {
+        let cfg = Config::default();
+        let auth = Auth::new(&cfg.auth, |_| None).expect("default auth");
+        let st = State::new(cfg, Vec::new(), Vec::new(), auth, Arc::new(Metrics::default()));
+        let none = HeaderMap::new();
+        let ids: Vec<String> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..3)
+                .map(|_| {
+                    sc.spawn(|| {
+                        (0..2500).map(|_| st.request_id(&none).to_str().expect("ascii").to_string()).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().expect("thread")).collect()
+        });
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        assert!(ids.iter().all(|i| i.starts_with(&st.request_prefix) && i.len() > st.request_prefix.len()));
+        assert!(ids.iter().any(|i| i.ends_with("-0")));
+        let mut given = HeaderMap::new();
+        given.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123"));
+        assert_eq!(st.request_id(&given), "abc-123");
+    }
 }

@@ -176,11 +176,17 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
         return Err(RouteError::BadPath("empty, hidden or non-portable path segment"));
     }
     // Longest prefix that names a HiPS (segments are separated by single slashes, so the first n segments joined
-    // are the body up to the end of segment n: no allocation per candidate).
+    // are the body up to the end of segment n: no allocation per candidate). A name never holds a `NorderK` or
+    // `HpxFinder` segment ([`valid_hips_name`]), so only prefixes ending before the first one are looked up (one
+    // lookup for a tile path instead of one per segment).
+    let max_n = segs.iter().position(|s| s.starts_with("Norder") || *s == "HpxFinder").unwrap_or(segs.len());
     let mut end = body.len();
     for n in (1..=segs.len()).rev() {
         if n < segs.len() {
             end -= segs[n].len() + 1;
+        }
+        if n > max_n {
+            continue;
         }
         let name = &body[..end];
         if !is_hips(name) {

@@ -24,7 +24,7 @@ use crate::config::Config;
 use crate::handler::{handle, State};
 use crate::metrics::Metrics;
 use crate::store::{Root, StoreError};
-use crate::zerocopy::{self, Hint, ZeroCopy};
+use crate::zerocopy::{self, Hint};
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -161,8 +161,9 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             let st = st.clone();
             let hint = hint.clone();
             async move {
-                let mut resp = handle(st, req).await;
-                hint.set(resp.extensions_mut().remove::<ZeroCopy>());
+                let resp = handle(st, req).await;
+                // Stashed by the handler in the same poll (no await since), so on this thread.
+                hint.set(zerocopy::take_stashed());
                 Ok::<_, std::convert::Infallible>(resp)
             }
         });
