@@ -134,3 +134,20 @@ def test_moc_matches_mocpy_from_deepest_pixels(hips):
                           f"{missing.sky_fraction:.3e} missing (sky fractions)")
     frac = float(props["moc_sky_fraction"])
     assert frac == pytest.approx(want.sky_fraction, rel=1e-6)
+
+
+def test_hpxfinder_moc_lists_exactly_the_indexed_tiles(hips):
+    """HpxFinder/Moc.fits (what CDS Hipsgen's PNG/JPEG actions walk) covers exactly the deepest tiles, which are
+    exactly the tiles with an HpxFinder index file; HpxFinder/properties describes the index (dataproduct_type meta)."""
+    props = properties(hips)
+    order = int(props["hips_order"])
+    index = MOC.from_fits(str(hips / "HpxFinder" / "Moc.fits"))
+    assert index.max_order == order
+    tiles = np.array(sorted(tiles_at(hips, order)), dtype=np.uint64)
+    want = MOC.from_healpix_cells(tiles, np.full(tiles.shape, order, dtype=np.uint8), order)
+    assert index == want
+    indexed = sorted(int(p.name[4:]) for p in (hips / "HpxFinder" / f"Norder{order}").rglob("Npix*"))
+    assert indexed == [int(t) for t in tiles]
+    meta = properties(hips / "HpxFinder")
+    assert meta["dataproduct_type"] == "meta" and meta["hips_order"] == str(order)
+    assert meta["creator_did"] == props["creator_did"] + "/meta"

@@ -114,13 +114,7 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
     p.set("hips_creation_date", &d.creation_date);
     p.set("hips_release_date", now_hips_date());
     p.set("hips_status", "public master clonableOnce");
-    p.set(
-        "hips_frame",
-        match d.frame {
-            Frame::Equatorial => "equatorial",
-            Frame::Galactic => "galactic",
-        },
-    );
+    p.set("hips_frame", frame_name(d.frame));
     p.set("hips_order", d.order.to_string());
     p.set("hips_order_min", "0");
     p.set("hips_tile_width", d.width.to_string());
@@ -155,20 +149,60 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
     Ok(p)
 }
 
-/// Write `Moc.fits` (IVOA MOC 2.0) from the coverage ranges; returns the sky fraction.
+/// The coverage of the deepest tiles' pixels as a MOC at the statistics' coverage order.
+#[must_use]
+pub fn coverage_moc(stats: &Stats) -> moc_tools::SMoc {
+    let shift = 2 * u32::from(29 - stats.moc_order);
+    let ranges: Vec<std::ops::Range<u64>> = stats.moc_ranges.iter().map(|&(a, b)| (a << shift)..(b << shift)).collect();
+    moc_tools::from_ranges29(stats.moc_order, ranges)
+}
+
+/// The `hips_frame` value of a frame.
+fn frame_name(frame: Frame) -> &'static str {
+    match frame {
+        Frame::Equatorial => "equatorial",
+        Frame::Galactic => "galactic",
+    }
+}
+
+fn coord_sys(frame: Frame) -> moc_tools::CoordSys {
+    match frame {
+        Frame::Equatorial => moc_tools::CoordSys::Icrs,
+        Frame::Galactic => moc_tools::CoordSys::Galactic,
+    }
+}
+
+/// Write `Moc.fits` (IVOA MOC 2.0) of the coverage; returns the sky fraction.
 ///
 /// # Errors
 /// When the MOC cannot be serialized or stored.
-pub fn write_moc(store: &Store, stats: &Stats, frame: Frame) -> anyhow::Result<f64> {
-    let shift = 2 * u32::from(29 - stats.moc_order);
-    let ranges: Vec<std::ops::Range<u64>> = stats.moc_ranges.iter().map(|&(a, b)| (a << shift)..(b << shift)).collect();
-    let moc = moc_tools::from_ranges29(stats.moc_order, ranges);
-    let sys = match frame {
-        Frame::Equatorial => moc_tools::CoordSys::Icrs,
-        Frame::Galactic => moc_tools::CoordSys::Galactic,
-    };
-    store.put("Moc.fits", moc_tools::to_fits_bytes(&moc, sys)?)?;
-    Ok(moc_tools::sky_fraction(&moc))
+pub fn write_moc(store: &Store, moc: &moc_tools::SMoc, frame: Frame) -> anyhow::Result<f64> {
+    store.put("Moc.fits", moc_tools::to_fits_bytes(moc, coord_sys(frame))?)?;
+    Ok(moc_tools::sky_fraction(moc))
+}
+
+/// Describe the progenitor index as CDS Hipsgen's INDEX does: `HpxFinder/Moc.fits` (the deepest tiles that hold
+/// data, at the tile order: exactly the tiles with an index file) and `HpxFinder/properties`
+/// (`dataproduct_type = meta`). Hipsgen's PNG/JPEG actions take their list of tiles from `HpxFinder/Moc.fits`;
+/// without it they walk every cell of the sky at the HiPS order (hours at order 12).
+///
+/// # Errors
+/// When the MOC cannot be serialized or an object cannot be stored.
+pub fn write_hpxfinder_meta(store: &Store, d: &Describe, coverage: &moc_tools::SMoc) -> anyhow::Result<()> {
+    let tiles = moc_tools::degrade(coverage, d.order);
+    store.put("HpxFinder/Moc.fits", moc_tools::to_fits_bytes(&tiles, coord_sys(d.frame))?)?;
+    let mut p = Properties::new();
+    p.set("creator_did", format!("{}/meta", d.id));
+    p.set("obs_title", format!("{}-meta", d.title));
+    p.set("dataproduct_type", "meta");
+    p.set("hips_frame", frame_name(d.frame));
+    p.set("hips_order", d.order.to_string());
+    p.set("hips_tile_width", d.width.to_string());
+    p.set("hips_release_date", now_hips_date());
+    p.set("hips_version", "1.4");
+    p.set("hips_builder", concat!("hipsgen ", env!("CARGO_PKG_VERSION")));
+    store.put("HpxFinder/properties", p.to_text())?;
+    Ok(())
 }
 
 /// Assemble `Norder3/Allsky.fits` from order-3 tiles reduced to W/8 pixels: tile n at column n % 27 and displayed

@@ -200,7 +200,8 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
     let failed: std::collections::HashSet<&str> = result.failed.iter().map(|f| f.input.as_str()).collect();
     let used: Vec<&Coadd> = plan.coadds.iter().filter(|c| !failed.contains(c.name.as_str())).collect();
     if args.shard.is_none() {
-        let sky_fraction = finalize::write_moc(&store, &result.stats, frame)?;
+        let coverage = finalize::coverage_moc(&result.stats);
+        let sky_fraction = finalize::write_moc(&store, &coverage, frame)?;
         finalize::write_allsky(&store, &result.allsky, plan.width)?;
         let formats: Vec<String> = vec!["fits".into()];
         let d = Describe {
@@ -220,6 +221,9 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
             progenitors: !args.no_progenitors,
         };
         let props = finalize::write_properties(&store, &d, &result.stats, sky_fraction)?;
+        if d.progenitors {
+            finalize::write_hpxfinder_meta(&store, &d, &coverage)?;
+        }
         let previews: Vec<&str> = args.formats.iter().map(String::as_str).filter(|f| *f != "fits").collect();
         crate::write_index_html(&store, &props)?;
         if !previews.is_empty() {
