@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Same-run A/B of hipsserve binaries against each other and nginx on hot tiles (the "hot" workload of
+# serve_vs_nginx.sh: 8 real tiles / Allsky files of the reference HiPS, round-robin, all in hipsserve's cache).
+# Rounds interleave the servers (the order rotates each round) so drift of this VM's speed hits all of them alike.
+# Besides wrk's req/s and p50/p99 it prints the CPU time per request of the server processes (utime+stime from
+# /proc, 10 ms ticks) and of wrk itself (the two share the machine's CPUs, so both bound the throughput).
+#
+# Usage: benches/serve_ab.sh NAME=BINARY [NAME=BINARY...]
+#   env: ROUNDS (3), CONNS ("64 256"), DUR (5 s per cell), HS_ARGS (extra hipsserve flags)
+#   e.g. cp target/release/hipsserve /tmp/hs_old; (change, rebuild)
+#        flock -x /tmp/cpu.lock benches/serve_ab.sh old=/tmp/hs_old new=target/release/hipsserve
+# Servers are started before the measurements; run the whole script under the CPU lock.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REF=${REF_HIPS:-$ROOT/../shared/data/reference_hips}
+W=$(mktemp -d /tmp/serve_ab.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+mkdir -p "$W/data"
+cp -r "$REF/CFHT" "$REF/JWST_MIRI" "$W/data/"
+chmod -R a+rX "$W/data"
+cat > "$W/hot.lua" <<'EOL'
+local paths = {
+  "/CFHT/Norder5/Dir0/Npix3380.png", "/CFHT/Norder5/Dir0/Npix3377.png", "/CFHT/Norder4/Dir0/Npix844.png",
+  "/CFHT/Norder3/Allsky.png", "/JWST_MIRI/Norder7/Dir50000/Npix54047.png", "/JWST_MIRI/Norder6/Dir10000/Npix13511.png",
+  "/JWST_MIRI/Norder5/Dir0/Npix3377.png", "/JWST_MIRI/Norder3/Allsky.png" }
+local i = 0
+request = function() i = i % #paths + 1; return wrk.format("GET", paths[i]) end
+EOL
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# nginx as in serve_vs_nginx.sh
+NPORT=$(free_port)
+mkdir -p "$W/nginx/logs" "$W/nginx/tmp"
+cat > "$W/nginx/nginx.conf" <<EOC
+worker_processes 2;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  types { image/png png; image/jpeg jpg; application/fits fits; text/html html; }
+  default_type text/plain;
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 75s;
+  open_file_cache max=10000 inactive=60s; open_file_cache_errors on;
+  client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
+  fastcgi_temp_path $W/nginx/tmp/fcgi; uwsgi_temp_path $W/nginx/tmp/uwsgi; scgi_temp_path $W/nginx/tmp/scgi;
+  server { listen 127.0.0.1:$NPORT; root $W/data; etag on; }
+}
+EOC
+"$NGINX" -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>"$W/nginx/stderr" &
+PIDS+=($!)
+sleep 0.3
+NAMES=(nginx); URLS=("http://127.0.0.1:$NPORT"); SPIDS=("${PIDS[0]} $(pgrep -P "${PIDS[0]}" | tr '\n' ' ')")
+for spec in "$@"; do
+  name=${spec%%=*}; bin=${spec#*=}
+  RUST_LOG=warn "$bin" --root "$W/data" --listen 127.0.0.1:0 --no-access-log --cache-bytes 268435456 ${HS_ARGS:-} \
+    >"$W/$name.out" 2>"$W/$name.err" &
+  pid=$!; PIDS+=($pid)
+  for _ in $(seq 100); do grep -q listening "$W/$name.out" 2>/dev/null && break; sleep 0.1; done
+  NAMES+=("$name"); URLS+=("http://$(sed -n 's/.*http:\/\///p' "$W/$name.out")"); SPIDS+=("$pid")
+done
+for u in "${URLS[@]}"; do wrk -t1 -c4 -d1s -s "$W/hot.lua" "$u" >/dev/null; done  # warm caches
+ticks() { local s=0 p; for p in $1; do s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $s; }
+TCK=$(getconf CLK_TCK)
+
+echo "| round | conns | server | req/s | p50 | p99 | errors | server CPU us/req | wrk CPU us/req |"
+echo "|---:|---:|---|---:|---:|---:|---|---:|---:|"
+n=${#NAMES[@]}
+for r in $(seq "${ROUNDS:-3}"); do
+  for c in ${CONNS:-64 256}; do
+    for k in $(seq 0 $((n - 1))); do
+      i=$(( (k + r) % n ))
+      t=2; [ "$c" -lt 2 ] && t=1
+      c0=$(ticks "${SPIDS[$i]}")
+      out=$(/usr/bin/time -f "WRKCPU %U %S" wrk -t$t -c"$c" -d"${DUR:-5}s" --latency -s "$W/hot.lua" "${URLS[$i]}" 2>&1)
+      c1=$(ticks "${SPIDS[$i]}")
+      echo "$out" >> "$W/wrk.log"
+      reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+      rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+      p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+      p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+      err=$(echo "$out" | awk '/Socket errors|Non-2xx/' | tr -s ' ' | tr '\n' ';')
+      scpu=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" -v t="$TCK" 'BEGIN{printf "%.1f", (b-a)*1e6/t/n}')
+      wcpu=$(echo "$out" | awk -v n="$reqs" '/WRKCPU/ {printf "%.1f", ($2+$3)*1e6/n}')
+      echo "| $r | $c | ${NAMES[$i]} | $rps | $p50 | $p99 | ${err:-0} | $scpu | $wcpu |"
+    done
+  done
+done
+echo "raw wrk output: $W/wrk.log" >&2
