@@ -20,42 +20,13 @@ cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT
 command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. "$(dirname "$0")/serve_common.sh"
 
 mkdir -p "$W/data"
 cp -r "$REF/CFHT" "$REF/JWST_MIRI" "$W/data/"
 chmod -R a+rX "$W/data"
-cat > "$W/hot.lua" <<'EOL'
-local paths = {
-  "/CFHT/Norder5/Dir0/Npix3380.png", "/CFHT/Norder5/Dir0/Npix3377.png", "/CFHT/Norder4/Dir0/Npix844.png",
-  "/CFHT/Norder3/Allsky.png", "/JWST_MIRI/Norder7/Dir50000/Npix54047.png", "/JWST_MIRI/Norder6/Dir10000/Npix13511.png",
-  "/JWST_MIRI/Norder5/Dir0/Npix3377.png", "/JWST_MIRI/Norder3/Allsky.png" }
-local i = 0
-request = function() i = i % #paths + 1; return wrk.format("GET", paths[i]) end
-EOL
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# nginx as in serve_vs_nginx.sh
-NPORT=$(free_port)
-mkdir -p "$W/nginx/logs" "$W/nginx/tmp"
-cat > "$W/nginx/nginx.conf" <<EOC
-worker_processes 2;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  types { image/png png; image/jpeg jpg; application/fits fits; text/html html; }
-  default_type text/plain;
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  open_file_cache max=10000 inactive=60s; open_file_cache_errors on;
-  client_body_temp_path $W/nginx/tmp/body; proxy_temp_path $W/nginx/tmp/proxy;
-  fastcgi_temp_path $W/nginx/tmp/fcgi; uwsgi_temp_path $W/nginx/tmp/uwsgi; scgi_temp_path $W/nginx/tmp/scgi;
-  server { listen 127.0.0.1:$NPORT; root $W/data; etag on; }
-}
-EOC
-"$NGINX" -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>"$W/nginx/stderr" &
-PIDS+=($!)
+write_hot_lua "$W/hot.lua"
+start_nginx "$W/nginx" "$W/data"
 sleep 0.3
 NAMES=(nginx); URLS=("http://127.0.0.1:$NPORT"); SPIDS=("${PIDS[0]} $(pgrep -P "${PIDS[0]}" | tr '\n' ' ')")
 for spec in "$@"; do

@@ -28,6 +28,7 @@ trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+. "$(dirname "$0")/serve_common.sh"
 [ -x "$NGINX" ] || { echo "nginx not installed" >&2; exit 1; }
 
 [ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -p hipsserve >&2)
@@ -60,14 +61,7 @@ done
 chmod -R a+rX "$DATA"
 
 # --- wrk scripts ---
-cat > "$WORK/hot.lua" <<'EOF'
-local paths = {
-  "/CFHT/Norder5/Dir0/Npix3380.png", "/CFHT/Norder5/Dir0/Npix3377.png", "/CFHT/Norder4/Dir0/Npix844.png",
-  "/CFHT/Norder3/Allsky.png", "/JWST_MIRI/Norder7/Dir50000/Npix54047.png", "/JWST_MIRI/Norder6/Dir10000/Npix13511.png",
-  "/JWST_MIRI/Norder5/Dir0/Npix3377.png", "/JWST_MIRI/Norder3/Allsky.png" }
-local i = 0
-request = function() i = i % #paths + 1; return wrk.format("GET", paths[i]) end
-EOF
+write_hot_lua "$WORK/hot.lua"
 cat > "$WORK/cold.lua" <<'EOF'
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 request = function()
@@ -83,30 +77,7 @@ request = function()
 end
 EOF
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# --- nginx, unprivileged, temp config ---
-NPORT=$(free_port)
-mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  types { image/png png; image/jpeg jpg; application/fits fits; text/html html; }
-  default_type text/plain;
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 75s;
-  open_file_cache max=10000 inactive=60s; open_file_cache_errors on;
-  client_body_temp_path $WORK/nginx/tmp/body; proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fcgi; uwsgi_temp_path $WORK/nginx/tmp/uwsgi; scgi_temp_path $WORK/nginx/tmp/scgi;
-  server { listen 127.0.0.1:$NPORT; root $DATA; etag on; }
-}
-EOF
-"$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2>"$WORK/nginx/stderr" &
-PIDS+=($!)
+start_nginx "$WORK/nginx" "$DATA"
 
 start_hipsserve() { # $1 = cache bytes
   RUST_LOG=warn "$BIN" --root "$DATA" --listen 127.0.0.1:0 --no-access-log --cache-bytes "$1" ${HS_ARGS:-} >"$WORK/hs.out" 2>"$WORK/hs.err" &
