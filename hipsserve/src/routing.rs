@@ -138,7 +138,12 @@ pub fn valid_hips_name(name: &str) -> bool {
     !name.is_empty()
         && !RESERVED.contains(&name.split('/').next().unwrap_or(""))
         && name.split('/').all(safe_segment)
-        && !name.split('/').any(|s| s.starts_with("Norder") || s == "HpxFinder")
+        && !name.split('/').any(is_content_segment)
+}
+
+/// A path segment that belongs to a HiPS's content (`NorderK`, `HpxFinder`), never to a HiPS name.
+fn is_content_segment(s: &str) -> bool {
+    s.starts_with("Norder") || s == "HpxFinder"
 }
 
 fn safe_segment(s: &str) -> bool {
@@ -179,7 +184,7 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
     // are the body up to the end of segment n: no allocation per candidate). A name never holds a `NorderK` or
     // `HpxFinder` segment ([`valid_hips_name`]), so only prefixes ending before the first one are looked up (one
     // lookup for a tile path instead of one per segment).
-    let max_n = segs.iter().position(|s| s.starts_with("Norder") || *s == "HpxFinder").unwrap_or(segs.len());
+    let max_n = segs.iter().position(|s| is_content_segment(s)).unwrap_or(segs.len());
     let mut end = body.len();
     for n in (1..=segs.len()).rev() {
         if n < segs.len() {
