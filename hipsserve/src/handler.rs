@@ -119,21 +119,11 @@ impl State {
             next
         });
         let mut buf = [0u8; 64];
-        let p = self.request_prefix.as_bytes();
+        let (p, mut digits) = (self.request_prefix.as_bytes(), itoa::Buffer::new());
+        let d = digits.format(seq).as_bytes();
+        let n = p.len() + d.len();
         buf[..p.len()].copy_from_slice(p);
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = seq;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        let n = p.len() + digits.len() - i;
-        buf[p.len()..n].copy_from_slice(&digits[i..]);
+        buf[p.len()..n].copy_from_slice(d);
         HeaderValue::from_bytes(&buf[..n]).unwrap_or_else(|_| HeaderValue::from_static("0"))
     }
 }
