@@ -15,11 +15,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REF=${REF_HIPS:-$ROOT/../shared/data/reference_hips}
 W=$(mktemp -d /tmp/serve_ab.XXXXXX)
 chmod 755 "$W"
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 . "$(dirname "$0")/serve_common.sh"
 
 mkdir -p "$W/data"

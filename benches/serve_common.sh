@@ -1,6 +1,13 @@
-# Shared pieces of the server benchmarks (sourced, not run): the hot-tile request mix and nginx, unprivileged, with a
-# temporary config as a tuned static file server (2 workers, sendfile, open_file_cache, no access log). Expects NGINX
-# (the binary) and a PIDS array (background processes the caller kills on exit).
+# Shared pieces of the server benchmarks (sourced, not run): the prerequisites (wrk, nginx), the background processes
+# killed on exit (PIDS), the hot-tile request mix, and nginx, unprivileged, with a temporary config as a tuned static
+# file server (2 workers, sendfile, open_file_cache, no access log).
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "nginx not installed" >&2; exit 1; }
 
 # write_hot_lua FILE: a wrk script cycling over 8 real tiles / Allsky files of the reference HiPS (2 KB to 140 KB).
 write_hot_lua() {

@@ -22,14 +22,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 REF=${REF_HIPS:-$ROOT/../shared/data/reference_hips}
 WORK=$(mktemp -d /tmp/serve_vs_nginx.XXXXXX)
 chmod 755 "$WORK"  # nginx workers (user nobody when started as root) must read the data
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "wrk not installed" >&2; exit 1; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 . "$(dirname "$0")/serve_common.sh"
-[ -x "$NGINX" ] || { echo "nginx not installed" >&2; exit 1; }
 
 [ -n "${SKIP_BUILD:-}" ] || (cd "$ROOT" && cargo build --release -p hipsserve >&2)
 BIN=$ROOT/target/release/hipsserve
