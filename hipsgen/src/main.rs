@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// mimalloc keeps freed tile-sized blocks for reuse; with glibc's allocator every 1 MiB tile buffer was returned to
-/// the kernel and page-faulted (and zeroed) again, about a tenth of the CPU of `previews`.
+/// the kernel and page-faulted (and zeroed) again: 13% of the CPU of `previews` (see BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
