@@ -58,6 +58,9 @@ pub struct Config {
     pub roots: Vec<String>,
     /// How deep below a root to look for folders holding `properties`.
     pub discovery_depth: usize,
+    /// Parse and answer bodiless HTTP/1.1 GET/HEAD/OPTIONS requests in the server's own connection loop (plain GETs
+    /// of cached objects from pre-encoded heads); `false` sends every request through hyper.
+    pub http1_fast_path: bool,
     /// Connection and request limits.
     pub limits: Limits,
     /// The in-memory object cache.
@@ -81,6 +84,7 @@ impl Default for Config {
             public_url: None,
             roots: Vec::new(),
             discovery_depth: 3,
+            http1_fast_path: true,
             limits: Limits::default(),
             cache: CacheConfig::default(),
             cors: CorsConfig::default(),

@@ -95,14 +95,22 @@ impl State {
         }
     }
 
-    /// The client's X-Request-Id when it is short and plain, else `<start time hex>-<sequence>` (formatted on the
-    /// stack: one allocation for the header value).
+    /// The client's X-Request-Id when it is short and plain, else `<start time hex>-<sequence>`.
     fn request_id(&self, headers: &HeaderMap) -> HeaderValue {
-        if let Some(v) = headers.get(X_REQUEST_ID) {
-            let b = v.as_bytes();
+        let given = headers.get(X_REQUEST_ID).map(HeaderValue::as_bytes);
+        let mut buf = [0u8; 64];
+        let n = self.request_id_into(given, &mut buf);
+        HeaderValue::from_bytes(&buf[..n]).unwrap_or_else(|_| HeaderValue::from_static("0"))
+    }
+
+    /// Write the request id into `buf` and return its length: the client's `given` X-Request-Id when it is 1 to 64
+    /// bytes of `[A-Za-z0-9_-]`, else `<start time hex>-<sequence>` (formatted on the stack, no allocation).
+    pub(crate) fn request_id_into(&self, given: Option<&[u8]>, buf: &mut [u8; 64]) -> usize {
+        if let Some(b) = given {
             if !b.is_empty() && b.len() <= 64 && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
             {
-                return v.clone();
+                buf[..b.len()].copy_from_slice(b);
+                return b.len();
             }
         }
         // Sequence numbers are taken from the shared counter in blocks per thread (unique, no shared cache line per
@@ -118,17 +126,24 @@ impl State {
             b.set((self.id_owner, next + 1, end));
             next
         });
-        let mut buf = [0u8; 64];
         let (p, mut digits) = (self.request_prefix.as_bytes(), itoa::Buffer::new());
         let d = digits.format(seq).as_bytes();
         let n = p.len() + d.len();
         buf[..p.len()].copy_from_slice(p);
         buf[p.len()..n].copy_from_slice(d);
-        HeaderValue::from_bytes(&buf[..n]).unwrap_or_else(|_| HeaderValue::from_static("0"))
+        n
+    }
+
+    /// The access-log line of one request (when `log.access_log` is on).
+    pub(crate) fn log_access(&self, id: &str, method: &str, path: &str, status: u16, elapsed: Duration) {
+        if self.cfg.log.access_log {
+            tracing::info!(target: "hipsserve::access", request_id = %id, method = %method, path = %path, status,
+                micros = elapsed.as_micros() as u64, "request");
+        }
     }
 }
 
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 fn text(status: StatusCode, msg: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
@@ -164,10 +179,7 @@ pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Resp {
     let elapsed = start.elapsed();
     state.metrics.record(route_label, status, elapsed);
     state.metrics.in_flight(-1);
-    if state.cfg.log.access_log {
-        tracing::info!(target: "hipsserve::access", request_id = %id, method = %req.method(),
-            path = %req.uri().path(), status, micros = elapsed.as_micros() as u64, "request");
-    }
+    state.log_access(id, req.method().as_str(), req.uri().path(), status, elapsed);
     resp
 }
 
@@ -252,6 +264,52 @@ async fn ready(state: &State) -> Resp {
     text(StatusCode::OK, "ready")
 }
 
+/// Why a HiPS file is refused (404) without reading storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// A tile or Allsky of an order above `hips_order`.
+    OrderAbove,
+    /// A tile format not listed in `hips_tile_format`.
+    Format,
+    /// A tile outside the HiPS's MOC.
+    OutsideCoverage,
+    /// An Allsky of an order or format the HiPS does not have.
+    Allsky,
+}
+
+impl Refusal {
+    fn message(self) -> &'static str {
+        match self {
+            Refusal::OrderAbove => "not found: tile order above hips_order",
+            Refusal::Format => "not found: tile format not in hips_tile_format",
+            Refusal::OutsideCoverage => "not found: tile outside the HiPS coverage (MOC)",
+            Refusal::Allsky => "not found",
+        }
+    }
+}
+
+/// The order, format and coverage checks of a HiPS file (no storage access).
+pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
+    let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
+    match file {
+        HipsFile::Tile { order, ipix, ext } => {
+            if h.max_order.is_some_and(|m| *order > m) {
+                Some(Refusal::OrderAbove)
+            } else if !tile_fmt_ok(ext) {
+                Some(Refusal::Format)
+            } else if !h.covers(*order, *ipix) {
+                Some(Refusal::OutsideCoverage)
+            } else {
+                None
+            }
+        }
+        HipsFile::Allsky { order, ext } if h.max_order.is_some_and(|m| *order > m) || !tile_fmt_ok(ext) => {
+            Some(Refusal::Allsky)
+        }
+        _ => None,
+    }
+}
+
 async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Resp {
     match state.auth.check(&h.settings, headers) {
         Decision::Allow => {}
@@ -268,28 +326,13 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
         }
         Decision::Forbidden => return text(StatusCode::FORBIDDEN, "forbidden"),
     }
-    let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
-    match file {
-        HipsFile::Tile { order, ipix, ext } => {
-            if h.max_order.is_some_and(|m| *order > m) {
-                return text(StatusCode::NOT_FOUND, "not found: tile order above hips_order");
-            }
-            if !tile_fmt_ok(ext) {
-                return text(StatusCode::NOT_FOUND, "not found: tile format not in hips_tile_format");
-            }
-            if !h.covers(*order, *ipix) {
-                let mut r = text(StatusCode::NOT_FOUND, "not found: tile outside the HiPS coverage (MOC)");
-                if h.settings.access == Access::Public {
-                    // Coverage may grow in a later release: cache the refusal briefly only.
-                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
-                }
-                return r;
-            }
+    if let Some(r) = refusal(h, file) {
+        let mut resp = text(StatusCode::NOT_FOUND, r.message());
+        if r == Refusal::OutsideCoverage && h.settings.access == Access::Public {
+            // Coverage may grow in a later release: cache the refusal briefly only.
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
         }
-        HipsFile::Allsky { order, ext } if h.max_order.is_some_and(|m| *order > m) || !tile_fmt_ok(ext) => {
-            return text(StatusCode::NOT_FOUND, "not found");
-        }
-        _ => {}
+        return resp;
     }
     let key = file.key_in(&h.dir);
     let ct = httputil::content_type(&key);
@@ -331,34 +374,41 @@ async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
     .clone()
 }
 
-/// The full 200 identity response of `obj`: its prebuilt headers cloned (built on first use), its body shared, and
-/// its sealed copy stashed for zero-copy sending ([`zerocopy::stash`]).
-fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str, comp: bool) -> Resp {
-    let build = || {
-        let mut h = HeaderMap::with_capacity(12);
-        h.insert(header::CACHE_CONTROL, hv(cache_control));
-        if let Some(m) = &obj.modified_header {
-            h.insert(header::LAST_MODIFIED, m.clone());
-        }
-        if comp {
-            h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        }
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        h.insert(header::ETAG, obj.etag_header.clone());
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
-        // Placeholder replaced by `handle` (in place: the cloned map then never grows per request).
-        h.insert(X_REQUEST_ID, HeaderValue::from_static("-"));
-        h
-    };
-    let pre = obj.ok_headers.get_or_init(|| OkHeaders {
-        content_type: ct,
-        cache_control: cache_control.to_string(),
-        headers: build(),
-    });
+/// Headers of the full 200 identity response of `obj`: Cache-Control, Last-Modified, Vary (compressible types),
+/// Content-Type, Accept-Ranges, ETag, Content-Length, and an X-Request-Id placeholder replaced per request (in place:
+/// a cloned map then never grows).
+fn ok_header_map(obj: &Object, ct: &'static str, cache_control: &str) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(12);
+    h.insert(header::CACHE_CONTROL, hv(cache_control));
+    if let Some(m) = &obj.modified_header {
+        h.insert(header::LAST_MODIFIED, m.clone());
+    }
+    if httputil::compressible(ct) {
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, obj.etag_header.clone());
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+    h.insert(X_REQUEST_ID, HeaderValue::from_static("-"));
+    h
+}
+
+/// The prebuilt headers of `obj`'s 200 identity response, built on first use; `None` when they were built for
+/// another (content type, cache control) pair.
+pub(crate) fn ok_headers<'o>(obj: &'o Object, ct: &'static str, cache_control: &str) -> Option<&'o OkHeaders> {
+    let pre = obj.ok_headers.get_or_init(|| OkHeaders::new(ct, cache_control, ok_header_map(obj, ct, cache_control)));
+    (pre.content_type == ct && pre.cache_control == cache_control).then_some(pre)
+}
+
+/// The full 200 identity response of `obj`: its prebuilt headers cloned, its body shared, and its sealed copy stashed
+/// for zero-copy sending ([`zerocopy::stash`]).
+fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
     let mut r = Response::new(Full::new(obj.body.clone()));
-    *r.headers_mut() =
-        if pre.content_type == ct && pre.cache_control == cache_control { pre.headers.clone() } else { build() };
+    *r.headers_mut() = match ok_headers(obj, ct, cache_control) {
+        Some(pre) => pre.headers.clone(),
+        None => ok_header_map(obj, ct, cache_control),
+    };
     if let Some(file) = &obj.sealed {
         zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
     }
@@ -373,7 +423,7 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
         && !headers.contains_key(header::IF_NONE_MATCH)
         && !headers.contains_key(header::IF_MODIFIED_SINCE);
     if plain {
-        return ok_identity(obj, ct, cache_control, comp);
+        return ok_identity(obj, ct, cache_control);
     }
     let mut base = HeaderMap::new();
     base.insert(header::CACHE_CONTROL, hv(cache_control));
@@ -427,7 +477,7 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
             let (suffix, enc) = if coding == Coding::Brotli { ("br", "br") } else { ("gz", "gzip") };
             (b, format!("\"{}-{suffix}\"", obj.etag.trim_matches('"')), Some(enc))
         }
-        None => return ok_identity(obj, ct, cache_control, comp),
+        None => return ok_identity(obj, ct, cache_control),
     };
     let blen = body.len() as u64;
     let mut r = Response::new(Full::new(body));
@@ -455,30 +505,59 @@ fn origin_allowed(cfg: &Config, origin: &str) -> bool {
     cfg.cors.allowed_origins.iter().any(|o| o == "*" || o == origin)
 }
 
-/// Add CORS response headers for an allowed Origin. Restricted HiPS echo the origin and allow credentials (a
-/// wildcard origin is not allowed with credentials by browsers).
-fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restricted: bool) {
-    let Some(origin) = req.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return };
+/// Headers a browser may read from a cross-origin response.
+pub(crate) const CORS_EXPOSE_HEADERS: &str =
+    "ETag, Content-Range, Content-Length, Accept-Ranges, Last-Modified, Content-Encoding, X-Request-Id";
+
+/// The CORS answer to a request's Origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CorsAllow<'a> {
+    /// No Origin, or one not allowed: no CORS headers.
+    No,
+    /// `Access-Control-Allow-Origin: *` (public HiPS with a wildcard configuration).
+    Any,
+    /// The origin echoed (with `Vary: Origin`), and credentials allowed for a restricted HiPS.
+    Echo {
+        /// The request's Origin.
+        origin: &'a str,
+        /// Add `Access-Control-Allow-Credentials: true`.
+        credentials: bool,
+    },
+}
+
+/// Decide the CORS headers for `origin`. Restricted HiPS echo the origin and allow credentials (a wildcard origin is
+/// not allowed with credentials by browsers).
+pub(crate) fn cors_allow<'a>(cfg: &Config, origin: Option<&'a str>, restricted: bool) -> CorsAllow<'a> {
+    let Some(origin) = origin else { return CorsAllow::No };
     if !origin_allowed(cfg, origin) {
-        return;
+        return CorsAllow::No;
     }
     let wildcard = cfg.cors.allowed_origins.iter().any(|o| o == "*");
     if restricted || !wildcard {
-        resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, hv(origin));
-        add_vary(resp, "Origin");
-        if restricted {
-            resp.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-        }
+        CorsAllow::Echo { origin, credentials: restricted }
     } else {
-        resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        CorsAllow::Any
+    }
+}
+
+/// Add CORS response headers for an allowed Origin ([`cors_allow`]).
+fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restricted: bool) {
+    let origin = req.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    match cors_allow(cfg, origin, restricted) {
+        CorsAllow::No => return,
+        CorsAllow::Any => {
+            resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+        CorsAllow::Echo { origin, credentials } => {
+            resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, hv(origin));
+            add_vary(resp, "Origin");
+            if credentials {
+                resp.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            }
+        }
     }
     if !resp.contains_key(header::ACCESS_CONTROL_ALLOW_METHODS) {
-        resp.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static(
-                "ETag, Content-Range, Content-Length, Accept-Ranges, Last-Modified, Content-Encoding, X-Request-Id",
-            ),
-        );
+        resp.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSE_HEADERS));
     }
 }
 

@@ -9,6 +9,8 @@
 pub mod auth;
 pub mod catalog;
 pub mod config;
+mod conn;
+mod fastpath;
 pub mod handler;
 pub mod httputil;
 pub mod metrics;

@@ -1,5 +1,6 @@
-//! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, per-connection
-//! read-idle and write-stall timeouts, and graceful shutdown that drains in-flight requests.
+//! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, each
+//! connection's HTTP/1.1 fast path ([`crate::conn`]) or hyper with read-idle and write-stall timeouts, and graceful
+//! shutdown that drains in-flight requests.
 
 use std::future::Future;
 use std::io;
@@ -18,9 +19,12 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
+use bytes::{Bytes, BytesMut};
+
 use crate::auth::{Auth, AuthError};
 use crate::catalog;
 use crate::config::Config;
+use crate::conn::{Driver, Next};
 use crate::handler::{handle, State};
 use crate::metrics::Metrics;
 use crate::store::{Root, StoreError};
@@ -127,7 +131,10 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         .max_buf_size(limits.max_header_bytes.max(8192));
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
     let builder = Arc::new(builder);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // `stop` tells connections to finish; every connection task holds a `live` sender, so `recv` returns `None`
+    // once all have ended.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (live_tx, mut live_rx) = tokio::sync::mpsc::channel::<()>(1);
     let permits = state.connection_permits.clone();
     tokio::pin!(shutdown);
     loop {
@@ -149,49 +156,93 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
         };
         let _ = stream.set_nodelay(true);
-        let hint = Hint::default();
-        let io = TokioIo::new(TimedIo::new(
-            stream,
-            Duration::from_millis(limits.idle_timeout_ms),
-            Duration::from_millis(limits.write_timeout_ms),
-            hint.clone(),
-        ));
-        let st = state.clone();
-        let svc = service_fn(move |req| {
-            let st = st.clone();
-            let hint = hint.clone();
-            async move {
-                let resp = handle(st, req).await;
-                // Stashed by the handler in the same poll (no await since), so on this thread.
-                hint.set(zerocopy::take_stashed());
-                Ok::<_, std::convert::Infallible>(resp)
-            }
-        });
-        let conn = builder.serve_connection(io, svc).into_owned();
-        let fut = graceful.watch(conn);
-        let metrics = state.metrics.clone();
+        let (st, builder, stop, live) = (state.clone(), builder.clone(), stop_rx.clone(), live_tx.clone());
         tokio::spawn(async move {
-            metrics.connections(1);
-            if let Err(e) = fut.await {
-                tracing::debug!(%peer, error = %e, "connection ended with error");
-            }
-            metrics.connections(-1);
-            drop(permit);
+            st.metrics.connections(1);
+            connection(stream, peer, &st, &builder, stop).await;
+            st.metrics.connections(-1);
+            drop((permit, live));
         });
     }
     drop(listener);
     tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop_tx.send(true);
+    drop(live_tx);
     let grace = Duration::from_millis(limits.shutdown_grace_ms);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(grace, live_rx.recv()).await.is_err() {
         tracing::warn!("grace period over with connections still open");
     }
 }
 
+/// Serve one connection: HTTP/1.1 requests in [`Driver`] (unless `http1_fast_path` is off), then, if it hands the
+/// connection over, hyper (HTTP/1 or HTTP/2) from the bytes already read. `stop` turns true on shutdown.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: &Arc<State>,
+    builder: &Builder<TokioExecutor>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut buf = BytesMut::new();
+    let mut stopping = false;
+    if state.cfg.http1_fast_path {
+        let mut s = stop.clone();
+        let mut d = Driver::new(&stream, state, Box::pin(async move { drop(s.wait_for(|v| *v).await) }));
+        match d.run(&mut buf).await {
+            Ok(Next::HandOff) => stopping = d.stopping(),
+            Ok(Next::Close) => return,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection ended with error");
+                return;
+            }
+        }
+    }
+    let limits = &state.cfg.limits;
+    let hint = Hint::default();
+    let io = TokioIo::new(TimedIo::new(
+        stream,
+        buf.freeze(),
+        Duration::from_millis(limits.idle_timeout_ms),
+        Duration::from_millis(limits.write_timeout_ms),
+        hint.clone(),
+    ));
+    let st = state.clone();
+    let svc = service_fn(move |req| {
+        let st = st.clone();
+        let hint = hint.clone();
+        async move {
+            let resp = handle(st, req).await;
+            // Stashed by the handler in the same poll (no await since), so on this thread.
+            hint.set(zerocopy::take_stashed());
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let r = if stopping || *stop.borrow() {
+        conn.as_mut().graceful_shutdown();
+        conn.await
+    } else {
+        tokio::select! {
+            r = conn.as_mut() => r,
+            () = async { drop(stop.wait_for(|v| *v).await) } => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        }
+    };
+    if let Err(e) = r {
+        tracing::debug!(%peer, error = %e, "connection ended with error");
+    }
+}
+
 /// A TCP stream that fails reads after `idle` without incoming bytes and writes stalled for `write` (a client that
-/// stops reading), so no client can hold a connection (and its permit) forever. Body bytes of the hinted response are
-/// sent from their sealed copy ([`crate::zerocopy`]).
+/// stops reading), so no client can hold a connection (and its permit) forever. Reads first return `prefix` (bytes
+/// the fast path read before handing the connection over). Body bytes of the hinted response are sent from their
+/// sealed copy ([`crate::zerocopy`]).
 struct TimedIo {
     inner: TcpStream,
+    prefix: Bytes,
     hint: Hint,
     idle: Duration,
     write: Duration,
@@ -203,10 +254,11 @@ struct TimedIo {
 }
 
 impl TimedIo {
-    fn new(inner: TcpStream, idle: Duration, write: Duration, hint: Hint) -> Self {
+    fn new(inner: TcpStream, prefix: Bytes, idle: Duration, write: Duration, hint: Hint) -> Self {
         let now = Instant::now();
         TimedIo {
             inner,
+            prefix,
             hint,
             idle,
             write,
@@ -233,6 +285,11 @@ impl TimedIo {
 impl AsyncRead for TimedIo {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if !this.prefix.is_empty() {
+            let n = this.prefix.len().min(buf.remaining());
+            buf.put_slice(&this.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
                 this.read_armed = false;

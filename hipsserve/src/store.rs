@@ -233,8 +233,30 @@ pub struct OkHeaders {
     pub content_type: &'static str,
     /// Cache-Control they were built for.
     pub cache_control: String,
-    /// Cache-Control, Last-Modified, Vary, Content-Type, Accept-Ranges, ETag, Content-Length.
+    /// Cache-Control, Last-Modified, Vary, Content-Type, Accept-Ranges, ETag, Content-Length (and an X-Request-Id
+    /// placeholder).
     pub headers: http::HeaderMap,
+    /// The same response head on the HTTP/1.1 wire: status line and every header but X-Request-Id, each line ending
+    /// in CRLF, without the blank line that ends the head (the fast path appends per-request headers).
+    pub wire: Vec<u8>,
+}
+
+impl OkHeaders {
+    /// Keep `headers` and encode their wire form.
+    #[must_use]
+    pub fn new(content_type: &'static str, cache_control: &str, headers: http::HeaderMap) -> OkHeaders {
+        let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for (k, v) in &headers {
+            if k.as_str() == "x-request-id" {
+                continue;
+            }
+            wire.extend_from_slice(k.as_str().as_bytes());
+            wire.extend_from_slice(b": ");
+            wire.extend_from_slice(v.as_bytes());
+            wire.extend_from_slice(b"\r\n");
+        }
+        OkHeaders { content_type, cache_control: cache_control.to_string(), headers, wire }
+    }
 }
 
 impl Object {
@@ -331,6 +353,13 @@ impl ObjectCache {
             cache.invalidate(&ck).await;
         }
         Ok(entry)
+    }
+
+    /// The cached object for `key`, without reading storage: `None` when it is not cached (or cached as missing).
+    pub async fn cached(&self, root_idx: usize, key: String) -> Option<Arc<Object>> {
+        let hit = self.cache.as_ref()?.get(&(root_idx, key)).await??;
+        self.metrics.cache_hit(hit.body.len());
+        Some(hit)
     }
 
     /// Bytes currently accounted in the cache.

@@ -94,7 +94,7 @@ pub struct ZeroCopy {
 
 impl ZeroCopy {
     /// The offset of `slice` inside the body when it lies entirely inside it.
-    fn offset_of(&self, slice: &[u8]) -> Option<usize> {
+    pub(crate) fn offset_of(&self, slice: &[u8]) -> Option<usize> {
         let base = self.body.as_ptr() as usize;
         let p = slice.as_ptr() as usize;
         let off = p.checked_sub(base)?;

@@ -1,0 +1,369 @@
+//! One client connection: HTTP/1.1 requests are read, parsed and answered here, and the connection is handed, with
+//! the bytes already read, to hyper for anything this loop does not take on.
+//!
+//! Three tiers, per request:
+//! 1. Hot: a plain GET/HEAD of a cached file of a public HiPS ([`crate::fastpath`]) is answered with the object's
+//!    pre-encoded response head and its body (sent with `sendfile` from its sealed copy when large).
+//! 2. General: any other bodiless GET/HEAD/OPTIONS over HTTP/1.1 becomes an `http::Request` for the handler
+//!    ([`crate::handler::handle`]), and its response is encoded here with hyper's framing rules (Content-Length,
+//!    no body for HEAD, 204 and 304, `connection: close` when the connection ends).
+//! 3. Anything else (HTTP/1.0, HTTP/2, a request body, Expect or Upgrade, a head too large or that does not parse)
+//!    goes to hyper, for the rest of the connection, with the bytes already read replayed first.
+//!
+//! Limits are the same as hyper's side: a connection without incoming bytes for `idle_timeout_ms` is closed, a
+//! request head must arrive within `header_read_timeout_ms` of its first byte and fit in `max_header_bytes`, and a
+//! client that does not take response bytes for `write_timeout_ms` is dropped. On shutdown an idle connection is
+//! closed at once and a busy one after its current response (sent with `connection: close`).
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::os::fd::AsFd;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use crate::config::Access;
+use crate::fastpath::{self, Plain};
+use crate::handler::{self, Resp, State};
+use crate::httputil;
+use crate::routing::{self, Route};
+use crate::store::Object;
+use crate::zerocopy::{self, SealedCopy};
+
+/// Most request headers parsed here; more go to hyper (which allows 100).
+const MAX_HEADERS: usize = 64;
+
+/// How a connection left this loop.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Closed (client done, timeout, shutdown, or an I/O error).
+    Close,
+    /// To be served by hyper, starting with the bytes in the buffer.
+    HandOff,
+}
+
+enum Wait {
+    Ready,
+    TimedOut,
+    Stopping,
+}
+
+/// What tier 1 and 2 need of a request besides the handler.
+enum Answer {
+    /// Sent; keep the connection unless `close`.
+    Sent { close: bool },
+    /// Leave this request (and the connection) to hyper.
+    HandOff,
+}
+
+/// The state of one connection served by this loop.
+pub(crate) struct Driver<'a> {
+    stream: &'a TcpStream,
+    state: &'a Arc<State>,
+    /// One timer for every wait of this connection, moved only when it must fire earlier.
+    timer: Pin<Box<Sleep>>,
+    stop: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+    stopping: bool,
+    out: Vec<u8>,
+}
+
+impl<'a> Driver<'a> {
+    /// A driver for `stream`; `stop` resolves when the server begins shutting down.
+    pub(crate) fn new(
+        stream: &'a TcpStream,
+        state: &'a Arc<State>,
+        stop: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+    ) -> Self {
+        let idle = Duration::from_millis(state.cfg.limits.idle_timeout_ms);
+        Driver {
+            stream,
+            state,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            stop,
+            stopping: false,
+            out: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Whether shutdown has begun (seen while waiting).
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// Wait until the socket is ready for `interest` (`Ready`), `deadline` passes (`TimedOut`), or, when
+    /// `watch_stop`, shutdown begins (`Stopping`).
+    async fn wait(&mut self, interest: Interest, deadline: Instant, watch_stop: bool) -> io::Result<Wait> {
+        if self.timer.deadline() > deadline {
+            self.timer.as_mut().reset(deadline);
+        }
+        std::future::poll_fn(|cx| {
+            let ready =
+                if interest.is_readable() { self.stream.poll_read_ready(cx) } else { self.stream.poll_write_ready(cx) };
+            if let Poll::Ready(r) = ready {
+                return Poll::Ready(r.map(|()| Wait::Ready));
+            }
+            if watch_stop && !self.stopping && self.stop.as_mut().poll(cx).is_ready() {
+                self.stopping = true;
+                return Poll::Ready(Ok(Wait::Stopping));
+            }
+            // The timer fires at or before the deadline; when early, it is moved to the deadline.
+            while self.timer.as_mut().poll(cx).is_ready() {
+                if Instant::now() >= deadline {
+                    return Poll::Ready(Ok(Wait::TimedOut));
+                }
+                self.timer.as_mut().reset(deadline);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Serve requests from `buf` and the socket until the connection closes or must go to hyper.
+    ///
+    /// # Errors
+    /// Socket errors (the connection is then dropped).
+    pub(crate) async fn run(&mut self, buf: &mut BytesMut) -> io::Result<Next> {
+        let limits = &self.state.cfg.limits;
+        let idle = Duration::from_millis(limits.idle_timeout_ms);
+        let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
+        let max_head = limits.max_header_bytes.max(8192);
+        let mut head_started: Option<Instant> = None;
+        let mut idle_deadline: Option<Instant> = None;
+        loop {
+            if !buf.is_empty() {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut req = httparse::Request::new(&mut headers);
+                match req.parse(buf) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let answer = match fastpath::classify(&req) {
+                            Some(plain) => self.answer(&req, &plain).await?,
+                            None => Answer::HandOff,
+                        };
+                        match answer {
+                            Answer::HandOff => return Ok(Next::HandOff),
+                            Answer::Sent { close: true } => return Ok(Next::Close),
+                            Answer::Sent { close: false } => {
+                                buf.advance(n);
+                                head_started = None;
+                                continue;
+                            }
+                        }
+                    }
+                    Ok(httparse::Status::Partial) if buf.len() < max_head => {
+                        head_started.get_or_insert_with(Instant::now);
+                    }
+                    // Too large, too many headers or malformed: hyper answers (431, 400) as it always did.
+                    Ok(httparse::Status::Partial) | Err(_) => return Ok(Next::HandOff),
+                }
+            } else if self.stopping {
+                return Ok(Next::Close);
+            }
+            if buf.capacity() - buf.len() < 1024 {
+                buf.reserve(4096);
+            }
+            match self.stream.try_read_buf(buf) {
+                Ok(0) => return Ok(Next::Close),
+                Ok(_) => idle_deadline = None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let idle_at = *idle_deadline.get_or_insert_with(|| Instant::now() + idle);
+                    let deadline = head_started.map_or(idle_at, |t| idle_at.min(t + header_timeout));
+                    match self.wait(Interest::READABLE, deadline, buf.is_empty()).await? {
+                        Wait::Ready | Wait::Stopping => {}
+                        Wait::TimedOut => return Ok(Next::Close),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Answer one complete request head (tier 1 or 2), or decline.
+    async fn answer(&mut self, req: &httparse::Request<'_, '_>, p: &Plain<'_>) -> io::Result<Answer> {
+        let state = self.state;
+        if p.hot {
+            if let Some((obj, ct, cache_control, label)) = hot_object(state, p).await {
+                if let Some(pre) = handler::ok_headers(&obj, ct, cache_control) {
+                    let start = std::time::Instant::now();
+                    let close = p.close || self.stopping;
+                    let mut id = [0u8; 64];
+                    let id_len = state.request_id_into(p.request_id, &mut id);
+                    let cors = handler::cors_allow(&state.cfg, p.origin, false);
+                    fastpath::response_head(&mut self.out, &pre.wire, &id[..id_len], cors, close);
+                    let elapsed = start.elapsed();
+                    state.metrics.record(label, 200, elapsed);
+                    if state.cfg.log.access_log {
+                        let id = std::str::from_utf8(&id[..id_len]).unwrap_or("");
+                        state.log_access(id, if p.head { "HEAD" } else { "GET" }, p.path, 200, elapsed);
+                    }
+                    let body: &[u8] = if p.head { &[] } else { &obj.body };
+                    let head = std::mem::take(&mut self.out);
+                    let r = self.write(&head, body, obj.sealed.as_deref(), 0).await;
+                    self.out = head;
+                    r?;
+                    return Ok(Answer::Sent { close });
+                }
+            }
+        }
+        let Some(request) = to_request(req) else { return Ok(Answer::HandOff) };
+        let head_only = request.method() == Method::HEAD;
+        let close = p.close || self.stopping;
+        let resp = handler::handle(state.clone(), request).await;
+        let stashed = zerocopy::take_stashed();
+        let body = encode(resp, head_only, close, &mut self.out).await;
+        let (file, offset) = match &stashed {
+            Some(z) => z.offset_of(&body).map_or((None, 0), |off| (Some(&*z.file), off)),
+            None => (None, 0),
+        };
+        let head = std::mem::take(&mut self.out);
+        let r = self.write(&head, &body, file, offset).await;
+        self.out = head;
+        r?;
+        Ok(Answer::Sent { close })
+    }
+
+    /// Write `head` then `body` (from `file` at `offset` with `sendfile` when given and large), waiting at most
+    /// `write_timeout_ms` each time the client does not take bytes.
+    async fn write(&mut self, head: &[u8], body: &[u8], file: Option<&SealedCopy>, offset: usize) -> io::Result<()> {
+        let total = head.len() + body.len();
+        let file = file.filter(|_| body.len() >= zerocopy::MIN_BYTES);
+        let mut sent = 0;
+        let mut deadline: Option<Instant> = None;
+        while sent < total {
+            let r = if let Some(f) = file {
+                let head_rest = &head[sent.min(head.len())..];
+                let done = sent.saturating_sub(head.len());
+                let bufs = [IoSlice::new(head_rest)];
+                let at = usize::from(!head_rest.is_empty());
+                self.stream.try_io(Interest::WRITABLE, || {
+                    zerocopy::send_with_file(
+                        self.stream.as_fd(),
+                        &bufs[..at],
+                        at,
+                        f,
+                        (offset + done) as u64,
+                        body.len() - done,
+                    )
+                })
+            } else if sent < head.len() {
+                self.stream.try_write_vectored(&[IoSlice::new(&head[sent..]), IoSlice::new(body)])
+            } else {
+                self.stream.try_write(&body[sent - head.len()..])
+            };
+            match r {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    sent += n;
+                    deadline = None;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let write_timeout = Duration::from_millis(self.state.cfg.limits.write_timeout_ms);
+                    let at = *deadline.get_or_insert_with(|| Instant::now() + write_timeout);
+                    match self.wait(Interest::WRITABLE, at, false).await? {
+                        Wait::Ready | Wait::Stopping => {}
+                        Wait::TimedOut => {
+                            return Err(io::Error::new(io::ErrorKind::TimedOut, "client stopped reading"))
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The cached object behind a hot request and its pre-encoded head, when every check of the handler passes
+/// without storage: a routed file of a public HiPS, not refused by order, format or coverage, identity coding.
+async fn hot_object<'s>(state: &'s State, p: &Plain<'_>) -> Option<(Arc<Object>, &'static str, &'s str, &'static str)> {
+    let Ok(Route::Hips { name, file }) =
+        routing::route(p.path, state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n))
+    else {
+        return None;
+    };
+    let h = state.hips.get(&name)?;
+    if h.settings.access != Access::Public || handler::refusal(h, &file).is_some() {
+        return None;
+    }
+    let key = file.key_in(&h.dir);
+    let ct = httputil::content_type(&key);
+    if p.accepts_encoding && httputil::compressible(ct) {
+        return None;
+    }
+    let obj = state.cache.cached(h.root_idx, key).await?;
+    Some((obj, ct, &h.settings.cache_control, file.kind()))
+}
+
+/// The `http::Request` of a parsed bodiless request; `None` when hyper would refuse or treat it differently (a
+/// target or header `http` does not accept).
+fn to_request(req: &httparse::Request<'_, '_>) -> Option<Request<()>> {
+    let method = match req.method? {
+        "GET" => Method::GET,
+        "HEAD" => Method::HEAD,
+        "OPTIONS" => Method::OPTIONS,
+        _ => return None,
+    };
+    let uri = http::Uri::try_from(req.path?).ok()?;
+    let mut b = Request::builder().method(method).uri(uri).version(http::Version::HTTP_11);
+    let headers = b.headers_mut()?;
+    headers.reserve(req.headers.len());
+    for h in req.headers.iter() {
+        let name = http::HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        headers.append(name, http::HeaderValue::from_bytes(h.value).ok()?);
+    }
+    b.body(()).ok()
+}
+
+/// Encode the head of `resp` into `out` with hyper's HTTP/1.1 framing rules and return the body to send: no body for
+/// HEAD, 1xx, 204 and 304; Content-Length from the body (kept from the headers for HEAD); 1xx, 204 and 304 without
+/// Content-Length; a Date; `connection: close` when the connection ends after it.
+async fn encode(resp: Resp, head_only: bool, close: bool, out: &mut Vec<u8>) -> Bytes {
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map_or_else(|e| match e {}, http_body_util::Collected::to_bytes);
+    let status = parts.status;
+    let no_body_status = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    out.clear();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let mut length_written = false;
+    for (k, v) in &parts.headers {
+        if k == http::header::CONTENT_LENGTH {
+            // Only a HEAD answer keeps the GET's length; otherwise it is the body's, written below.
+            if !head_only || no_body_status || length_written {
+                continue;
+            }
+            length_written = true;
+        } else if k == http::header::CONNECTION || k == http::header::DATE {
+            continue;
+        }
+        out.extend_from_slice(k.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if !head_only && !no_body_status {
+        out.extend_from_slice(b"content-length: ");
+        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    fastpath::push_date(out);
+    out.extend_from_slice(b"\r\n");
+    if head_only || no_body_status {
+        Bytes::new()
+    } else {
+        body
+    }
+}

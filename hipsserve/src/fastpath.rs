@@ -1,0 +1,249 @@
+//! The HTTP/1.1 fast path's request classification and response heads: it recognises the plain requests that make up
+//! nearly all HiPS traffic (a GET or HEAD of a file of a public HiPS, without conditions, ranges or body) so that the
+//! connection driver ([`crate::conn`]) answers them from the object cache with the object's pre-encoded response
+//! head, without building a hyper request and response for each.
+//!
+//! It sorts each complete request head (parsed by `httparse`, the parser hyper itself uses, with the same defaults):
+//! - `None`: left to hyper, for the rest of the connection: a method other than GET, HEAD and OPTIONS, a version
+//!   other than HTTP/1.1, or a header that changes the message framing or the protocol (Content-Length,
+//!   Transfer-Encoding, Expect, Upgrade, TE, HTTP2-Settings, a Connection token other than keep-alive and close).
+//! - `hot`: a GET or HEAD of an origin-form target with a plain query and none of Range, If-Range, If-Match,
+//!   If-None-Match, If-Modified-Since, If-Unmodified-Since: answered from the object cache when the object is there.
+//! - otherwise: handed to the request handler as an `http::Request`, its response encoded by the driver.
+//!
+//! The route, the HiPS's access rule, the order/format/coverage checks and the CORS decision are the handler's own
+//! functions ([`crate::routing::route`], [`crate::handler::refusal`], [`crate::handler::cors_allow`]), so both paths
+//! share one definition of what is served.
+
+use std::cell::RefCell;
+use std::time::SystemTime;
+
+use crate::handler::{CorsAllow, CORS_EXPOSE_HEADERS};
+
+/// Request headers that change the message framing or the protocol: such requests go to hyper.
+const FRAMING: &[&str] = &["content-length", "transfer-encoding", "expect", "upgrade", "te", "http2-settings"];
+
+/// Request headers that make an answer depend on more than the object: such requests go to the handler.
+const CONDITIONAL: &[&str] = &[
+    "range",
+    "if-range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+];
+
+/// A bodiless HTTP/1.1 request, as far as the fast path needs to know it (borrowed from the read buffer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plain<'b> {
+    /// A plain GET or HEAD, which the object cache may answer directly.
+    pub hot: bool,
+    /// HEAD (headers only).
+    pub head: bool,
+    /// The path, without the query.
+    pub path: &'b str,
+    /// The first Origin header, when it is a valid header string (as `HeaderValue::to_str` reads it).
+    pub origin: Option<&'b str>,
+    /// The first X-Request-Id header.
+    pub request_id: Option<&'b [u8]>,
+    /// The client asked to close the connection after this response.
+    pub close: bool,
+    /// The client sent Accept-Encoding (compressible objects then go through content negotiation, in hyper).
+    pub accepts_encoding: bool,
+}
+
+/// Bytes of a query the fast path passes through (unreserved, sub-delims, `:@/?` and percent signs); anything else
+/// is left to hyper's URI parser.
+fn plain_query_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+}
+
+/// What `HeaderValue::to_str` accepts: visible ASCII, space and tab.
+fn header_str(v: &[u8]) -> Option<&str> {
+    if v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) {
+        std::str::from_utf8(v).ok()
+    } else {
+        None
+    }
+}
+
+/// Sort a parsed request head (see the module documentation); the HiPS checks of hot requests come after, in the
+/// driver.
+pub(crate) fn classify<'b>(req: &httparse::Request<'_, 'b>) -> Option<Plain<'b>> {
+    let (head, get_or_head) = match req.method? {
+        "GET" => (false, true),
+        "HEAD" => (true, true),
+        "OPTIONS" => (false, false),
+        _ => return None,
+    };
+    if req.version? != 1 {
+        return None;
+    }
+    let target = req.path?;
+    let (path, query) = target.split_once('?').map_or((target, None), |(p, q)| (p, Some(q)));
+    let hot = get_or_head && path.starts_with('/') && query.is_none_or(|q| q.bytes().all(plain_query_byte));
+    let mut p = Plain { hot, head, path, origin: None, request_id: None, close: false, accepts_encoding: false };
+    let mut seen_origin = false;
+    for h in req.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("origin") {
+            if !seen_origin {
+                seen_origin = true;
+                p.origin = header_str(h.value);
+            }
+        } else if name.eq_ignore_ascii_case("x-request-id") {
+            p.request_id = p.request_id.or(Some(h.value));
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in header_str(h.value)?.split(',') {
+                let token = token.trim();
+                if token.eq_ignore_ascii_case("close") {
+                    p.close = true;
+                } else if !token.is_empty() && !token.eq_ignore_ascii_case("keep-alive") {
+                    return None;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("accept-encoding") {
+            p.accepts_encoding = true;
+        } else if FRAMING.iter().any(|d| name.eq_ignore_ascii_case(d)) {
+            return None;
+        } else if CONDITIONAL.iter().any(|d| name.eq_ignore_ascii_case(d)) {
+            p.hot = false;
+        }
+    }
+    Some(p)
+}
+
+thread_local! {
+    /// This thread's `Date` value and the second it was formatted for.
+    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
+}
+
+/// Append the current `date: <IMF-fixdate>` line (formatted once per second per thread).
+pub(crate) fn push_date(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.0 != secs {
+            let s = httpdate::fmt_http_date(now);
+            if s.len() == 29 {
+                d.1.copy_from_slice(s.as_bytes());
+                d.0 = secs;
+            }
+        }
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(&d.1);
+        out.extend_from_slice(b"\r\n");
+    });
+}
+
+/// Assemble a 200 response head into `out`: the object's pre-encoded `wire` head, then Date, X-Request-Id, the CORS
+/// headers and `connection: close` when the connection ends after it, and the blank line.
+pub(crate) fn response_head(out: &mut Vec<u8>, wire: &[u8], request_id: &[u8], cors: CorsAllow<'_>, close: bool) {
+    out.clear();
+    out.extend_from_slice(wire);
+    push_date(out);
+    out.extend_from_slice(b"x-request-id: ");
+    out.extend_from_slice(request_id);
+    out.extend_from_slice(b"\r\n");
+    match cors {
+        CorsAllow::No => {}
+        CorsAllow::Any => out.extend_from_slice(b"access-control-allow-origin: *\r\n"),
+        CorsAllow::Echo { origin, credentials } => {
+            out.extend_from_slice(b"access-control-allow-origin: ");
+            out.extend_from_slice(origin.as_bytes());
+            // Vary is a list: a second line adds to the Accept-Encoding one of compressible types.
+            out.extend_from_slice(b"\r\nvary: Origin\r\n");
+            if credentials {
+                out.extend_from_slice(b"access-control-allow-credentials: true\r\n");
+            }
+        }
+    }
+    if cors != CorsAllow::No {
+        out.extend_from_slice(b"access-control-expose-headers: ");
+        out.extend_from_slice(CORS_EXPOSE_HEADERS.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Option<Plain<'_>> {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(raw.as_bytes()) {
+            Ok(httparse::Status::Complete(_)) => classify(&req),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn plain_gets_and_heads_are_taken() {
+        let p = parse("GET /CFHT/Norder3/Allsky.png HTTP/1.1\r\nHost: x\r\nUser-Agent: wrk\r\n\r\n").unwrap();
+        assert_eq!((p.hot, p.head, p.path, p.close), (true, false, "/CFHT/Norder3/Allsky.png", false));
+        let p = parse("HEAD /a/properties?x=1&y=%20 HTTP/1.1\r\nConnection: Keep-Alive, close\r\n\r\n").unwrap();
+        assert_eq!((p.hot, p.head, p.path, p.close), (true, true, "/a/properties", true));
+        let p = parse("GET /a HTTP/1.1\r\nOrigin: https://portal\r\norigin: https://other\r\nX-Request-Id: r1\r\n\r\n")
+            .unwrap();
+        assert_eq!((p.origin, p.request_id), (Some("https://portal"), Some(&b"r1"[..])));
+        let p = parse("GET /a HTTP/1.1\r\nOrigin: caf\u{e9}\r\nAccept-Encoding: gzip\r\n\r\n").unwrap();
+        assert_eq!((p.origin, p.accepts_encoding), (None, true), "an origin hyper cannot read as text is ignored");
+    }
+
+    #[test]
+    fn conditions_ranges_and_odd_targets_go_to_the_handler() {
+        for raw in [
+            "OPTIONS * HTTP/1.1\r\n\r\n",
+            "OPTIONS /a HTTP/1.1\r\nOrigin: x\r\nAccess-Control-Request-Method: GET\r\n\r\n",
+            "GET http://host/a HTTP/1.1\r\n\r\n",
+            "GET /a?b=\"c\" HTTP/1.1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nRANGE: bytes=0-1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nIf-None-Match: \"x\"\r\n\r\n",
+            "HEAD /a HTTP/1.1\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+        ] {
+            assert!(!parse(raw).unwrap().hot, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn framing_and_protocol_changes_go_to_hyper() {
+        for raw in [
+            "POST /a HTTP/1.1\r\n\r\n",
+            "get /a HTTP/1.1\r\n\r\n",
+            "GET /a HTTP/1.0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "GET /a HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            "GET /a HTTP/1.1\r\nTE: trailers\r\n\r\n",
+            "GET /a HTTP/1.1\r\nConnection: caf\u{e9}\r\n\r\n",
+        ] {
+            assert_eq!(parse(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn heads_end_with_the_per_request_lines() {
+        let mut out = Vec::new();
+        let wire = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n";
+        response_head(&mut out, wire, b"id-1", CorsAllow::Echo { origin: "https://p", credentials: false }, true);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-length: 3\r\ndate: "), "{text}");
+        assert!(text.ends_with(
+            "\r\nx-request-id: id-1\r\naccess-control-allow-origin: https://p\r\nvary: Origin\r\n\
+             access-control-expose-headers: ETag, Content-Range, Content-Length, Accept-Ranges, Last-Modified, \
+             Content-Encoding, X-Request-Id\r\nconnection: close\r\n\r\n"
+        ));
+        let date = text.lines().find_map(|l| l.strip_prefix("date: ")).unwrap();
+        assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
+        response_head(&mut out, wire, b"id-2", CorsAllow::No, false);
+        assert!(String::from_utf8(out).unwrap().ends_with("\r\nx-request-id: id-2\r\n\r\n"));
+    }
+}
