@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use tokio::io::Interest;
@@ -35,7 +35,7 @@ use crate::fastpath::{self, Plain};
 use crate::handler::{self, Resp, State};
 use crate::httputil;
 use crate::routing::{self, Route};
-use crate::store::Object;
+use crate::front::{self, Hot};
 use crate::zerocopy::{self, SealedCopy};
 
 /// Most request headers parsed here; more go to hyper (which allows 100).
@@ -126,11 +126,12 @@ impl<'a> Driver<'a> {
         .await
     }
 
-    /// Serve requests from `buf` and the socket until the connection closes or must go to hyper.
+    /// Serve requests from the socket until the connection closes or must go to hyper (then `input` holds the bytes
+    /// read and not answered).
     ///
     /// # Errors
     /// Socket errors (the connection is then dropped).
-    pub(crate) async fn run(&mut self, buf: &mut BytesMut) -> io::Result<Next> {
+    pub(crate) async fn run(&mut self, input: &mut Input) -> io::Result<Next> {
         let limits = &self.state.cfg.limits;
         let idle = Duration::from_millis(limits.idle_timeout_ms);
         let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
@@ -138,10 +139,10 @@ impl<'a> Driver<'a> {
         let mut head_started: Option<Instant> = None;
         let mut idle_deadline: Option<Instant> = None;
         loop {
-            if !buf.is_empty() {
+            if !input.pending().is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut req = httparse::Request::new(&mut headers);
-                match req.parse(buf) {
+                match req.parse(input.pending()) {
                     Ok(httparse::Status::Complete(n)) => {
                         let answer = match fastpath::classify(&req) {
                             Some(plain) => self.answer(&req, &plain).await?,
@@ -151,13 +152,13 @@ impl<'a> Driver<'a> {
                             Answer::HandOff => return Ok(Next::HandOff),
                             Answer::Sent { close: true } => return Ok(Next::Close),
                             Answer::Sent { close: false } => {
-                                buf.advance(n);
+                                input.consume(n);
                                 head_started = None;
                                 continue;
                             }
                         }
                     }
-                    Ok(httparse::Status::Partial) if buf.len() < max_head => {
+                    Ok(httparse::Status::Partial) if input.pending().len() < max_head => {
                         head_started.get_or_insert_with(Instant::now);
                     }
                     // Too large, too many headers or malformed: hyper answers (431, 400) as it always did.
@@ -166,16 +167,16 @@ impl<'a> Driver<'a> {
             } else if self.stopping {
                 return Ok(Next::Close);
             }
-            if buf.capacity() - buf.len() < 1024 {
-                buf.reserve(4096);
-            }
-            match self.stream.try_read_buf(buf) {
+            match read_some(self.stream, input.spare(max_head)) {
                 Ok(0) => return Ok(Next::Close),
-                Ok(_) => idle_deadline = None,
+                Ok(n) => {
+                    input.filled(n);
+                    idle_deadline = None;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     let idle_at = *idle_deadline.get_or_insert_with(|| Instant::now() + idle);
                     let deadline = head_started.map_or(idle_at, |t| idle_at.min(t + header_timeout));
-                    match self.wait(Interest::READABLE, deadline, buf.is_empty()).await? {
+                    match self.wait(Interest::READABLE, deadline, input.pending().is_empty()).await? {
                         Wait::Ready | Wait::Stopping => {}
                         Wait::TimedOut => return Ok(Next::Close),
                     }
@@ -189,23 +190,37 @@ impl<'a> Driver<'a> {
     async fn answer(&mut self, req: &httparse::Request<'_, '_>, p: &Plain<'_>) -> io::Result<Answer> {
         let state = self.state;
         if p.hot {
-            if let Some((obj, ct, cache_control, label)) = hot_object(state, p).await {
-                if let Some(pre) = handler::ok_headers(&obj, ct, cache_control) {
-                    let start = std::time::Instant::now();
+            let now = std::time::Instant::now();
+            let hot = match front::get(state.id(), p.path.as_bytes(), now) {
+                Some(h) => {
+                    state.metrics.cache_hit(h.obj.body.len());
+                    Some(h)
+                }
+                None => {
+                    let h = hot_object(state, p).await;
+                    if let Some(h) = &h {
+                        front::put(state.id(), p.path.as_bytes(), h, now);
+                    }
+                    h
+                }
+            };
+            // Compressible types are negotiated by the handler when the client accepts a coding.
+            if let Some(hot) = hot.filter(|h| !(p.accepts_encoding && httputil::compressible(h.ct))) {
+                if let Some(pre) = handler::ok_headers(&hot.obj, hot.ct, &hot.hips.settings.cache_control) {
                     let close = p.close || self.stopping;
                     let mut id = [0u8; 64];
                     let id_len = state.request_id_into(p.request_id, &mut id);
                     let cors = handler::cors_allow(&state.cfg, p.origin, false);
                     fastpath::response_head(&mut self.out, &pre.wire, &id[..id_len], cors, close);
-                    let elapsed = start.elapsed();
-                    state.metrics.record(label, 200, elapsed);
+                    let elapsed = now.elapsed();
+                    state.metrics.record(hot.label, 200, elapsed);
                     if state.cfg.log.access_log {
                         let id = std::str::from_utf8(&id[..id_len]).unwrap_or("");
                         state.log_access(id, if p.head { "HEAD" } else { "GET" }, p.path, 200, elapsed);
                     }
-                    let body: &[u8] = if p.head { &[] } else { &obj.body };
+                    let body: &[u8] = if p.head { &[] } else { &hot.obj.body };
                     let head = std::mem::take(&mut self.out);
-                    let r = self.write(&head, body, obj.sealed.as_deref(), 0).await;
+                    let r = self.write(&head, body, hot.obj.sealed.as_deref(), 0).await;
                     self.out = head;
                     r?;
                     return Ok(Answer::Sent { close });
@@ -280,9 +295,81 @@ impl<'a> Driver<'a> {
     }
 }
 
-/// The cached object behind a hot request and its pre-encoded head, when every check of the handler passes
-/// without storage: a routed file of a public HiPS, not refused by order, format or coverage, identity coding.
-async fn hot_object<'s>(state: &'s State, p: &Plain<'_>) -> Option<(Arc<Object>, &'static str, &'s str, &'static str)> {
+/// The bytes read from a connection: `data[start..end]` is input not answered yet. It starts at 4 KiB and grows (up
+/// to the head limit) only for larger request heads.
+#[derive(Debug, Default)]
+pub(crate) struct Input {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Input {
+    /// Input read and not answered yet.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// `n` bytes were answered.
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+    }
+
+    /// Room to read into (the pending bytes moved to the front first when at the end; empty when `max` bytes are
+    /// pending).
+    fn spare(&mut self, max: usize) -> &mut [u8] {
+        if self.end == self.data.len() && self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if self.end == self.data.len() && self.data.len() < max {
+            let grown = (self.data.len() * 2).clamp(4096, max);
+            self.data.resize(grown, 0);
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// `n` bytes were read into [`Input::spare`].
+    fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.data.len());
+    }
+}
+
+/// Read what the socket has into `spare`: `Ok(0)` at end of input, `WouldBlock` when nothing is there. A read that
+/// does not fill `spare` drained the socket, so its readiness is cleared at once (as nginx does), and the next read
+/// waits for the poller instead of making a system call that would only say "nothing yet". The readiness seen
+/// before the read is the one cleared, so data arriving meanwhile is never missed. (`spare` is never empty: a full
+/// buffer is handed to hyper first.)
+#[cfg(target_os = "linux")]
+fn read_some(stream: &TcpStream, spare: &mut [u8]) -> io::Result<usize> {
+    let space = spare.len();
+    let mut got = 0;
+    let r = stream.try_io(Interest::READABLE, || {
+        let n = rustix::io::read(stream.as_fd(), &mut *spare)?;
+        got = n;
+        if n > 0 && n < space {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(n)
+        }
+    });
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        r => r,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_some(stream: &TcpStream, spare: &mut [u8]) -> io::Result<usize> {
+    stream.try_read(spare)
+}
+
+/// The cached object behind a hot request, when every check of the handler passes without storage: a routed file
+/// of a public HiPS, not refused by order, format or coverage.
+async fn hot_object(state: &State, p: &Plain<'_>) -> Option<Hot> {
     let Ok(Route::Hips { name, file }) =
         routing::route(p.path, state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n))
     else {
@@ -294,11 +381,8 @@ async fn hot_object<'s>(state: &'s State, p: &Plain<'_>) -> Option<(Arc<Object>,
     }
     let key = file.key_in(&h.dir);
     let ct = httputil::content_type(&key);
-    if p.accepts_encoding && httputil::compressible(ct) {
-        return None;
-    }
     let obj = state.cache.cached(h.root_idx, key).await?;
-    Some((obj, ct, &h.settings.cache_control, file.kind()))
+    Some(Hot { obj, hips: h.clone(), ct, label: file.kind() })
 }
 
 /// The `http::Request` of a parsed bodiless request; `None` when hyper would refuse or treat it differently (a

@@ -95,6 +95,11 @@ impl State {
         }
     }
 
+    /// Identifies this state among others in the process (per-thread caches are keyed by it).
+    pub(crate) fn id(&self) -> u64 {
+        self.id_owner
+    }
+
     /// The client's X-Request-Id when it is short and plain, else `<start time hex>-<sequence>`.
     fn request_id(&self, headers: &HeaderMap) -> HeaderValue {
         let given = headers.get(X_REQUEST_ID).map(HeaderValue::as_bytes);

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod config;
 mod conn;
 mod fastpath;
+mod front;
 pub mod handler;
 pub mod httputil;
 pub mod metrics;

@@ -19,12 +19,12 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::auth::{Auth, AuthError};
 use crate::catalog;
 use crate::config::Config;
-use crate::conn::{Driver, Next};
+use crate::conn::{Driver, Input, Next};
 use crate::handler::{handle, State};
 use crate::metrics::Metrics;
 use crate::store::{Root, StoreError};
@@ -183,12 +183,12 @@ async fn connection(
     builder: &Builder<TokioExecutor>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut buf = BytesMut::new();
+    let mut input = Input::default();
     let mut stopping = false;
     if state.cfg.http1_fast_path {
         let mut s = stop.clone();
         let mut d = Driver::new(&stream, state, Box::pin(async move { drop(s.wait_for(|v| *v).await) }));
-        match d.run(&mut buf).await {
+        match d.run(&mut input).await {
             Ok(Next::HandOff) => stopping = d.stopping(),
             Ok(Next::Close) => return,
             Err(e) => {
@@ -201,7 +201,7 @@ async fn connection(
     let hint = Hint::default();
     let io = TokioIo::new(TimedIo::new(
         stream,
-        buf.freeze(),
+        Bytes::copy_from_slice(input.pending()),
         Duration::from_millis(limits.idle_timeout_ms),
         Duration::from_millis(limits.write_timeout_ms),
         hint.clone(),
