@@ -32,10 +32,10 @@ use tokio::time::{Instant, Sleep};
 
 use crate::config::Access;
 use crate::fastpath::{self, Plain};
+use crate::front::{self, Hot};
 use crate::handler::{self, Resp, State};
 use crate::httputil;
 use crate::routing::{self, Route};
-use crate::front::{self, Hot};
 use crate::zerocopy::{self, SealedCopy};
 
 /// Most request headers parsed here; more go to hyper (which allows 100).
@@ -412,7 +412,8 @@ async fn encode(resp: Resp, head_only: bool, close: bool, out: &mut Vec<u8>) -> 
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.map_or_else(|e| match e {}, http_body_util::Collected::to_bytes);
     let status = parts.status;
-    let no_body_status = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let no_body_status =
+        status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     out.clear();
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());

@@ -24,14 +24,8 @@ use crate::handler::{CorsAllow, CORS_EXPOSE_HEADERS};
 const FRAMING: &[&str] = &["content-length", "transfer-encoding", "expect", "upgrade", "te", "http2-settings"];
 
 /// Request headers that make an answer depend on more than the object: such requests go to the handler.
-const CONDITIONAL: &[&str] = &[
-    "range",
-    "if-range",
-    "if-match",
-    "if-none-match",
-    "if-modified-since",
-    "if-unmodified-since",
-];
+const CONDITIONAL: &[&str] =
+    &["range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
 
 /// A bodiless HTTP/1.1 request, as far as the fast path needs to know it (borrowed from the read buffer).
 #[derive(Debug, Clone, PartialEq, Eq)]
