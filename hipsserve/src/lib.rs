@@ -1,10 +1,12 @@
 //! hipsserve: an HTTP server publishing HiPS from object storage to Aladin Lite and registries.
 //!
-//! Modules, from the wire inwards: [`server`] (accept loop, timeouts, shutdown), [`handler`] (one request -> one
-//! response), [`routing`] (URL layout and path safety; new services such as SODA cutouts go there), [`httputil`]
-//! (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery, coverage,
-//! `/hipslist`), [`store`] (object storage and the coalescing cache), [`zerocopy`] (sendfile of cached bodies),
-//! [`metrics`] and [`config`].
+//! Modules, from the wire inwards: [`server`] (accept loop, timeouts, shutdown), `conn` (the HTTP/1.1 connection
+//! loop: hot GETs from pre-encoded heads, other bodiless requests through the handler, the rest handed to hyper),
+//! `fastpath` (request classification, response heads), `front` (per-thread cache of hot paths), [`handler`] (one
+//! request -> one response), [`routing`] (URL layout and path safety; new services such as SODA cutouts go there),
+//! [`httputil`] (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery,
+//! coverage, `/hipslist`), [`store`] (object storage and the coalescing cache), [`zerocopy`] (sendfile of cached
+//! bodies), [`metrics`] and [`config`].
 
 pub mod auth;
 pub mod catalog;

@@ -2,10 +2,10 @@
 //! malformed and pipelined requests, then a few thousand seeded random mutations of them) are sent to two instances of
 //! the real binary on the same HiPS, one with the fast path and one with every request going through hyper
 //! (`http1_fast_path = false`). Every answer must be the same bytes, apart from Date and X-Request-Id values and the
-//! order of header lines. One difference is allowed, after the last answer: when garbage follows a complete request on
-//! the same connection, hyper sometimes answers it with its bare `400 Bad Request` and closes, and sometimes closes or
-//! waits for more, depending on whether it met the garbage as the connection's first message (after a hand-over from
-//! the fast path) or as a later one.
+//! order of header lines. One difference is allowed, at the end of a connection: when garbage follows a complete
+//! request, hyper answers it with a bare error (400 or 431, no X-Request-Id) and closes, or closes, or waits for more,
+//! depending on whether it met the garbage as the connection's first message (after a hand-over from the fast path)
+//! or as a later one; closing with unread garbage can also reset the connection and cut the previous answer short.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -91,10 +91,22 @@ fn exchange(addr: SocketAddr, chunks: &[Vec<u8>], heads: &[bool]) -> Vec<Normali
     normalise(&buf, heads).0
 }
 
-/// Whether each request in a raw stream is a HEAD (by request line), for body framing.
+/// Whether each request in a raw stream is a HEAD (by request line), for body framing. A request starts at the first
+/// non-empty line after an empty one (lines end in LF or CRLF, as `httparse` reads them).
 fn heads_of(raw: &[u8]) -> Vec<bool> {
     let text = String::from_utf8_lossy(raw);
-    text.split("\r\n\r\n").filter(|r| !r.trim().is_empty()).map(|r| r.trim_start().starts_with("HEAD ")).collect()
+    let mut heads = Vec::new();
+    let mut at_start = true;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            at_start = true;
+        } else if at_start {
+            heads.push(line.starts_with("HEAD "));
+            at_start = false;
+        }
+    }
+    heads
 }
 
 fn corpus(tile: &str, outside: &str) -> Vec<Vec<Vec<u8>>> {
@@ -141,6 +153,12 @@ fn corpus(tile: &str, outside: &str) -> Vec<Vec<Vec<u8>>> {
         one(format!("GET /{r}/properties HTTP/1.1\r\n\r\n")),
         one(format!("GET /{r}/properties HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n")),
         one(format!("GET /{r}/properties HTTP/1.1\r\nOrigin: https://p\r\n\r\n")),
+        one(format!(
+            "GET /{r}/properties HTTP/1.1\r\nAuthorization: Bearer alice-secret-token\r\nOrigin: https://p\r\n\r\n"
+        )),
+        one(format!("HEAD /{r}/Moc.fits HTTP/1.1\r\nAuthorization: Bearer mallory-secret-token\r\n\r\n")),
+        one(format!("GET {tile} HTTP/1.1\r\nRange: bytes=0-9\r\nIf-Range: \"nope\"\r\n\r\n")),
+        one(format!("GET {tile} HTTP/1.1\r\nRange: bytes=0-9, 20-29\r\n\r\n")),
         one("GET /CFHT/../secret.txt HTTP/1.1\r\n\r\n".to_string()),
         one("GET /CFHT/%2e%2e/secret.txt HTTP/1.1\r\n\r\n".to_string()),
         one("GET /CFHT/.git/config HTTP/1.1\r\n\r\n".to_string()),
@@ -239,6 +257,27 @@ fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
     v
 }
 
+/// Equal, but for a trailing bare hyper error on either side and, when there was one, a last answer cut short.
+fn same_answers(mut a: Vec<Normalised>, mut b: Vec<Normalised>) -> bool {
+    let bare_error =
+        |r: &Normalised| r.0.starts_with('4') && r.2.is_empty() && !r.1.iter().any(|h| h.starts_with("x-request-id"));
+    let mut garbage = false;
+    for v in [&mut a, &mut b] {
+        if v.last().is_some_and(bare_error) {
+            v.pop();
+            garbage = true;
+        }
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    a.iter().zip(&b).enumerate().all(|(i, (x, y))| {
+        x == y
+            || (garbage && i + 1 == n && x.0 == y.0 && x.1 == y.1 && (x.2.starts_with(&y.2) || y.2.starts_with(&x.2)))
+    })
+}
+
 #[test]
 fn fast_path_answers_exactly_as_hyper() {
     let fx = Fixture::new();
@@ -285,16 +324,7 @@ fn fast_path_answers_exactly_as_hyper() {
         });
         let (a, b) = (b, a);
         hot_seen += usize::from(a.first().is_some_and(|r| r.0.starts_with("200")));
-        let bare_400 = |r: &Normalised| {
-            r.0 == "400 Bad Request" && r.2.is_empty() && !r.1.iter().any(|h| h.starts_with("x-request-id"))
-        };
-        let (mut a, mut b) = (a, b);
-        if a.len() == b.len() + 1 && a.last().is_some_and(bare_400) {
-            a.pop();
-        } else if b.len() == a.len() + 1 && b.last().is_some_and(bare_400) {
-            b.pop();
-        }
-        if a != b {
+        if !same_answers(a.clone(), b.clone()) {
             failures.push(format!(
                 "request {:?}\n fast: {:?}\n hyper: {:?}",
                 String::from_utf8_lossy(&raw),
