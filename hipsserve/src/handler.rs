@@ -19,6 +19,7 @@ use crate::catalog::{self, Hips};
 use crate::config::{Access, Config};
 use crate::httputil::{self, Coding, RangeReq};
 use crate::metrics::Metrics;
+use crate::progenitors;
 use crate::routing::{self, HipsFile, Route, RouteError};
 use crate::store::{Object, ObjectCache, OkHeaders, Root, StoreError};
 use crate::zerocopy::{self, ZeroCopy};
@@ -150,7 +151,7 @@ impl State {
 
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-fn text(status: StatusCode, msg: &str) -> Resp {
+pub(crate) fn text(status: StatusCode, msg: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -159,7 +160,7 @@ fn text(status: StatusCode, msg: &str) -> Resp {
     r
 }
 
-fn hv(s: &str) -> HeaderValue {
+pub(crate) fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
@@ -214,7 +215,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'stat
     };
     if m == Method::OPTIONS {
         let restricted = match &route {
-            Route::Hips { name, .. } | Route::HipsDirRedirect(name) => {
+            Route::Hips { name, .. } | Route::HipsDirRedirect(name) | Route::Progenitors(name) => {
                 state.hips.get(name).is_some_and(|h| h.settings.access == Access::Restricted)
             }
             _ => false,
@@ -241,6 +242,17 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'stat
             let mut r = text(StatusCode::MOVED_PERMANENTLY, "moved");
             r.headers_mut().insert(header::LOCATION, hv(&format!("/{name}/")));
             (r, "other", restricted)
+        }
+        Route::Progenitors(name) => {
+            let Some(h) = state.hips.get(&name) else {
+                return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
+            };
+            let restricted = h.settings.access == Access::Restricted;
+            let r = match authorize(state, req.headers(), h) {
+                Some(r) => r,
+                None => progenitors::answer(state, h, req.uri().query(), id).await,
+            };
+            (r, "progenitors", restricted)
         }
         Route::Hips { name, file } => {
             let Some(h) = state.hips.get(&name) else {
@@ -315,9 +327,10 @@ pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
     }
 }
 
-async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Resp {
+/// The 401/403 answer when the request may not read HiPS `h` (`None`: allowed).
+pub(crate) fn authorize(state: &State, headers: &HeaderMap, h: &Hips) -> Option<Resp> {
     match state.auth.check(&h.settings, headers) {
-        Decision::Allow => {}
+        Decision::Allow => None,
         Decision::Unauthenticated { invalid } => {
             let mut r = text(StatusCode::UNAUTHORIZED, "authentication required");
             let realm = state.auth.realm();
@@ -327,9 +340,27 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
                 format!("Bearer realm=\"{realm}\"")
             };
             r.headers_mut().insert(header::WWW_AUTHENTICATE, hv(&chal));
-            return r;
+            Some(r)
         }
-        Decision::Forbidden => return text(StatusCode::FORBIDDEN, "forbidden"),
+        Decision::Forbidden => Some(text(StatusCode::FORBIDDEN, "forbidden")),
+    }
+}
+
+/// The 502/503 (with Retry-After) answer to a storage error reading `key` of `h`, logged with the request id.
+pub(crate) fn storage_failure(state: &State, id: &str, h: &Hips, key: &str, e: &StoreError) -> Resp {
+    tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %e, "storage error");
+    let (status, msg) = match e {
+        StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
+        _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
+    };
+    let mut r = text(status, msg);
+    r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+    r
+}
+
+async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Resp {
+    if let Some(r) = authorize(state, headers, h) {
+        return r;
     }
     if let Some(r) = refusal(h, file) {
         let mut resp = text(StatusCode::NOT_FOUND, r.message());
@@ -345,17 +376,7 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
     match state.cache.get(h.root_idx, root, key).await {
         Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
         Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
-        Err(e) => {
-            let key = file.key_in(&h.dir);
-            tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %e, "storage error");
-            let (status, msg) = match &*e {
-                StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
-                _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
-            };
-            let mut r = text(status, msg);
-            r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
-            r
-        }
+        Err(e) => storage_failure(state, id, h, &file.key_in(&h.dir), &e),
     }
 }
 

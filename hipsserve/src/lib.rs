@@ -6,7 +6,7 @@
 //! request -> one response), [`routing`] (URL layout and path safety; new services such as SODA cutouts go there),
 //! [`httputil`] (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery,
 //! coverage, `/hipslist`), [`store`] (object storage and the coalescing cache), [`zerocopy`] (sendfile of cached
-//! bodies), [`metrics`] and [`config`].
+//! bodies), [`progenitors`] (which coadds are behind a position or tile), [`metrics`] and [`config`].
 
 pub mod auth;
 pub mod catalog;
@@ -17,6 +17,7 @@ mod front;
 pub mod handler;
 pub mod httputil;
 pub mod metrics;
+pub mod progenitors;
 pub mod routing;
 pub mod server;
 pub mod store;

@@ -8,8 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Route labels, in the order of the counter arrays.
-pub const ROUTES: &[&str] =
-    &["tile", "allsky", "properties", "moc", "meta", "hpxfinder", "hipslist", "health", "ready", "metrics", "other"];
+pub const ROUTES: &[&str] = &[
+    "tile",
+    "allsky",
+    "properties",
+    "moc",
+    "meta",
+    "hpxfinder",
+    "hipslist",
+    "progenitors",
+    "health",
+    "ready",
+    "metrics",
+    "other",
+];
 const STATUSES: &[u16] = &[200, 204, 206, 301, 304, 400, 401, 403, 404, 405, 413, 414, 416, 500, 502, 503];
 /// Latency bucket upper bounds in seconds.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];

@@ -21,6 +21,8 @@ pub enum Route {
     Root,
     /// `/<name>` without trailing slash: redirect to `/<name>/`.
     HipsDirRedirect(String),
+    /// `/<name>/progenitors?...`: which source coadds are behind a position or tile ([`crate::progenitors`]).
+    Progenitors(String),
     /// A file of a HiPS.
     Hips {
         /// The HiPS name (its folder path relative to the storage root, possibly with slashes).
@@ -209,6 +211,9 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
         if trailing_slash {
             return Err(RouteError::NotFound); // no directory listings
         }
+        if tail == ["progenitors"] {
+            return Ok(Route::Progenitors(name));
+        }
         return Ok(Route::Hips { name, file: parse_file(tail)? });
     }
     Err(RouteError::NotFound)
@@ -309,6 +314,7 @@ mod tests {
         );
         assert_eq!(r("/dr1/g/properties"), Ok(Route::Hips { name: "dr1/g".into(), file: HipsFile::Properties }));
         assert_eq!(r("/CFHT"), Ok(Route::HipsDirRedirect("CFHT".into())));
+        assert_eq!(r("/dr1/g/progenitors"), Ok(Route::Progenitors("dr1/g".into())));
         assert_eq!(r("/CFHT/"), Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::IndexHtml }));
         assert_eq!(
             r("/CFHT/Norder3/Allsky.png"),

@@ -1,0 +1,293 @@
+//! Progenitor queries: which source coadds are behind a position or a tile of a HiPS (DMS-REQ-0381, "HiPS
+//! Progenitor"), answered from the HiPS's progenitor index (`HpxFinder/NorderK/DirD/NpixN`, one JSON object per line and
+//! per source image, as hipsgen and CDS Hipsgen's INDEX write it at the deepest tile order K):
+//! - `GET /<hips>/progenitors?ra=RA&dec=DEC` (ICRS degrees): the records of the index tile holding the point whose
+//!   outline (`stc`, `POLYGON ... ra1 dec1 ...`) contains it;
+//! - `GET /<hips>/progenitors?order=N&ipix=I` (the HiPS's own frame and NESTED numbering): every record of the index
+//!   tiles under that tile (at most 4^5 of them), or of the one above it when N is deeper than K.
+//!
+//! The answer is JSON: `{"hips", "index_order", "index_tiles", "progenitors": [records]}`, records deduplicated by
+//! (`path`, `hdu`) in first-seen order. Access rules are the HiPS's own.
+
+use std::collections::HashSet;
+use std::f64::consts::PI;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use hips_core::wcs::{convert, Frame};
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use crate::catalog::Hips;
+use crate::handler::{hv, storage_failure, text, Resp, State};
+use crate::routing::HipsFile;
+
+/// At most this many index tiles are read for one tile query (a tile 5 orders above the index).
+pub const MAX_INDEX_TILES: u64 = 1 << 10;
+
+/// A parsed progenitor query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Query {
+    /// A sky position, ICRS degrees.
+    Position {
+        /// Right ascension.
+        ra: f64,
+        /// Declination.
+        dec: f64,
+    },
+    /// A HEALPix tile of the HiPS.
+    Tile {
+        /// Order.
+        order: u8,
+        /// NESTED index.
+        ipix: u64,
+    },
+}
+
+/// Parse the query string (`ra`+`dec` or `order`+`ipix`, names case-insensitive).
+///
+/// # Errors
+/// A message naming the parameter at fault.
+pub fn parse_query(q: &str) -> Result<Query, String> {
+    let (mut ra, mut dec, mut order, mut ipix) = (None, None, None, None);
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        let slot = match k.to_ascii_lowercase().as_str() {
+            "ra" => &mut ra,
+            "dec" => &mut dec,
+            "order" => &mut order,
+            "ipix" => &mut ipix,
+            other => return Err(format!("unknown parameter {other:?} (use ra and dec, or order and ipix)")),
+        };
+        if slot.replace(v.to_string()).is_some() {
+            return Err(format!("parameter {k:?} given twice"));
+        }
+    }
+    let num = |name: &str, v: &str| -> Result<f64, String> {
+        v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("{name}={v:?} is not a number"))
+    };
+    match (ra, dec, order, ipix) {
+        (Some(ra), Some(dec), None, None) => {
+            let (ra, dec) = (num("ra", &ra)?, num("dec", &dec)?);
+            if !(-90.0..=90.0).contains(&dec) {
+                return Err(format!("dec={dec} is outside [-90, 90]"));
+            }
+            Ok(Query::Position { ra: ra.rem_euclid(360.0), dec })
+        }
+        (None, None, Some(order), Some(ipix)) => {
+            let order: u8 = order.trim().parse().ok().filter(|o| *o <= 29).ok_or("order must be 0 to 29")?;
+            let ipix: u64 = ipix.trim().parse().map_err(|_| format!("ipix={ipix:?} is not a tile index"))?;
+            if ipix >= 12u64 << (2 * u32::from(order)) {
+                return Err(format!("ipix={ipix} is beyond the 12*4^{order} tiles of order {order}"));
+            }
+            Ok(Query::Tile { order, ipix })
+        }
+        _ => Err("give ra and dec (ICRS degrees), or order and ipix".to_string()),
+    }
+}
+
+/// The HiPS's frame (from `hips_frame`; equatorial unless it says galactic).
+fn frame_of(h: &Hips) -> Frame {
+    match h.prop("hips_frame") {
+        Some(f) if f.trim().eq_ignore_ascii_case("galactic") => Frame::Galactic,
+        _ => Frame::Equatorial,
+    }
+}
+
+/// The index tiles (at order `k`) a query reads, inside the HiPS's coverage.
+///
+/// # Errors
+/// When a tile query would read more than [`MAX_INDEX_TILES`] index tiles.
+pub fn index_tiles(h: &Hips, k: u8, q: Query) -> Result<Vec<u64>, String> {
+    let tiles: Vec<u64> = match q {
+        Query::Position { ra, dec } => {
+            let (lon, lat) = convert(ra, dec, Frame::Equatorial, frame_of(h));
+            vec![cdshealpix::nested::hash(k, lon.to_radians(), lat.to_radians())]
+        }
+        Query::Tile { order, ipix } if order >= k => vec![ipix >> (2 * u32::from(order - k))],
+        Query::Tile { order, ipix } => {
+            let d = 2 * u32::from(k - order);
+            if 1u64 << d > MAX_INDEX_TILES {
+                return Err(format!(
+                    "a tile of order {order} covers {} index tiles of order {k}; ask at order {} or deeper",
+                    1u64 << d,
+                    k.saturating_sub(5)
+                ));
+            }
+            (ipix << d..(ipix + 1) << d).collect()
+        }
+    };
+    Ok(tiles.into_iter().filter(|t| h.covers(k, *t)).collect())
+}
+
+/// Unit vector of (lon, lat) in degrees.
+fn unit(lon: f64, lat: f64) -> [f64; 3] {
+    let (l, b) = (lon * PI / 180.0, lat * PI / 180.0);
+    [b.cos() * l.cos(), b.cos() * l.sin(), b.sin()]
+}
+
+fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+}
+
+fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+}
+
+/// Whether the convex spherical polygon of an `stc` string (`POLYGON <frame> lon1 lat1 ...`, great-circle edges, either
+/// orientation) contains (ra, dec). `None` when the string is not such a polygon.
+#[must_use]
+pub fn polygon_contains(stc: &str, ra: f64, dec: f64) -> Option<bool> {
+    let mut words = stc.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("polygon") {
+        return None;
+    }
+    let nums: Vec<f64> = words.filter_map(|w| w.parse::<f64>().ok()).collect();
+    if nums.len() < 6 || !nums.len().is_multiple_of(2) {
+        return None;
+    }
+    let v: Vec<[f64; 3]> = nums.chunks(2).map(|c| unit(c[0], c[1])).collect();
+    let p = unit(ra, dec);
+    // The inside is the side of every edge that holds the vertices' mean direction (so either orientation works and
+    // the antipode of the polygon is outside).
+    let c = v.iter().fold([0.0; 3], |a, x| [a[0] + x[0], a[1] + x[1], a[2] + x[2]]);
+    if dot(c, p) <= 0.0 {
+        return Some(false);
+    }
+    let inside = (0..v.len()).all(|i| {
+        let n = cross(v[i], v[(i + 1) % v.len()]);
+        dot(n, p) * dot(n, c) >= 0.0
+    });
+    Some(inside)
+}
+
+/// Collect the records of index files (their text, in tile order) for a query: each line a JSON object; positions keep
+/// the records whose outline contains the point (records without a readable outline are kept); duplicates (same
+/// `path` and `hdu`) are dropped.
+#[must_use]
+pub fn select(files: &[&[u8]], q: Query) -> Vec<serde_json::Value> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for text in files {
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+            let Ok(rec) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
+            if let Query::Position { ra, dec } = q {
+                let stc = rec.get("stc").and_then(serde_json::Value::as_str).unwrap_or("");
+                if polygon_contains(stc, ra, dec) == Some(false) {
+                    continue;
+                }
+            }
+            let id = (rec.get("path").map(ToString::to_string), rec.get("hdu").map(ToString::to_string));
+            if seen.insert(id) {
+                out.push(rec);
+            }
+        }
+    }
+    out
+}
+
+/// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
+/// progenitor index, 502/503 on storage errors, else the JSON document. Index files are read through the object cache,
+/// 16 at a time.
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Resp {
+    let q = match parse_query(query.unwrap_or("")) {
+        Ok(q) => q,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+    };
+    let Some(k) = h.max_order else {
+        return text(StatusCode::NOT_FOUND, "not found: the HiPS has no hips_order, so no progenitor index");
+    };
+    let root = &state.roots[h.root_idx];
+    let marker = HipsFile::HpxFinder("properties".into()).key_in(&h.dir);
+    match state.cache.get(h.root_idx, root, marker.clone()).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return text(StatusCode::NOT_FOUND, "not found: this HiPS has no progenitor index (HpxFinder)"),
+        Err(e) => return storage_failure(state, id, h, &marker, &e),
+    }
+    let tiles = match index_tiles(h, k, q) {
+        Ok(t) => t,
+        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+    };
+    let keys: Vec<String> = tiles
+        .iter()
+        .map(|t| HipsFile::HpxFinder(format!("Norder{k}/Dir{}/Npix{t}", t / 10_000 * 10_000)).key_in(&h.dir))
+        .collect();
+    let reads: Vec<_> = futures::stream::iter(keys.iter().cloned())
+        .map(|key| state.cache.get(h.root_idx, root, key))
+        .buffered(16)
+        .collect()
+        .await;
+    let mut bodies = Vec::with_capacity(reads.len());
+    for (r, key) in reads.into_iter().zip(&keys) {
+        match r {
+            Ok(Some(obj)) => bodies.push(obj.body.clone()),
+            Ok(None) => {}
+            Err(e) => return storage_failure(state, id, h, key, &e),
+        }
+    }
+    let files: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+    let doc = serde_json::json!({
+        "hips": h.name,
+        "index_order": k,
+        "index_tiles": files.len(),
+        "progenitors": select(&files, q),
+    });
+    let mut r = Response::new(Full::new(Bytes::from(format!("{doc}\n"))));
+    let hd = r.headers_mut();
+    hd.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    hd.insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
+    r
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse_and_refuse_with_the_parameter_named() {
+        assert_eq!(parse_query("ra=-10&dec=5.5"), Ok(Query::Position { ra: 350.0, dec: 5.5 }));
+        assert_eq!(parse_query("ORDER=3&ipix=700"), Ok(Query::Tile { order: 3, ipix: 700 }));
+        for (q, word) in [
+            ("ra=1", "ra and dec"),
+            ("ra=x&dec=1", "ra=\"x\""),
+            ("ra=1&dec=91", "dec=91"),
+            ("order=3&ipix=768", "ipix=768"),
+            ("order=30&ipix=0", "order"),
+            ("ra=1&dec=1&ra=2", "twice"),
+            ("pos=1", "unknown parameter"),
+            ("ra=1&dec=2&order=3&ipix=4", "ra and dec"),
+        ] {
+            let e = parse_query(q).unwrap_err();
+            assert!(e.contains(word), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn polygons_contain_their_inside_only() {
+        let stc = "POLYGON J2000 10.0 -1.0 12.0 -1.0 12.0 1.0 10.0 1.0";
+        assert_eq!(polygon_contains(stc, 11.0, 0.0), Some(true));
+        assert_eq!(polygon_contains(stc, 12.5, 0.0), Some(false));
+        assert_eq!(polygon_contains(stc, 191.0, 0.0), Some(false), "the antipode is outside");
+        let reversed = "POLYGON ICRS 10 1 12 1 12 -1 10 -1";
+        assert_eq!(polygon_contains(reversed, 11.0, 0.5), Some(true));
+        // Across RA 0.
+        assert_eq!(polygon_contains("POLYGON J2000 359 -1 1 -1 1 1 359 1", 0.2, 0.0), Some(true));
+        assert_eq!(polygon_contains("CIRCLE 1 2 3", 1.0, 2.0), None);
+    }
+
+    #[test]
+    fn records_are_filtered_and_deduplicated() {
+        let a = br#"{"path":"a.fits","hdu":1,"stc":"POLYGON J2000 10 -1 12 -1 12 1 10 1"}
+{"path":"b.fits","hdu":0,"stc":"POLYGON J2000 20 -1 22 -1 22 1 20 1"}
+"#;
+        let b = br#"{"path":"a.fits","hdu":1,"stc":"POLYGON J2000 10 -1 12 -1 12 1 10 1"}
+not json
+{"path":"c.fits","hdu":0}
+"#;
+        let at = select(&[a, b], Query::Position { ra: 11.0, dec: 0.0 });
+        let paths: Vec<&str> = at.iter().map(|r| r["path"].as_str().unwrap()).collect();
+        assert_eq!(paths, ["a.fits", "c.fits"], "c has no outline and is kept");
+        assert_eq!(select(&[a, b], Query::Tile { order: 3, ipix: 0 }).len(), 3);
+    }
+}
