@@ -36,7 +36,8 @@ pub struct Plan {
 }
 
 /// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs. Directories contribute their `*.fits`,
-/// `*.fit` and `*.fts` files, recursively.
+/// `*.fit` and `*.fts` files, recursively. Local paths are made absolute (not resolving links), so the progenitor
+/// index names files that can be opened from anywhere (hipsserve renders on-demand tiles from them).
 ///
 /// # Errors
 /// When a glob pattern is malformed.
@@ -63,6 +64,13 @@ pub fn expand_inputs(inputs: &[String]) -> anyhow::Result<Vec<String>> {
             }
         } else {
             out.push(i.clone());
+        }
+    }
+    for o in &mut out {
+        if !hips_core::storage::is_url(o) {
+            if let Ok(abs) = std::path::absolute(&*o) {
+                *o = abs.to_string_lossy().into_owned();
+            }
         }
     }
     out.sort();

@@ -79,6 +79,34 @@ pub fn parse_properties(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A properties text with its `hips_order` value replaced by `deepest` (lines kept as they are otherwise; unchanged
+/// when `deepest` is `None`). Used to advertise orders rendered on demand.
+#[must_use]
+pub fn with_hips_order(text: &[u8], deepest: Option<u8>) -> Vec<u8> {
+    let Some(d) = deepest else { return text.to_vec() };
+    let text = String::from_utf8_lossy(text);
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        let is_order =
+            line.split_once('=').is_some_and(|(k, _)| k.trim() == "hips_order") && !line.trim().starts_with('#');
+        if is_order {
+            let width = line.find('=').unwrap_or(0);
+            out.push_str(&line[..=width]);
+            out.push_str(&format!(" {d}"));
+            out.push_str(if line.ends_with("\r\n") {
+                "\r\n"
+            } else if line.ends_with('\n') {
+                "\n"
+            } else {
+                ""
+            });
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
 /// Decode an IVOA MOC FITS file into sorted order-29 NESTED ranges.
 ///
 /// # Errors
@@ -145,9 +173,6 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         let properties = parse_properties(&String::from_utf8_lossy(&props));
         let get = |k: &str| properties.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
         let max_order = get("hips_order").and_then(|v| v.parse::<u8>().ok()).filter(|o| *o <= 29);
-        let formats = get("hips_tile_format")
-            .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
-            .unwrap_or_default();
         let coverage = match root.read(&key("Moc.fits"), timeout).await {
             Ok(Some((b, _))) => match moc_ranges_from_fits(&b) {
                 Ok(r) => Some(r),
@@ -159,6 +184,18 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             Ok(None) => None,
             Err(e) => return Err(e),
         };
+        let formats = get("hips_tile_format")
+            .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
+            .unwrap_or_default();
+        let mut properties = properties;
+        if let (Some(k), n @ 1..) = (max_order, settings.on_demand_orders) {
+            // Registries see the orders served, stored or rendered on demand.
+            for (pk, v) in &mut properties {
+                if pk == "hips_order" {
+                    *v = k.saturating_add(n).min(29).to_string();
+                }
+            }
+        }
         tracing::info!(hips = %name, root = root.location(), ?max_order, moc = coverage.is_some(),
             access = ?settings.access, "serving HiPS");
         out.push(Hips { name, root_idx: ri, dir, properties, max_order, formats, coverage, settings });
@@ -216,6 +253,14 @@ pub fn hipslist(hips: &[Hips], public_url: Option<&str>, node_did: &str) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hips_order_is_rewritten_in_place() {
+        let text = b"# hips_order = 1\r\nhips_order_min = 0\r\nhips_order           = 12\r\nhips_tile_width = 256";
+        let out = String::from_utf8(with_hips_order(text, Some(13))).expect("utf8");
+        assert_eq!(out, "# hips_order = 1\r\nhips_order_min = 0\r\nhips_order           = 13\r\nhips_tile_width = 256");
+        assert_eq!(with_hips_order(text, None), text.to_vec());
+    }
 
     #[test]
     fn properties_parse() {

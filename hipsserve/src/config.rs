@@ -75,6 +75,27 @@ pub struct Config {
     pub hips: BTreeMap<String, HipsSettings>,
     /// Logging.
     pub log: LogConfig,
+    /// Tiles rendered on demand from source coadds.
+    pub on_demand: OnDemandConfig,
+}
+
+/// Rendering tiles deeper than the stored orders from the source coadds (per HiPS: `on_demand_orders`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OnDemandConfig {
+    /// Locations (directories or object-store URL prefixes) the coadds named in progenitor indexes must lie under;
+    /// a coadd elsewhere is never opened.
+    pub coadd_roots: Vec<String>,
+    /// Renders running at once (0: one per CPU); more requests wait, up to `timeout_ms`.
+    pub max_concurrent: usize,
+    /// Time allowed for one render, waiting included, before the request fails with 503.
+    pub timeout_ms: u64,
+}
+
+impl Default for OnDemandConfig {
+    fn default() -> Self {
+        OnDemandConfig { coadd_roots: Vec::new(), max_concurrent: 0, timeout_ms: 30_000 }
+    }
 }
 
 impl Default for Config {
@@ -92,6 +113,7 @@ impl Default for Config {
             defaults: HipsSettings::default(),
             hips: BTreeMap::new(),
             log: LogConfig::default(),
+            on_demand: OnDemandConfig::default(),
         }
     }
 }
@@ -239,6 +261,9 @@ pub struct HipsSettings {
     pub listed: Option<bool>,
     /// Serve this HiPS at all (false hides a discovered folder).
     pub enabled: Option<bool>,
+    /// Orders below `hips_order` whose FITS tiles are rendered on demand from the source coadds named in the
+    /// progenitor index (0 = none).
+    pub on_demand_orders: Option<u8>,
 }
 
 /// The per-HiPS settings after falling back to defaults.
@@ -258,6 +283,8 @@ pub struct ResolvedSettings {
     pub listed: bool,
     /// Served.
     pub enabled: bool,
+    /// Orders rendered on demand below `hips_order`.
+    pub on_demand_orders: u8,
 }
 
 /// Logging.
@@ -334,6 +361,13 @@ impl Config {
         if self.limits.max_connections == 0 {
             return Err(ConfigError::Invalid("limits.max_connections must be at least 1".into()));
         }
+        let on_demand = self.defaults.on_demand_orders.unwrap_or(0) > 0
+            || self.hips.values().any(|h| h.on_demand_orders.unwrap_or(0) > 0);
+        if on_demand && self.on_demand.coadd_roots.is_empty() {
+            return Err(ConfigError::Invalid(
+                "on_demand_orders is set but on_demand.coadd_roots is empty: list where the coadds may be read".into(),
+            ));
+        }
         if let Some(u) = &self.public_url {
             url::Url::parse(u).map_err(|e| ConfigError::Invalid(format!("public_url {u:?}: {e}")))?;
             self.public_url = Some(u.trim_end_matches('/').to_string());
@@ -358,6 +392,7 @@ impl Config {
             cache_control: if access == Access::Restricted { "private, no-cache".to_string() } else { cache_control },
             listed: s.and_then(|s| s.listed).or(d.listed).unwrap_or(true),
             enabled: s.and_then(|s| s.enabled).or(d.enabled).unwrap_or(true),
+            on_demand_orders: s.and_then(|s| s.on_demand_orders).or(d.on_demand_orders).unwrap_or(0),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::catalog::{self, Hips};
 use crate::config::{Access, Config};
 use crate::httputil::{self, Coding, RangeReq};
 use crate::metrics::Metrics;
+use crate::ondemand;
 use crate::progenitors;
 use crate::routing::{self, HipsFile, Route, RouteError};
 use crate::store::{Object, ObjectCache, OkHeaders, Root, StoreError};
@@ -45,6 +46,8 @@ pub struct State {
     pub hipslist: Arc<Object>,
     /// Connection permits (`limits.max_connections`), shared by all accepting workers.
     pub connection_permits: Arc<tokio::sync::Semaphore>,
+    /// Permits for on-demand tile renders (`on_demand.max_concurrent`).
+    pub render_permits: Arc<tokio::sync::Semaphore>,
     request_seq: AtomicU64,
     /// `<start time hex>-`, the prefix of generated request ids.
     request_prefix: String,
@@ -80,6 +83,11 @@ impl State {
             metrics.clone(),
         );
         let connection_permits = Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_connections));
+        let renders = match cfg.on_demand.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
+        let render_permits = Arc::new(tokio::sync::Semaphore::new(renders));
         let request_base = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         State {
             cfg,
@@ -90,6 +98,7 @@ impl State {
             metrics,
             hipslist,
             connection_permits,
+            render_permits,
             request_seq: AtomicU64::new(0),
             request_prefix: format!("{request_base:x}-"),
             id_owner: NEXT_ID_OWNER.fetch_add(1, Ordering::Relaxed),
@@ -310,7 +319,7 @@ pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
     let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
     match file {
         HipsFile::Tile { order, ipix, ext } => {
-            if h.max_order.is_some_and(|m| *order > m) {
+            if h.max_order.is_some_and(|m| *order > m) && !ondemand::applies(h, *order, ext) {
                 Some(Refusal::OrderAbove)
             } else if !tile_fmt_ok(ext) {
                 Some(Refusal::Format)
@@ -351,6 +360,8 @@ pub(crate) fn storage_failure(state: &State, id: &str, h: &Hips, key: &str, e: &
     tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %e, "storage error");
     let (status, msg) = match e {
         StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
+        StoreError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tile renderers busy, retry later"),
+        StoreError::Render { .. } => (StatusCode::BAD_GATEWAY, "cannot render this tile from its coadds"),
         _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
     };
     let mut r = text(status, msg);
@@ -373,7 +384,26 @@ async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile
     let key = file.key_in(&h.dir);
     let ct = httputil::content_type(&key);
     let root = &state.roots[h.root_idx];
-    match state.cache.get(h.root_idx, root, key).await {
+    let got = match file {
+        HipsFile::Tile { order, ipix, ext } if ondemand::applies(h, *order, ext) => {
+            ondemand::tile(state, h, *order, *ipix).await
+        }
+        HipsFile::Properties if h.settings.on_demand_orders > 0 => {
+            // Advertise the on-demand orders: hips_order raised by on_demand_orders (own cache key: a NUL never
+            // comes from a request path).
+            let deepest = h.max_order.map(|k| k.saturating_add(h.settings.on_demand_orders));
+            let timeout = Duration::from_millis(state.cfg.limits.storage_timeout_ms);
+            state
+                .cache
+                .get_with(h.root_idx, format!("{key}\0on-demand"), |_| async move {
+                    let r = root.read(&key, timeout).await?;
+                    Ok(r.map(|(b, m)| (Bytes::from(catalog::with_hips_order(&b, deepest)), m)))
+                })
+                .await
+        }
+        _ => state.cache.get(h.root_idx, root, key).await,
+    };
+    match got {
         Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
         Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
         Err(e) => storage_failure(state, id, h, &file.key_in(&h.dir), &e),

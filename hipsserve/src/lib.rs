@@ -6,7 +6,8 @@
 //! request -> one response), [`routing`] (URL layout and path safety; new services such as SODA cutouts go there),
 //! [`httputil`] (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery,
 //! coverage, `/hipslist`), [`store`] (object storage and the coalescing cache), [`zerocopy`] (sendfile of cached
-//! bodies), [`progenitors`] (which coadds are behind a position or tile), [`metrics`] and [`config`].
+//! bodies), [`progenitors`] (which coadds are behind a position or tile), [`ondemand`] (tiles deeper than the stored
+//! orders, rendered from the coadds), [`metrics`] and [`config`].
 
 pub mod auth;
 pub mod catalog;
@@ -17,6 +18,7 @@ mod front;
 pub mod handler;
 pub mod httputil;
 pub mod metrics;
+pub mod ondemand;
 pub mod progenitors;
 pub mod routing;
 pub mod server;

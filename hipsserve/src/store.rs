@@ -37,6 +37,22 @@ pub enum StoreError {
         /// Configured timeout.
         timeout: Duration,
     },
+    /// A tile could not be rendered on demand from its coadds.
+    #[error("rendering {key:?} on demand failed: {reason}")]
+    Render {
+        /// Tile key.
+        key: String,
+        /// Why (names the coadd).
+        reason: String,
+    },
+    /// Every on-demand renderer stayed busy for the whole render timeout.
+    #[error("rendering {key:?} on demand: all renderers busy for {timeout:?}")]
+    Busy {
+        /// Tile key.
+        key: String,
+        /// Configured timeout.
+        timeout: Duration,
+    },
     /// The backend failed.
     #[error("storage read of {key:?} failed: {source}")]
     Backend {
@@ -326,12 +342,25 @@ impl ObjectCache {
     /// # Errors
     /// Storage errors and timeouts (shared by all coalesced waiters).
     pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<StoreError>> {
+        let timeout = self.timeout;
+        self.get_with(root_idx, key, |k| async move { root.read(&k, timeout).await }).await
+    }
+
+    /// Fetch an object through the cache, producing it with `load(key)` (content and modification time; `None`:
+    /// it does not exist) when it is not cached; concurrent requests for the same key share one load.
+    ///
+    /// # Errors
+    /// The load's error (shared by all coalesced waiters).
+    pub async fn get_with<F, Fut>(&self, root_idx: usize, key: String, load: F) -> Result<Entry, Arc<StoreError>>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, StoreError>>,
+    {
         let cached = self.cache.is_some();
         let ck = (root_idx, key);
-        let key = ck.1.as_str();
         let load = async {
             self.metrics.cache_miss();
-            let r = root.read(key, self.timeout).await;
+            let r = load(ck.1.clone()).await;
             if r.is_err() {
                 self.metrics.storage_error();
             }

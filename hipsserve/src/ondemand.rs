@@ -1,0 +1,172 @@
+//! Tiles rendered on demand: FITS tiles up to `on_demand_orders` below a HiPS's deepest stored order, made from the
+//! HiPS's source coadds with the kernel hipsgen uses (`hips_core::kernel::render_tile`), so that an on-demand tile is
+//! the tile hipsgen would have written at that order.
+//!
+//! The coadds behind a tile are those the progenitor index lists for its ancestor at the stored order
+//! (`HpxFinder/`); each is opened by headers only and read by byte range for the pixels the tile needs, as cutouts
+//! are. Only coadds under `on_demand.coadd_roots` are ever opened (an index naming anything else fails the request).
+//! Renders run on the blocking pool, at most `on_demand.max_concurrent` at once; a request waits at most
+//! `on_demand.timeout_ms` (then 503). Results go through the object cache like stored tiles (concurrent requests share
+//! one render; later ones are cache hits), and a tile that comes out blank is a 404, as hipsgen would not write it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
+use hips_core::wcs::Frame;
+
+use crate::catalog::Hips;
+use crate::handler::State;
+use crate::routing::HipsFile;
+use crate::store::{Object, StoreError};
+
+/// Whether a tile is one to render on demand: FITS, deeper than the stored orders, within `on_demand_orders`.
+#[must_use]
+pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
+    let n = h.settings.on_demand_orders;
+    n > 0 && ext == "fits" && h.max_order.is_some_and(|k| order > k && order <= k.saturating_add(n))
+}
+
+/// Whether `path` lies under one of `roots` (a whole-segment prefix; no `..`, backslash or NUL anywhere).
+#[must_use]
+pub fn under_roots(path: &str, roots: &[String]) -> bool {
+    if path.contains('\\') || path.contains('\0') || path.split('/').any(|s| s == ".." || s == ".") {
+        return false;
+    }
+    roots.iter().any(|r| {
+        let r = r.trim_end_matches('/');
+        !r.is_empty() && path.strip_prefix(r).is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// The (path, image HDU) of every coadd in a progenitor index file, in order, without duplicates.
+fn progenitors(index: &[u8]) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for line in index.split(|b| *b == b'\n') {
+        let Ok(rec) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
+        let Some(path) = rec.get("path").and_then(serde_json::Value::as_str) else { continue };
+        let hdu = rec.get("hdu").and_then(serde_json::Value::as_u64).and_then(|h| usize::try_from(h).ok()).unwrap_or(0);
+        if !out.iter().any(|(p, i)| p == path && *i == hdu) {
+            out.push((path.to_string(), hdu));
+        }
+    }
+    out
+}
+
+/// How the HiPS was made: tile width, frame and sampling, from its properties (hipsgen's defaults otherwise).
+fn geometry(h: &Hips) -> (usize, Frame, Interp) {
+    let width = h.prop("hips_tile_width").and_then(|w| w.trim().parse::<usize>().ok()).unwrap_or(512);
+    let frame = match h.prop("hips_frame") {
+        Some(f) if f.trim().eq_ignore_ascii_case("galactic") => Frame::Galactic,
+        _ => Frame::Equatorial,
+    };
+    let interp = h.prop("hips_sampling").and_then(|s| s.trim().parse().ok()).unwrap_or_default();
+    (width, frame, interp)
+}
+
+/// The on-demand tile (order, ipix) of `h` through the object cache: `Ok(None)` when no coadd is indexed for its
+/// ancestor or the render is blank.
+///
+/// # Errors
+/// Storage errors reading the index, a coadd outside `coadd_roots` or unreadable ([`StoreError::Render`]), all
+/// renderers busy for the whole timeout ([`StoreError::Busy`]).
+pub async fn tile(state: &State, h: &Hips, order: u8, ipix: u64) -> Result<Option<Arc<Object>>, Arc<StoreError>> {
+    let key = HipsFile::Tile { order, ipix, ext: "fits".into() }.key_in(&h.dir);
+    state.cache.get_with(h.root_idx, key, |key| render(state, h, order, ipix, key)).await
+}
+
+async fn render(
+    state: &State,
+    h: &Hips,
+    order: u8,
+    ipix: u64,
+    key: String,
+) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
+    let Some(k) = h.max_order else { return Ok(None) };
+    let parent = ipix >> (2 * u32::from(order - k));
+    let index_key =
+        HipsFile::HpxFinder(format!("Norder{k}/Dir{}/Npix{parent}", parent / 10_000 * 10_000)).key_in(&h.dir);
+    let index = match state.cache.get(h.root_idx, &state.roots[h.root_idx], index_key).await {
+        Ok(Some(obj)) => obj,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(StoreError::Render { key, reason: format!("progenitor index: {e}") }),
+    };
+    let coadds = progenitors(&index.body);
+    if let Some((bad, _)) = coadds.iter().find(|(p, _)| !under_roots(p, &state.cfg.on_demand.coadd_roots)) {
+        return Err(StoreError::Render { key, reason: format!("coadd {bad:?} is not under on_demand.coadd_roots") });
+    }
+    if coadds.is_empty() {
+        return Ok(None);
+    }
+    let timeout = Duration::from_millis(state.cfg.on_demand.timeout_ms);
+    let busy = || StoreError::Busy { key: key.clone(), timeout };
+    let work = async {
+        let permit = state.render_permits.clone().acquire_owned().await.map_err(|_| busy())?;
+        let (width, frame, interp) = geometry(h);
+        let spec = TileSpec { order, npix: ipix, width, frame };
+        let origin = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
+        let job = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let opened = coadds
+                .iter()
+                .map(|(p, hdu)| Coadd::open(p, Some(&HduSelector::Index(*hdu))))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| error_chain(&e))?;
+            let refs: Vec<&Coadd> = opened.iter().collect();
+            let (data, _) = render_tile(&spec, &refs, interp).map_err(|e| error_chain(&e))?;
+            Ok::<_, String>(
+                (!data.iter().all(|v| v.is_nan())).then(|| encode_fits_tile(order, ipix, width, frame, &data, origin)),
+            )
+        });
+        job.await.map_err(|e| StoreError::Render { key: key.clone(), reason: e.to_string() })
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Err(_) => Err(busy()),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(Err(reason))) => Err(StoreError::Render { key, reason }),
+        Ok(Ok(Ok(bytes))) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coadds_must_lie_under_a_root() {
+        let roots = vec!["/data/coadds/".to_string(), "s3://bucket/dr1".to_string()];
+        assert!(under_roots("/data/coadds/g/t1.fits", &roots));
+        assert!(under_roots("s3://bucket/dr1/g/t1.fits", &roots));
+        for bad in [
+            "/data/coadds-other/x.fits",
+            "/data/coadds/../secret.fits",
+            "/data/coadds/./x.fits",
+            "/data/coadds",
+            "s3://bucket/dr10/x.fits",
+            "/etc/passwd",
+            "/data/coadds/a\\..\\b",
+        ] {
+            assert!(!under_roots(bad, &roots), "{bad}");
+        }
+        assert!(!under_roots("/x", &[String::new()]), "an empty root allows nothing");
+    }
+
+    #[test]
+    fn index_lines_give_paths_and_hdus_once() {
+        let idx = b"{\"path\":\"/c/a.fits\",\"hdu\":1}\n{\"path\":\"/c/b.fits\"}\nnot json\n{\"path\":\"/c/a.fits\",\"hdu\":1}\n";
+        assert_eq!(progenitors(idx), vec![("/c/a.fits".to_string(), 1), ("/c/b.fits".to_string(), 0)]);
+    }
+}
