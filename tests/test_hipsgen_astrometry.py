@@ -18,20 +18,12 @@ from astropy.io import fits
 from astropy_healpix import HEALPix
 
 from hips_oracle import synth_hips, tile_nested_indices
+from browser_util import read_properties
 
 WIDTH = 256
 PSF_SIGMA_ARCSEC = 0.7 / 2.3548
 FLUX_MIN = 2.0e3  # bright: centroid noise ~0.005" for the synthetic sky noise
 FLUX_MAX = 4.0e5  # below saturation (peak ~ flux / 14 < 5e4)
-
-
-def properties(d: Path) -> dict:
-    out = {}
-    for line in (d / "properties").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def compact_bits(v: np.ndarray) -> np.ndarray:
@@ -73,7 +65,7 @@ def build(tmp_path_factory, hipsgen_bin):
 
 def test_star_centroids_match_truth(build):
     hips, truth = build
-    props = properties(hips)
+    props = read_properties(hips)
     order = int(props["hips_order"])
     w = int(props["hips_tile_width"])
     depth = order + int(np.log2(w))

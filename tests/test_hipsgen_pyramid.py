@@ -19,17 +19,9 @@ from astropy.io import fits
 from mocpy import MOC
 
 from hips_oracle import synth_hips, tile_nested_indices
+from browser_util import read_properties
 
 WIDTH = 256
-
-
-def properties(d: Path) -> dict:
-    out = {}
-    for line in (d / "properties").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def tiles_at(hips: Path, order: int) -> dict[int, Path]:
@@ -72,7 +64,7 @@ def hips(tmp_path_factory, hipsgen_bin) -> Path:
 
 
 def test_lower_orders_are_2x2_nanmean_of_children(hips):
-    props = properties(hips)
+    props = read_properties(hips)
     order = int(props["hips_order"])
     w = int(props["hips_tile_width"])
     assert w == WIDTH
@@ -95,7 +87,7 @@ def test_lower_orders_are_2x2_nanmean_of_children(hips):
 
 
 def test_allsky_is_order3_reduced_by_8(hips):
-    props = properties(hips)
+    props = read_properties(hips)
     w = int(props["hips_tile_width"])
     b = w // 8
     allsky = read(hips / "Norder3" / "Allsky.fits")
@@ -115,7 +107,7 @@ def test_allsky_is_order3_reduced_by_8(hips):
 
 
 def test_moc_matches_mocpy_from_deepest_pixels(hips):
-    props = properties(hips)
+    props = read_properties(hips)
     order = int(props["hips_order"])
     w = int(props["hips_tile_width"])
     depth = order + int(np.log2(w))
@@ -139,7 +131,7 @@ def test_moc_matches_mocpy_from_deepest_pixels(hips):
 def test_hpxfinder_moc_lists_exactly_the_indexed_tiles(hips):
     """HpxFinder/Moc.fits (what CDS Hipsgen's PNG/JPEG actions walk) covers exactly the deepest tiles, which are
     exactly the tiles with an HpxFinder index file; HpxFinder/properties describes the index (dataproduct_type meta)."""
-    props = properties(hips)
+    props = read_properties(hips)
     order = int(props["hips_order"])
     index = MOC.from_fits(str(hips / "HpxFinder" / "Moc.fits"))
     assert index.max_order == order
@@ -148,6 +140,6 @@ def test_hpxfinder_moc_lists_exactly_the_indexed_tiles(hips):
     assert index == want
     indexed = sorted(int(p.name[4:]) for p in (hips / "HpxFinder" / f"Norder{order}").rglob("Npix*"))
     assert indexed == [int(t) for t in tiles]
-    meta = properties(hips / "HpxFinder")
+    meta = read_properties(hips / "HpxFinder")
     assert meta["dataproduct_type"] == "meta" and meta["hips_order"] == str(order)
     assert meta["creator_did"] == props["creator_did"] + "/meta"

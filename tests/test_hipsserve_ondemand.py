@@ -18,7 +18,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from browser_util import hipsserve
+from browser_util import hipsserve, read_properties
 from hips_oracle import synth_hips
 
 WIDTH = 256
@@ -32,18 +32,11 @@ def get(url: str) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
-def hips_order(hips: Path) -> int:
-    for line in (hips / "properties").read_text().splitlines():
-        if line.split("=")[0].strip() == "hips_order":
-            return int(line.split("=", 1)[1])
-    raise AssertionError("no hips_order")
-
-
 @pytest.fixture(scope="module")
 def built(hipsgen_bin, tmp_path_factory):
     base = tmp_path_factory.mktemp("ondemand")
     hips, syn = synth_hips(hipsgen_bin, base / "srv", 4, WIDTH)
-    k = hips_order(hips)
+    k = int(read_properties(hips)["hips_order"])
     deep = base / "deep"
     r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / "g" / "*.fits"), "--out", str(deep),
                         "--band", "g", "--tile-width", str(WIDTH), "--order", str(k + 1)],

@@ -21,7 +21,7 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from browser_util import hipsserve
+from browser_util import hipsserve, read_properties
 from hips_oracle import synth_hips
 
 
@@ -42,15 +42,6 @@ def served(hipsgen_bin, hipsserve_bin, shared_data, tmp_path_factory):
     with hipsserve(hipsserve_bin, "--root", str(base), "--root", str(shared_data / "reference_hips"),
                    "--listen", "127.0.0.1:0", "--no-access-log") as url:
         yield url, hips, coadds
-
-
-def props(hips: Path) -> dict:
-    out = {}
-    for line in (hips / "properties").read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def pixel_grids(coadds):
@@ -94,7 +85,7 @@ def test_positions_name_exactly_the_coadds_covering_them(served):
         doc = json.loads(body)
         got = {Path(r["path"]).name for r in doc["progenitors"]}
         assert got == expected, f"({ra}, {dec}): {got} != {expected}"
-        assert doc["index_order"] == int(props(hips)["hips_order"])
+        assert doc["index_order"] == int(read_properties(hips)["hips_order"])
         checked += 1
         multi += len(expected) > 1
         none += not expected
@@ -110,7 +101,7 @@ def index_files(hips: Path, k: int) -> dict[int, list[dict]]:
 
 def test_tiles_gather_the_index_files_under_or_above_them(served):
     url, hips, _ = served
-    k = int(props(hips)["hips_order"])
+    k = int(read_properties(hips)["hips_order"])
     files = index_files(hips, k)
     assert files, "hipsgen wrote no HpxFinder files"
     some = sorted(files)[len(files) // 2]
@@ -132,7 +123,7 @@ def test_tiles_gather_the_index_files_under_or_above_them(served):
 
 def test_bad_queries_and_missing_index(served):
     url, hips, _ = served
-    k = int(props(hips)["hips_order"])
+    k = int(read_properties(hips)["hips_order"])
     for q, word in [("ra=1", "ra and dec"), ("ra=abc&dec=1", "ra="), ("ra=1&dec=95", "dec="),
                     ("order=2&ipix=999", "ipix="), (f"order={max(k - 6, 0)}&ipix=0", "index tiles"),
                     ("colour=red", "unknown parameter")]:
