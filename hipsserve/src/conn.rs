@@ -31,6 +31,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
 use crate::config::Access;
+use crate::cors;
 use crate::fastpath::{self, Plain};
 use crate::front::{self, Hot};
 use crate::handler::{self, Resp, State};
@@ -210,7 +211,7 @@ impl<'a> Driver<'a> {
                     let close = p.close || self.stopping;
                     let mut id = [0u8; 64];
                     let id_len = state.request_id_into(p.request_id, &mut id);
-                    let cors = handler::cors_allow(&state.cfg, p.origin, false);
+                    let cors = cors::cors_allow(&state.cfg, p.origin, false);
                     fastpath::response_head(&mut self.out, &pre.wire, &id[..id_len], cors, close);
                     let elapsed = now.elapsed();
                     state.metrics.record(hot.label, 200, elapsed);

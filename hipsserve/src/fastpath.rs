@@ -18,7 +18,7 @@
 use std::cell::RefCell;
 use std::time::SystemTime;
 
-use crate::handler::{CorsAllow, CORS_EXPOSE_HEADERS};
+use crate::cors::{CorsAllow, CORS_EXPOSE_HEADERS};
 
 /// Request headers that change the message framing or the protocol: such requests go to hyper.
 const FRAMING: &[&str] = &["content-length", "transfer-encoding", "expect", "upgrade", "te", "http2-settings"];

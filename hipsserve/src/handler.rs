@@ -17,6 +17,7 @@ use http_body_util::Full;
 use crate::auth::{Auth, Decision};
 use crate::catalog::{self, Hips};
 use crate::config::{Access, Config};
+use crate::cors::{cors, preflight};
 use crate::httputil::{self, Coding, RangeReq};
 use crate::metrics::Metrics;
 use crate::ondemand;
@@ -544,103 +545,6 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(blen));
-    r
-}
-
-/// Add a field name to the (single, comma-separated) Vary header.
-fn add_vary(h: &mut HeaderMap, field: &str) {
-    let cur = h.get(header::VARY).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    if cur.is_empty() {
-        h.insert(header::VARY, hv(field));
-    } else if !cur.split(',').any(|f| f.trim().eq_ignore_ascii_case(field)) {
-        h.insert(header::VARY, hv(&format!("{cur}, {field}")));
-    }
-}
-
-fn origin_allowed(cfg: &Config, origin: &str) -> bool {
-    cfg.cors.allowed_origins.iter().any(|o| o == "*" || o == origin)
-}
-
-/// Headers a browser may read from a cross-origin response.
-pub(crate) const CORS_EXPOSE_HEADERS: &str =
-    "ETag, Content-Range, Content-Length, Accept-Ranges, Last-Modified, Content-Encoding, X-Request-Id";
-
-/// The CORS answer to a request's Origin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CorsAllow<'a> {
-    /// No Origin, or one not allowed: no CORS headers.
-    No,
-    /// `Access-Control-Allow-Origin: *` (public HiPS with a wildcard configuration).
-    Any,
-    /// The origin echoed (with `Vary: Origin`), and credentials allowed for a restricted HiPS.
-    Echo {
-        /// The request's Origin.
-        origin: &'a str,
-        /// Add `Access-Control-Allow-Credentials: true`.
-        credentials: bool,
-    },
-}
-
-/// Decide the CORS headers for `origin`. Restricted HiPS echo the origin and allow credentials (a wildcard origin is
-/// not allowed with credentials by browsers).
-pub(crate) fn cors_allow<'a>(cfg: &Config, origin: Option<&'a str>, restricted: bool) -> CorsAllow<'a> {
-    let Some(origin) = origin else { return CorsAllow::No };
-    if !origin_allowed(cfg, origin) {
-        return CorsAllow::No;
-    }
-    let wildcard = cfg.cors.allowed_origins.iter().any(|o| o == "*");
-    if restricted || !wildcard {
-        CorsAllow::Echo { origin, credentials: restricted }
-    } else {
-        CorsAllow::Any
-    }
-}
-
-/// Add CORS response headers for an allowed Origin ([`cors_allow`]).
-fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restricted: bool) {
-    let origin = req.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    match cors_allow(cfg, origin, restricted) {
-        CorsAllow::No => return,
-        CorsAllow::Any => {
-            resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        }
-        CorsAllow::Echo { origin, credentials } => {
-            resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, hv(origin));
-            add_vary(resp, "Origin");
-            if credentials {
-                resp.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-            }
-        }
-    }
-    if !resp.contains_key(header::ACCESS_CONTROL_ALLOW_METHODS) {
-        resp.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(CORS_EXPOSE_HEADERS));
-    }
-}
-
-const ALLOWED_REQUEST_HEADERS: &[&str] =
-    &["authorization", "range", "if-none-match", "if-modified-since", "if-range", "cache-control", "x-requested-with"];
-
-/// Answer an OPTIONS request (a CORS preflight when it carries Origin and Access-Control-Request-Method).
-fn preflight(cfg: &Config, req: &HeaderMap) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = StatusCode::NO_CONTENT;
-    let h = r.headers_mut();
-    h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-    let origin_ok = req.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|o| origin_allowed(cfg, o));
-    if origin_ok && req.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-        let asked = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let granted: Vec<String> = asked
-            .split(',')
-            .map(|s| s.trim().to_ascii_lowercase())
-            .filter(|s| ALLOWED_REQUEST_HEADERS.contains(&s.as_str()))
-            .collect();
-        if !granted.is_empty() {
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, hv(&granted.join(", ")));
-        }
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, hv(&cfg.cors.max_age_secs.to_string()));
-        h.insert(header::VARY, HeaderValue::from_static("Origin, Access-Control-Request-Headers"));
-    }
     r
 }
 

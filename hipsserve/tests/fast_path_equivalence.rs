@@ -6,6 +6,8 @@
 //! request, hyper answers it with a bare error (400 or 431, no X-Request-Id) and closes, or closes, or waits for more,
 //! depending on whether it met the garbage as the connection's first message (after a hand-over from the fast path)
 //! or as a later one; closing with unread garbage can also reset the connection and cut the previous answer short.
+//! A case that differs is exchanged twice more and fails only if it never agrees (how bytes arrive over a real socket
+//! can change hyper's answer to garbage); at most 5 cases may need such a retry.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -314,25 +316,40 @@ fn fast_path_answers_exactly_as_hyper() {
             exchange(srv.addr, &[format!("GET {tile} HTTP/1.1\r\n\r\n").into_bytes()], &[false]);
         }
     }
-    let (mut hot_seen, mut failures) = (0, Vec::new());
+    let (mut hot_seen, mut failures, mut retried) = (0, Vec::new(), Vec::new());
+    let both = |case: &[Vec<u8>], heads: &[bool]| {
+        std::thread::scope(|sc| {
+            let a = sc.spawn(|| exchange(fast.addr, case, heads));
+            let b = exchange(plain.addr, case, heads);
+            (a.join().unwrap(), b)
+        })
+    };
     for case in &cases {
         let raw: Vec<u8> = case.concat();
         let heads = heads_of(&raw);
-        let (a, b) = std::thread::scope(|sc| {
-            let a = sc.spawn(|| exchange(fast.addr, case, &heads));
-            (exchange(plain.addr, case, &heads), a.join().unwrap())
-        });
-        let (a, b) = (b, a);
+        let (a, b) = both(case, &heads);
         hot_seen += usize::from(a.first().is_some_and(|r| r.0.starts_with("200")));
-        if !same_answers(a.clone(), b.clone()) {
-            failures.push(format!(
-                "request {:?}\n fast: {:?}\n hyper: {:?}",
-                String::from_utf8_lossy(&raw),
-                a.iter().map(|r| (&r.0, &r.1, r.2.len())).collect::<Vec<_>>(),
-                b.iter().map(|r| (&r.0, &r.1, r.2.len())).collect::<Vec<_>>()
-            ));
+        if same_answers(a.clone(), b.clone()) {
+            continue;
         }
+        // Over real sockets, timing (how the bytes arrive, a 200 ms quiet period) can change an answer to garbage;
+        // a real difference shows every time, so a case fails only when it differs in three exchanges.
+        let again: Vec<_> = (0..2).map(|_| both(case, &heads)).collect();
+        if again.iter().any(|(x, y)| same_answers(x.clone(), y.clone())) {
+            retried.push(String::from_utf8_lossy(&raw).to_string());
+            continue;
+        }
+        failures.push(format!(
+            "request {:?}\n fast: {:?}\n hyper: {:?}",
+            String::from_utf8_lossy(&raw),
+            a.iter().map(|r| (&r.0, &r.1, r.2.len())).collect::<Vec<_>>(),
+            b.iter().map(|r| (&r.0, &r.1, r.2.len())).collect::<Vec<_>>()
+        ));
     }
+    if !retried.is_empty() {
+        eprintln!("{} case(s) differed once and then agreed: {retried:?}", retried.len());
+    }
+    assert!(retried.len() <= 5, "too many cases only agree on a retry: {retried:?}");
     assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
     assert!(hot_seen > 50, "too few successful answers ({hot_seen}) to exercise the fast path");
 }
