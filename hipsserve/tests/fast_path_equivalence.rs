@@ -1,13 +1,13 @@
-//! Differential test of the HTTP/1.1 fast path: the same raw requests (a hand-written corpus of normal, odd,
-//! malformed and pipelined requests, then a few thousand seeded random mutations of them) are sent to two instances of
-//! the real binary on the same HiPS, one with the fast path and one with every request going through hyper
-//! (`http1_fast_path = false`). Every answer must be the same bytes, apart from Date and X-Request-Id values and the
-//! order of header lines. One difference is allowed, at the end of a connection: when garbage follows a complete
-//! request, hyper answers it with a bare error (400 or 431, no X-Request-Id) and closes, or closes, or waits for more,
-//! depending on whether it met the garbage as the connection's first message (after a hand-over from the fast path)
-//! or as a later one; closing with unread garbage can also reset the connection and cut the previous answer short.
-//! A case that differs is exchanged twice more and fails only if it never agrees (how bytes arrive over a real socket
-//! can change hyper's answer to garbage); at most 5 cases may need such a retry.
+//! Differential test of the HTTP/1.1 fast path: the same raw requests (a hand-written corpus of normal, odd, malformed
+//! and pipelined requests, then 1,500 seeded random mutations of them by default) are sent to two instances of the real
+//! binary on the same HiPS, one with the fast path and one with every request going through hyper (`http1_fast_path =
+//! false`). Every answer must be the same bytes, apart from Date and X-Request-Id values and the order of header lines.
+//! One difference is allowed, at the end of a connection: when garbage follows a complete request, hyper answers it
+//! with a bare error (400 or 431, no X-Request-Id) and closes, or closes, or waits for more, depending on whether it
+//! met the garbage as the connection's first message (after a hand-over from the fast path) or as a later one; closing
+//! with unread garbage can also reset the connection and cut the previous answer short. A case that differs is
+//! exchanged twice more and fails only if it never agrees (how bytes arrive over a real socket can change hyper's
+//! answer to garbage); at most 5 cases may need such a retry.
 #![allow(clippy::unwrap_used)]
 
 mod common;
