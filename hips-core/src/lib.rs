@@ -10,3 +10,19 @@ pub mod healpix;
 pub mod kernel;
 pub mod storage;
 pub mod wcs;
+
+/// The error and its causes on one line, `: `-separated, for reports and logs.
+#[must_use]
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}

@@ -18,21 +18,7 @@ pub mod stats;
 pub mod synth;
 pub mod tile;
 
-/// The error and its causes on one line, `: `-separated, for reports and logs.
-#[must_use]
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub use hips_core::error_chain;
 
 /// Add PNG/JPEG previews to the FITS HiPS in `store` (cut from its properties, linear stretch); returns the
 /// formats added. Writes `index.html` too.

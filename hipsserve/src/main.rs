@@ -51,13 +51,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = format!("hipsserve: {e}");
-            let mut src = e.source();
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            eprintln!("{msg}");
+            eprintln!("hipsserve: {}", hips_core::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::error_chain;
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
 use hips_core::wcs::Frame;
 
@@ -128,17 +129,6 @@ async fn render(
         Ok(Ok(Err(reason))) => Err(StoreError::Render { key, reason }),
         Ok(Ok(Ok(bytes))) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s.push_str(": ");
-        s.push_str(&x.to_string());
-        src = x.source();
-    }
-    s
 }
 
 #[cfg(test)]
