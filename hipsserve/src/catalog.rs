@@ -61,6 +61,15 @@ impl Hips {
         cov.get(i).is_some_and(|r| r.start < hi)
     }
 
+    /// The HiPS's frame (from `hips_frame`; equatorial unless it says galactic).
+    #[must_use]
+    pub fn frame(&self) -> hips_core::wcs::Frame {
+        match self.prop("hips_frame") {
+            Some(f) if f.trim().eq_ignore_ascii_case("galactic") => hips_core::wcs::Frame::Galactic,
+            _ => hips_core::wcs::Frame::Equatorial,
+        }
+    }
+
     /// A property value.
     #[must_use]
     pub fn prop(&self, key: &str) -> Option<&str> {

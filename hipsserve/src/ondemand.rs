@@ -59,10 +59,7 @@ fn progenitors(index: &[u8]) -> Vec<(String, usize)> {
 /// How the HiPS was made: tile width, frame and sampling, from its properties (hipsgen's defaults otherwise).
 fn geometry(h: &Hips) -> (usize, Frame, Interp) {
     let width = h.prop("hips_tile_width").and_then(|w| w.trim().parse::<usize>().ok()).unwrap_or(512);
-    let frame = match h.prop("hips_frame") {
-        Some(f) if f.trim().eq_ignore_ascii_case("galactic") => Frame::Galactic,
-        _ => Frame::Equatorial,
-    };
+    let frame = h.frame();
     let interp = h.prop("hips_sampling").and_then(|s| s.trim().parse().ok()).unwrap_or_default();
     (width, frame, interp)
 }
@@ -87,8 +84,7 @@ async fn render(
 ) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
     let Some(k) = h.max_order else { return Ok(None) };
     let parent = ipix >> (2 * u32::from(order - k));
-    let index_key =
-        HipsFile::HpxFinder(format!("Norder{k}/Dir{}/Npix{parent}", parent / 10_000 * 10_000)).key_in(&h.dir);
+    let index_key = HipsFile::hpxfinder_tile(k, parent).key_in(&h.dir);
     let index = match state.cache.get(h.root_idx, &state.roots[h.root_idx], index_key).await {
         Ok(Some(obj)) => obj,
         Ok(None) => return Ok(None),

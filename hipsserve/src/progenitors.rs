@@ -86,14 +86,6 @@ pub fn parse_query(q: &str) -> Result<Query, String> {
     }
 }
 
-/// The HiPS's frame (from `hips_frame`; equatorial unless it says galactic).
-fn frame_of(h: &Hips) -> Frame {
-    match h.prop("hips_frame") {
-        Some(f) if f.trim().eq_ignore_ascii_case("galactic") => Frame::Galactic,
-        _ => Frame::Equatorial,
-    }
-}
-
 /// The index tiles (at order `k`) a query reads, inside the HiPS's coverage.
 ///
 /// # Errors
@@ -101,7 +93,7 @@ fn frame_of(h: &Hips) -> Frame {
 pub fn index_tiles(h: &Hips, k: u8, q: Query) -> Result<Vec<u64>, String> {
     let tiles: Vec<u64> = match q {
         Query::Position { ra, dec } => {
-            let (lon, lat) = convert(ra, dec, Frame::Equatorial, frame_of(h));
+            let (lon, lat) = convert(ra, dec, Frame::Equatorial, h.frame());
             vec![cdshealpix::nested::hash(k, lon.to_radians(), lat.to_radians())]
         }
         Query::Tile { order, ipix } if order >= k => vec![ipix >> (2 * u32::from(order - k))],
@@ -208,10 +200,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         Ok(t) => t,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
-    let keys: Vec<String> = tiles
-        .iter()
-        .map(|t| HipsFile::HpxFinder(format!("Norder{k}/Dir{}/Npix{t}", t / 10_000 * 10_000)).key_in(&h.dir))
-        .collect();
+    let keys: Vec<String> = tiles.iter().map(|t| HipsFile::hpxfinder_tile(k, *t).key_in(&h.dir)).collect();
     let reads: Vec<_> = futures::stream::iter(keys.iter().cloned())
         .map(|key| state.cache.get(h.root_idx, root, key))
         .buffered(16)

@@ -80,6 +80,12 @@ impl HipsFile {
         }
     }
 
+    /// The progenitor index file of tile `ipix` at `order` (`HpxFinder/NorderK/DirD/NpixN`, no extension).
+    #[must_use]
+    pub fn hpxfinder_tile(order: u8, ipix: u64) -> HipsFile {
+        HipsFile::HpxFinder(format!("Norder{order}/Dir{}/Npix{ipix}", (ipix / 10_000) * 10_000))
+    }
+
     /// The storage key of this file inside the HiPS folder `dir` (relative to the storage root; empty: the root).
     #[must_use]
     pub fn key_in(&self, dir: &str) -> String {
