@@ -159,7 +159,7 @@ impl State {
     }
 }
 
-pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub(crate) fn text(status: StatusCode, msg: &str) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(format!("{msg}\n"))));
