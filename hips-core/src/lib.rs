@@ -5,6 +5,7 @@
 //! so a tile rendered by the server is the tile the batch would have written.
 
 pub mod coadd;
+pub mod cutout;
 pub mod fits;
 pub mod healpix;
 pub mod kernel;

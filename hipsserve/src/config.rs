@@ -90,11 +90,13 @@ pub struct OnDemandConfig {
     pub max_concurrent: usize,
     /// Time allowed for one render, waiting included, before the request fails with 503.
     pub timeout_ms: u64,
+    /// Largest SODA cutout, in pixels per plane (a larger box is refused with UsageError).
+    pub max_cutout_pixels: u64,
 }
 
 impl Default for OnDemandConfig {
     fn default() -> Self {
-        OnDemandConfig { coadd_roots: Vec::new(), max_concurrent: 0, timeout_ms: 30_000 }
+        OnDemandConfig { coadd_roots: Vec::new(), max_concurrent: 0, timeout_ms: 30_000, max_cutout_pixels: 1 << 24 }
     }
 }
 

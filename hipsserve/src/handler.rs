@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::ondemand;
 use crate::progenitors;
 use crate::routing::{self, HipsFile, Route, RouteError};
+use crate::soda;
 use crate::store::{Object, ObjectCache, OkHeaders, Root, StoreError};
 use crate::zerocopy::{self, ZeroCopy};
 
@@ -225,13 +226,14 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'stat
     };
     if m == Method::OPTIONS {
         let restricted = match &route {
-            Route::Hips { name, .. } | Route::HipsDirRedirect(name) | Route::Progenitors(name) => {
+            Route::Hips { name, .. } | Route::HipsDirRedirect(name) | Route::Progenitors(name) | Route::Soda(name) => {
                 state.hips.get(name).is_some_and(|h| h.settings.access == Access::Restricted)
             }
             _ => false,
         };
         return (preflight(&state.cfg, req.headers()), "other", restricted);
     }
+    let soda = matches!(route, Route::Soda(_));
     match route {
         Route::Health => (text(StatusCode::OK, "ok"), "health", false),
         Route::Ready => (ready(state).await, "ready", false),
@@ -253,16 +255,17 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'stat
             r.headers_mut().insert(header::LOCATION, hv(&format!("/{name}/")));
             (r, "other", restricted)
         }
-        Route::Progenitors(name) => {
+        Route::Progenitors(name) | Route::Soda(name) => {
             let Some(h) = state.hips.get(&name) else {
                 return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
             };
             let restricted = h.settings.access == Access::Restricted;
             let r = match authorize(state, req.headers(), h) {
                 Some(r) => r,
+                None if soda => soda::answer(state, h, req.uri().query(), id).await,
                 None => progenitors::answer(state, h, req.uri().query(), id).await,
             };
-            (r, "progenitors", restricted)
+            (r, if soda { "soda" } else { "progenitors" }, restricted)
         }
         Route::Hips { name, file } => {
             let Some(h) = state.hips.get(&name) else {

@@ -17,6 +17,7 @@ pub const ROUTES: &[&str] = &[
     "hpxfinder",
     "hipslist",
     "progenitors",
+    "soda",
     "health",
     "ready",
     "metrics",

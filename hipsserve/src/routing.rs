@@ -23,6 +23,8 @@ pub enum Route {
     HipsDirRedirect(String),
     /// `/<name>/progenitors?...`: which source coadds are behind a position or tile ([`crate::progenitors`]).
     Progenitors(String),
+    /// `/<hips>/soda/sync`: SODA cutouts of the HiPS's coadds.
+    Soda(String),
     /// A file of a HiPS.
     Hips {
         /// The HiPS name (its folder path relative to the storage root, possibly with slashes).
@@ -217,8 +219,10 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
         if trailing_slash {
             return Err(RouteError::NotFound); // no directory listings
         }
-        if tail == ["progenitors"] {
-            return Ok(Route::Progenitors(name));
+        match tail {
+            ["progenitors"] => return Ok(Route::Progenitors(name)),
+            ["soda", "sync"] => return Ok(Route::Soda(name)),
+            _ => {}
         }
         return Ok(Route::Hips { name, file: parse_file(tail)? });
     }
@@ -321,6 +325,7 @@ mod tests {
         assert_eq!(r("/dr1/g/properties"), Ok(Route::Hips { name: "dr1/g".into(), file: HipsFile::Properties }));
         assert_eq!(r("/CFHT"), Ok(Route::HipsDirRedirect("CFHT".into())));
         assert_eq!(r("/dr1/g/progenitors"), Ok(Route::Progenitors("dr1/g".into())));
+        assert_eq!(r("/dr1/g/soda/sync"), Ok(Route::Soda("dr1/g".into())));
         assert_eq!(r("/CFHT/"), Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::IndexHtml }));
         assert_eq!(
             r("/CFHT/Norder3/Allsky.png"),

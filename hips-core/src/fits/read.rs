@@ -470,6 +470,33 @@ pub fn read_region_f32(
     Ok(Image { width: w, height: h, data })
 }
 
+/// The bytes of the rectangle `x0..x0+w`, `y0..y0+h` of a 2-D image exactly as stored (big-endian, unscaled), row 0
+/// first, fetching only those rows.
+///
+/// # Errors
+/// When the HDU is not a 2-D image, the region is outside it, or the read fails.
+pub fn read_region_raw(
+    src: &dyn ByteSource,
+    hdu: &Hdu,
+    x0: usize,
+    y0: usize,
+    w: usize,
+    h: usize,
+) -> Result<Vec<u8>, FitsError> {
+    let mut out = Vec::new();
+    let mut reserved = false;
+    for_region_bytes(src, hdu, (x0, y0, w, h), |raw| {
+        if !reserved {
+            // Safe to reserve now: the region was checked against the image and the image against the source.
+            out.reserve_exact(w * h * (hdu.bitpix.unsigned_abs() / 8) as usize);
+            reserved = true;
+        }
+        out.extend_from_slice(raw);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// Read a whole integer image (a mask) exactly, with an integral BZERO applied (int16 with BZERO 32768 gives
 /// 0..65535). Returns (width, height, row-major values). BLANK values are returned as stored (plus BZERO).
 ///

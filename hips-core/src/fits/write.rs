@@ -179,6 +179,13 @@ pub enum PixelData<'a> {
     I32(&'a [i32]),
     /// BITPIX 64.
     I64(&'a [i64]),
+    /// Values already big-endian, as stored in a FITS data unit with this BITPIX (copied unchanged).
+    Raw {
+        /// BITPIX of the bytes.
+        bitpix: i64,
+        /// The big-endian values.
+        bytes: &'a [u8],
+    },
 }
 
 impl PixelData<'_> {
@@ -190,6 +197,7 @@ impl PixelData<'_> {
             PixelData::I16(_) => 16,
             PixelData::I32(_) => 32,
             PixelData::I64(_) => 64,
+            PixelData::Raw { bitpix, .. } => *bitpix,
         }
     }
 
@@ -210,6 +218,10 @@ impl PixelData<'_> {
             PixelData::I16(d) => put!(d, 2),
             PixelData::I32(d) => put!(d, 4),
             PixelData::I64(d) => put!(d, 8),
+            PixelData::Raw { bytes, .. } => {
+                let n = bytes.len().min(out.len());
+                out[..n].copy_from_slice(&bytes[..n]);
+            }
         }
     }
 }

@@ -1,0 +1,235 @@
+//! SODA cutouts (IVOA SODA 1.0, synchronous): `GET /<hips>/soda/sync?ID=<coadd>&POS=CIRCLE ra dec r` (or
+//! `POS=RANGE ...`, `POS=POLYGON ...`, `CIRCLE=...`, `POLYGON=...`) answers a FITS file holding the pixels of one
+//! source coadd of the HiPS that touch the region: image, mask and variance planes, as stored, with their WCS moved
+//! to the cutout (`hips_core::cutout`). Only the rows of the box are read, by byte range.
+//!
+//! The ID is a coadd path as the HiPS's progenitor index (and `/<hips>/progenitors`) gives it. It is accepted only
+//! when the index lists it in a tile the region overlaps, and when it lies under `on_demand.coadd_roots`, so a cutout
+//! reaches exactly the coadds behind the HiPS the caller may read (the HiPS's access rules apply). Cutouts share the
+//! on-demand renderers' bounds (`on_demand.max_concurrent`, `on_demand.timeout_ms`) and are limited to
+//! `on_demand.max_cutout_pixels` per plane. Errors are `text/plain` starting with SODA's error words: `UsageError`
+//! (400), `NotFoundError` (404), `Error` (502/503).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::cutout::{cutout, CutoutError, Shape};
+use hips_core::error_chain;
+use hips_core::wcs::{convert, Frame};
+use http::header::{self, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use crate::catalog::Hips;
+use crate::handler::{hv, storage_failure, text, Resp, State};
+use crate::ondemand::under_roots;
+use crate::progenitors::MAX_INDEX_TILES;
+use crate::routing::HipsFile;
+
+/// A parsed cutout request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The coadd, as the progenitor index names it.
+    pub id: String,
+    /// The region.
+    pub shape: Shape,
+}
+
+/// Parse the query string (parameter names case-insensitive, as SODA's are).
+///
+/// # Errors
+/// A message naming the parameter at fault.
+pub fn parse_query(q: &str) -> Result<Request, String> {
+    let (mut id, mut shape): (Option<String>, Option<Shape>) = (None, None);
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        let key = k.to_ascii_uppercase();
+        let parsed = match key.as_str() {
+            "ID" => {
+                if id.replace(v.trim().to_string()).is_some() {
+                    return Err("one ID per request".into());
+                }
+                continue;
+            }
+            "RESPONSEFORMAT" if matches!(v.trim(), "application/fits" | "fits") => continue,
+            "RESPONSEFORMAT" => return Err(format!("RESPONSEFORMAT={v:?}: only application/fits is offered")),
+            "POS" => Shape::parse_pos(&v)?,
+            "CIRCLE" => Shape::parse_circle(&v)?,
+            "POLYGON" => Shape::parse_polygon(&v)?,
+            "BAND" | "TIME" | "POL" => return Err(format!("{key} is not supported: these coadds have one band")),
+            _ => return Err(format!("unknown parameter {k:?} (use ID with one of POS, CIRCLE, POLYGON)")),
+        };
+        if shape.replace(parsed).is_some() {
+            return Err("one region per request (POS, CIRCLE or POLYGON)".into());
+        }
+    }
+    match (id, shape) {
+        (Some(id), Some(shape)) if !id.is_empty() => Ok(Request { id, shape }),
+        _ => Err("give ID (a coadd listed by this HiPS's progenitors) and one of POS, CIRCLE, POLYGON".into()),
+    }
+}
+
+fn soda_error(status: StatusCode, word: &str, msg: &str) -> Resp {
+    text(status, &format!("{word}: {msg}"))
+}
+
+/// The index tiles (order `k`) the region overlaps, inside the HiPS's coverage.
+fn index_tiles(h: &Hips, k: u8, shape: &Shape) -> Result<Vec<u64>, String> {
+    let (ra, dec, radius) = shape.bounding_cone();
+    let (lon, lat) = convert(ra, dec, Frame::Equatorial, h.frame());
+    let bmoc = cdshealpix::nested::cone_coverage_approx(k, lon.to_radians(), lat.to_radians(), radius.to_radians());
+    let n = bmoc.deep_size();
+    if n as u64 > MAX_INDEX_TILES {
+        return Err(format!(
+            "the region spans {n} progenitor-index tiles of order {k}, more than {MAX_INDEX_TILES}: cut smaller regions"
+        ));
+    }
+    Ok(bmoc.flat_iter().filter(|t| h.covers(k, *t)).collect())
+}
+
+/// The image HDU the index records for `id`, when an index file lists it.
+fn listed_hdu(index: &[u8], id: &str) -> Option<usize> {
+    index.split(|b| *b == b'\n').find_map(|line| {
+        let rec = serde_json::from_slice::<serde_json::Value>(line).ok()?;
+        (rec.get("path")?.as_str()? == id).then(|| {
+            rec.get("hdu").and_then(serde_json::Value::as_u64).and_then(|h| usize::try_from(h).ok()).unwrap_or(0)
+        })
+    })
+}
+
+/// Answer a cutout request on HiPS `h` (access already checked).
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Resp {
+    let req = match parse_query(query.unwrap_or("")) {
+        Ok(r) => r,
+        Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e),
+    };
+    let roots = &state.cfg.on_demand.coadd_roots;
+    if roots.is_empty() {
+        return soda_error(StatusCode::NOT_FOUND, "NotFoundError", "cutouts are not enabled on this server");
+    }
+    let Some(k) = h.max_order else {
+        return soda_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundError",
+            "this HiPS has no hips_order, so no progenitor index",
+        );
+    };
+    let tiles = match index_tiles(h, k, &req.shape) {
+        Ok(t) => t,
+        Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e),
+    };
+    let root = &state.roots[h.root_idx];
+    let keys: Vec<String> = tiles.iter().map(|t| HipsFile::hpxfinder_tile(k, *t).key_in(&h.dir)).collect();
+    let mut reads =
+        futures::stream::iter(keys.iter().cloned()).map(|key| state.cache.get(h.root_idx, root, key)).buffered(16);
+    let mut hdu = None;
+    let mut i = 0;
+    while let Some(r) = reads.next().await {
+        match r {
+            Ok(Some(obj)) => {
+                if let Some(found) = listed_hdu(&obj.body, &req.id) {
+                    hdu = Some(found);
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return storage_failure(state, id, h, &keys[i], &e),
+        }
+        i += 1;
+    }
+    let Some(hdu) = hdu else {
+        let msg = format!("{:?} is not a progenitor of {} where the region lies", req.id, h.name);
+        return soda_error(StatusCode::NOT_FOUND, "NotFoundError", &msg);
+    };
+    if !under_roots(&req.id, roots) {
+        tracing::warn!(request_id = %id, hips = %h.name, coadd = %req.id, "progenitor index names a coadd outside on_demand.coadd_roots");
+        return soda_error(
+            StatusCode::BAD_GATEWAY,
+            "Error",
+            "this coadd is not served (outside on_demand.coadd_roots)",
+        );
+    }
+    let timeout = Duration::from_millis(state.cfg.on_demand.timeout_ms);
+    let busy = || {
+        let mut r = soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "cutout workers busy, retry later");
+        r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+        r
+    };
+    let max_pixels = state.cfg.on_demand.max_cutout_pixels;
+    let work = async {
+        let permit = state.render_permits.clone().acquire_owned().await.ok()?;
+        let (path, shape) = (req.id.clone(), req.shape.clone());
+        let job = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu))).map_err(|e| Err(error_chain(&e)))?;
+            cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
+                .map_err(|e| match e {
+                    CutoutError::Fits(f) => Err(error_chain(&f)),
+                    other => Ok(other),
+                })
+        });
+        job.await.ok()
+    };
+    let done = match tokio::time::timeout(timeout, work).await {
+        Ok(Some(done)) => done,
+        Ok(None) | Err(_) => return busy(),
+    };
+    let c = match done {
+        Ok(c) => c,
+        Err(Ok(e @ CutoutError::NoOverlap { .. })) => {
+            return soda_error(StatusCode::NOT_FOUND, "NotFoundError", &e.to_string())
+        }
+        Err(Ok(e)) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
+        Err(Err(reason)) => {
+            tracing::warn!(request_id = %id, hips = %h.name, coadd = %req.id, error = %reason, "cutout failed");
+            return soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd");
+        }
+    };
+    let stem = req.id.rsplit('/').next().unwrap_or("coadd").trim_end_matches(".fits").trim_end_matches(".fz");
+    let safe: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let mut r = Response::new(Full::new(Bytes::from(c.fits)));
+    let hd = r.headers_mut();
+    hd.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fits"));
+    hd.insert(header::CONTENT_DISPOSITION, hv(&format!("inline; filename=\"{safe}_cutout.fits\"")));
+    hd.insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
+    r
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse_and_refuse_with_the_parameter_named() {
+        let r = parse_query("ID=%2Fc%2Fa.fits&POS=CIRCLE+10+20+0.01").unwrap();
+        assert_eq!(r.id, "/c/a.fits");
+        assert_eq!(r.shape, Shape::Circle { ra: 10.0, dec: 20.0, radius: 0.01 });
+        assert!(parse_query("id=a&circle=1+2+0.1&responseformat=application/fits").is_ok());
+        assert!(matches!(parse_query("ID=a&POLYGON=1+1+2+1+2+2").unwrap().shape, Shape::Polygon(_)));
+        for (q, word) in [
+            ("POS=CIRCLE+1+2+0.1", "give ID"),
+            ("ID=a", "give ID"),
+            ("ID=&POS=CIRCLE+1+2+0.1", "give ID"),
+            ("ID=a&ID=b&POS=CIRCLE+1+2+0.1", "one ID"),
+            ("ID=a&POS=CIRCLE+1+2+0.1&CIRCLE=1+2+0.1", "one region"),
+            ("ID=a&POS=BOX+1+2+3+4", "CIRCLE, RANGE or POLYGON"),
+            ("ID=a&BAND=500e-9+600e-9", "BAND"),
+            ("ID=a&foo=1", "unknown parameter"),
+            ("ID=a&POS=CIRCLE+1+2+0.1&RESPONSEFORMAT=votable", "RESPONSEFORMAT"),
+        ] {
+            let e = parse_query(q).unwrap_err();
+            assert!(e.contains(word), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn index_lines_name_the_hdu_of_an_id() {
+        let idx = b"{\"path\":\"/c/a.fits\",\"hdu\":1}\n{\"path\":\"/c/b.fits\"}\nnot json\n";
+        assert_eq!(listed_hdu(idx, "/c/a.fits"), Some(1));
+        assert_eq!(listed_hdu(idx, "/c/b.fits"), Some(0));
+        assert_eq!(listed_hdu(idx, "/c/c.fits"), None);
+    }
+}
