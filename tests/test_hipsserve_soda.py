@@ -6,7 +6,8 @@ For every cutout, checked with astropy (and mocpy for polygons) against the orig
 - each plane is the original plane's box exactly: same BITPIX, BZERO, BSCALE, stored values bit for bit;
 - the box is where the cutout's WCS says: every cutout pixel maps through its own WCS to the sky position the
   original WCS gives the original pixel (SIP included);
-- the box holds every pixel whose centre lies in the region, and extends at most one pixel beyond them.
+- the box holds every pixel whose centre lies in the region, and extends at most one pixel beyond them;
+- every HDU's DATASUM and CHECKSUM verify (astropy `checksum=True`).
 Errors: bad parameters give 400 UsageError, a coadd that is not a progenitor of the HiPS where the region lies gives
 404 NotFoundError, a box over `max_cutout_pixels` gives 400, a server without `coadd_roots` gives 404.
 """
@@ -199,6 +200,12 @@ def test_lsst_exposure_with_sip_and_unsigned_mask(server, shared_data):
     check(body, Path(coadd), lambda s: s.separation(centre) <= 8 * u.arcsec)
     with fits.open(BytesIO(body)) as f:
         assert len(f) == 4 and f[2].header["BZERO"] == 32768 and f[2].data.dtype == np.uint16
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DATASUM or CHECKSUM that does not verify is a warning in astropy
+        with fits.open(BytesIO(body), checksum=True) as f:
+            assert all(h.header.get("CHECKSUM") and h.header.get("DATASUM") for h in f)
+            for h in f:
+                _ = h.data
     # A region holding the whole exposure gives all of it.
     status, body, _ = cutout(server, "hsc", coadd, POS=f"CIRCLE {ra} {dec} 0.1")
     assert status == 200

@@ -6,8 +6,8 @@
 use std::f64::consts::PI;
 
 use crate::coadd::Coadd;
-use crate::fits::read::read_region_raw;
-use crate::fits::{self, empty_primary, image_hdu, Card, FitsError, Hdu, PixelData, Value};
+use crate::fits::read::read_region_raw_into;
+use crate::fits::{self, append_image_hdu, empty_primary, Card, FitsError, Hdu, PixelData, Value};
 use crate::wcs::{convert, Frame};
 
 /// Why a cutout cannot be made.
@@ -466,19 +466,22 @@ pub fn cutout(coadd: &Coadd, shape: &Shape, max_pixels: u64, history: &str) -> R
         b.y0 + b.height - 1,
         coadd.name
     ));
-    let mut out = Vec::new();
+    // One buffer for the whole file and one for the rows read: each pixel is copied once after it is read.
+    let data_bytes: usize = planes.iter().map(|h| b.width * b.height * (h.bitpix.unsigned_abs() / 8) as usize).sum();
+    let mut out = Vec::with_capacity(data_bytes + (planes.len() + 1) * 4 * 2880);
     if planes[0].index != 0 {
         let hdus = fits::scan_hdus(coadd.source.as_ref())?;
         let mut cards = hdus.first().map(|p| moved_cards(p, b, false)).unwrap_or_default();
         cards.push(note.clone());
         out.extend_from_slice(&empty_primary(&cards));
     }
+    let mut raw = Vec::new();
     for hdu in planes {
-        let raw = read_region_raw(coadd.source.as_ref(), hdu, b.x0, b.y0, b.width, b.height)?;
+        read_region_raw_into(coadd.source.as_ref(), hdu, (b.x0, b.y0, b.width, b.height), &mut raw)?;
         let mut cards = moved_cards(hdu, b, true);
         cards.push(note.clone());
         let data = PixelData::Raw { bitpix: i64::from(hdu.bitpix), bytes: &raw };
-        out.extend_from_slice(&image_hdu(hdu.index == 0, b.width, b.height, data, &cards));
+        append_image_hdu(&mut out, hdu.index == 0, b.width, b.height, data, &cards);
     }
     Ok(Cutout { pixels: b, fits: out })
 }

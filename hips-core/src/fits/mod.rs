@@ -16,4 +16,4 @@ pub use read::{
     find_hdu, first_image, read_image_f32, read_image_i64, read_region_f32, read_region_i64, scan_hdus, Hdu, Image,
 };
 pub use source::{open_source, ByteSource, FileSource, MemSource, StoreSource};
-pub use write::{empty_primary, image_hdu, PixelData};
+pub use write::{append_image_hdu, empty_primary, image_hdu, PixelData};

@@ -470,20 +470,19 @@ pub fn read_region_f32(
     Ok(Image { width: w, height: h, data })
 }
 
-/// The bytes of the rectangle `x0..x0+w`, `y0..y0+h` of a 2-D image exactly as stored (big-endian, unscaled), row 0
-/// first, fetching only those rows.
+/// Read the bytes of the rectangle `x0..x0+w`, `y0..y0+h` of a 2-D image exactly as stored (big-endian, unscaled),
+/// row 0 first, fetching only those rows, into `out` (cleared first; its capacity is reused, so reading several
+/// planes of one box allocates once).
 ///
 /// # Errors
 /// When the HDU is not a 2-D image, the region is outside it, or the read fails.
-pub fn read_region_raw(
+pub fn read_region_raw_into(
     src: &dyn ByteSource,
     hdu: &Hdu,
-    x0: usize,
-    y0: usize,
-    w: usize,
-    h: usize,
-) -> Result<Vec<u8>, FitsError> {
-    let mut out = Vec::new();
+    (x0, y0, w, h): (usize, usize, usize, usize),
+    out: &mut Vec<u8>,
+) -> Result<(), FitsError> {
+    out.clear();
     let mut reserved = false;
     for_region_bytes(src, hdu, (x0, y0, w, h), |raw| {
         if !reserved {
@@ -493,8 +492,7 @@ pub fn read_region_raw(
         }
         out.extend_from_slice(raw);
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 /// Read a whole integer image (a mask) exactly, with an integral BZERO applied (int16 with BZERO 32768 gives

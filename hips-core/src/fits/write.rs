@@ -299,31 +299,37 @@ fn assemble(fixed: &[Card], extra: &[Card], data: &[u8]) -> Vec<u8> {
 /// buffer, so large images are not copied twice.
 fn assemble_with(fixed: &[Card], extra: &[Card], data_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
     let mut out = Vec::with_capacity(BLOCK * 4 + data_len.div_ceil(BLOCK) * BLOCK);
+    assemble_onto(&mut out, fixed, extra, data_len, fill);
+    out
+}
+
+/// [`assemble_with`] appending the HDU to `out` (a multi-extension file built in one buffer).
+fn assemble_onto(out: &mut Vec<u8>, fixed: &[Card], extra: &[Card], data_len: usize, fill: impl FnOnce(&mut [u8])) {
+    let start = out.len();
     for c in fixed {
-        push_card(&mut out, c);
+        push_card(out, c);
     }
     for c in extra.iter().filter(|c| !RESERVED.contains(&c.key.as_str())) {
-        push_card(&mut out, c);
+        push_card(out, c);
     }
     let datasum_at = out.len();
-    push_card(&mut out, &Card::str("DATASUM", "0", "data unit checksum"));
+    push_card(out, &Card::str("DATASUM", "0", "data unit checksum"));
     let checksum_at = out.len();
-    push_card(&mut out, &Card::str("CHECKSUM", "0000000000000000", "HDU checksum"));
-    push_card(&mut out, &Card { key: "END".into(), value: None, comment: None });
-    out.resize(out.len().div_ceil(BLOCK) * BLOCK, b' ');
-    let header_len = out.len();
-    out.resize(header_len + data_len.div_ceil(BLOCK) * BLOCK, 0);
-    fill(&mut out[header_len..header_len + data_len]);
-    let datasum = ones_complement_sum(&out[header_len..], 0);
+    push_card(out, &Card::str("CHECKSUM", "0000000000000000", "HDU checksum"));
+    push_card(out, &Card { key: "END".into(), value: None, comment: None });
+    out.resize(start + (out.len() - start).div_ceil(BLOCK) * BLOCK, b' ');
+    let data_at = out.len();
+    out.resize(data_at + data_len.div_ceil(BLOCK) * BLOCK, 0);
+    fill(&mut out[data_at..data_at + data_len]);
+    let datasum = ones_complement_sum(&out[data_at..], 0);
     let mut card = Vec::with_capacity(80);
     push_card(&mut card, &Card::str("DATASUM", &datasum.to_string(), "data unit checksum"));
     out[datasum_at..datasum_at + 80].copy_from_slice(&card);
-    let header_sum = ones_complement_sum(&out[..header_len], 0);
+    let header_sum = ones_complement_sum(&out[start..data_at], 0);
     let total = ones_complement_sum(&[], add_ones(header_sum, datasum));
     let enc = encode_checksum(total);
     // The encoded value replaces the zeros between the quotes (column 12 onwards).
     out[checksum_at + 11..checksum_at + 27].copy_from_slice(enc.as_bytes());
-    out
 }
 
 /// Ones'-complement addition of two 32-bit sums.
@@ -337,6 +343,21 @@ fn add_ones(a: u32, b: u32) -> u32 {
 /// `data` is row-major with row 0 written first; missing values are written as zero, surplus values are ignored.
 #[must_use]
 pub fn image_hdu(primary: bool, width: usize, height: usize, data: PixelData, extra: &[Card]) -> Vec<u8> {
+    let bytes_per = (data.bitpix().unsigned_abs() / 8) as usize;
+    let mut out = Vec::with_capacity(BLOCK * 4 + (width * height * bytes_per).div_ceil(BLOCK) * BLOCK);
+    append_image_hdu(&mut out, primary, width, height, data, extra);
+    out
+}
+
+/// [`image_hdu`] appended to `out`, so a multi-extension file is built in one buffer without copying its HDUs.
+pub fn append_image_hdu(
+    out: &mut Vec<u8>,
+    primary: bool,
+    width: usize,
+    height: usize,
+    data: PixelData,
+    extra: &[Card],
+) {
     let mut fixed = Vec::with_capacity(7);
     if primary {
         fixed.push(Card::logical("SIMPLE", true, "conforms to FITS standard"));
@@ -353,9 +374,8 @@ pub fn image_hdu(primary: bool, width: usize, height: usize, data: PixelData, ex
         fixed.push(Card::int("PCOUNT", 0, "number of parameters"));
         fixed.push(Card::int("GCOUNT", 1, "number of groups"));
     }
-    let n = width * height;
     let bytes_per = (data.bitpix().unsigned_abs() / 8) as usize;
-    assemble_with(&fixed, extra, n * bytes_per, |out| data.write_be_into(out))
+    assemble_onto(out, &fixed, extra, width * height * bytes_per, |d| data.write_be_into(d));
 }
 
 /// An empty primary HDU (`NAXIS = 0`, `EXTEND = T`) with the `extra` cards, DATASUM and CHECKSUM.
