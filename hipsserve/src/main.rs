@@ -32,7 +32,8 @@ struct Args {
     /// Do not log one line per request.
     #[arg(long)]
     no_access_log: bool,
-    /// Worker threads, each a single-threaded runtime with its own SO_REUSEPORT listening socket (nginx's layout).
+    /// Worker threads, each a single-threaded runtime with its own SO_REUSEPORT listening socket (nginx's layout); a
+    /// worker two connections ahead of the least busy one passes it the connections it accepts.
     /// Default: one per CPU. 0: one multi-threaded work-stealing runtime with a single listening socket instead.
     #[arg(long, env = "HIPSSERVE_WORKERS")]
     workers: Option<usize>,
@@ -90,7 +91,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         // A worker whose connections are drained keeps its runtime running until all are: storage clients pool
         // connections whose tasks live on the runtime that opened them, and other workers may still use them.
         let drained = Arc::new(tokio::sync::Barrier::new(listeners.len()));
-        for (i, l) in listeners.into_iter().enumerate() {
+        let seats = hipsserve::server::Balance::seats(listeners.len());
+        for ((i, l), seat) in listeners.into_iter().enumerate().zip(seats) {
             let state = state.clone();
             let drained = drained.clone();
             let mut stop = stop_rx.clone();
@@ -102,7 +104,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                         let stopped = async move {
                             let _ = stop.wait_for(|s| *s).await;
                         };
-                        hipsserve::serve(listener, state, stopped).await;
+                        hipsserve::server::serve_seated(listener, state, stopped, Some(seat)).await;
                         drained.wait().await;
                         Ok(())
                     })

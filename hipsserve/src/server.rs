@@ -82,7 +82,7 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 
 /// Open `n` listening sockets on the same address, one per single-threaded worker, like nginx's workers: on Linux
 /// with `SO_REUSEPORT`, so the kernel spreads new connections over the workers and each worker accepts and serves its
-/// own connections without cross-thread wake-ups. Port 0 binds a free port once and the other sockets join it.
+/// own connections without cross-thread wake-ups (but for the few a [`Balance`] moves to even out the counts). Port 0 binds a free port once and the other sockets join it.
 /// Elsewhere (or with `n` = 1) a single socket is returned.
 ///
 /// # Errors
@@ -119,9 +119,62 @@ fn reuseport_listener(addr: SocketAddr, _reuse_port: bool) -> io::Result<std::ne
     Ok(l)
 }
 
+/// A connection accepted by one worker for another: the socket (out of the accepting runtime's reactor), the peer and
+/// its connection permit.
+type Passed = (std::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit);
+
+/// Keeps the single-threaded workers' connection counts even. `SO_REUSEPORT` spreads connections by a hash of their
+/// addresses, so with tens of keep-alive connections one worker often holds a third more than the other and its
+/// clients wait longer (the tail latency). A worker that accepts a connection while holding more than one above the
+/// least busy worker passes it to that worker: one cross-thread wake-up per connection moved, none per request.
+#[derive(Debug)]
+pub struct Balance {
+    live: Vec<std::sync::atomic::AtomicUsize>,
+    inbox: Vec<tokio::sync::mpsc::UnboundedSender<Passed>>,
+}
+
+/// One worker's place in a [`Balance`]: its index and the connections passed to it.
+#[derive(Debug)]
+pub struct Seat {
+    idx: usize,
+    balance: Arc<Balance>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Passed>,
+}
+
+impl Balance {
+    /// The seats of `n` workers sharing one balance.
+    #[must_use]
+    pub fn seats(n: usize) -> Vec<Seat> {
+        let (inbox, rxs): (Vec<_>, Vec<_>) = (0..n).map(|_| tokio::sync::mpsc::unbounded_channel()).unzip();
+        let live = (0..n).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect();
+        let balance = Arc::new(Balance { live, inbox });
+        rxs.into_iter().enumerate().map(|(idx, rx)| Seat { idx, balance: balance.clone(), rx }).collect()
+    }
+
+    /// The worker that should serve a connection accepted by worker `me`; its count is incremented.
+    fn place(&self, me: usize) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (least, n) =
+            self.live.iter().enumerate().map(|(i, c)| (i, c.load(Relaxed))).min_by_key(|(_, c)| *c).unwrap_or((me, 0));
+        let to = if self.live[me].load(Relaxed) > n + 1 { least } else { me };
+        self.live[to].fetch_add(1, Relaxed);
+        to
+    }
+}
+
 /// Serve connections until `shutdown` resolves, then stop accepting and let in-flight requests finish (at most
 /// `limits.shutdown_grace_ms`).
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+    serve_seated(listener, state, shutdown, None).await;
+}
+
+/// [`serve`] for one worker of several, which pass each other connections to keep their counts even ([`Balance`]).
+pub async fn serve_seated(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+    mut seat: Option<Seat>,
+) {
     let limits = state.cfg.limits.clone();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
@@ -138,29 +191,65 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
     let permits = state.connection_permits.clone();
     tokio::pin!(shutdown);
     loop {
-        let (stream, peer) = tokio::select! {
+        let passed = async {
+            match seat.as_mut() {
+                Some(s) => s.rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (stream, peer, permit) = tokio::select! {
             () = &mut shutdown => break,
-            a = listener.accept() => match a {
-                Ok(a) => a,
+            Some((std, peer, permit)) = passed => match TcpStream::from_std(std) {
+                Ok(s) => (s, peer, permit),
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tracing::warn!(error = %e, "cannot take over a connection from another worker");
                     continue;
                 }
             },
-        };
-        // The limit is shared by all workers; a worker holds at most one accepted connection while it waits.
-        let permit = tokio::select! {
-            () = &mut shutdown => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            a = listener.accept() => {
+                let (stream, peer) = match a {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // The limit is shared by all workers; a worker holds at most one accepted connection while it waits.
+                let permit = tokio::select! {
+                    () = &mut shutdown => break,
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                };
+                if let Some(s) = &seat {
+                    let to = s.balance.place(s.idx);
+                    if to != s.idx {
+                        match stream.into_std() {
+                            Ok(std) => {
+                                if s.balance.inbox[to].send((std, peer, permit)).is_err() {
+                                    s.balance.live[to].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                            }
+                            Err(_) => {
+                                s.balance.live[to].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                        continue;
+                    }
+                }
+                (stream, peer, permit)
+            }
         };
         let _ = stream.set_nodelay(true);
         let (st, builder, stop, live) = (state.clone(), builder.clone(), stop_rx.clone(), live_tx.clone());
+        let counted = seat.as_ref().map(|s| (s.balance.clone(), s.idx));
         tokio::spawn(async move {
             st.metrics.connections(1);
             connection(stream, peer, &st, &builder, stop).await;
             st.metrics.connections(-1);
+            if let Some((b, i)) = counted {
+                b.live[i].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
             drop((permit, live));
         });
     }
@@ -376,5 +465,28 @@ impl AsyncWrite for TimedIo {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn connections_go_to_the_least_busy_worker_once_one_is_two_ahead() {
+        let seats = Balance::seats(3);
+        let b = seats[0].balance.clone();
+        let counts = || b.live.iter().map(|c| c.load(Relaxed)).collect::<Vec<_>>();
+        // Worker 0 accepts everything: it keeps connections until it is two ahead, then passes them on.
+        let placed: Vec<usize> = (0..9).map(|_| b.place(0)).collect();
+        assert_eq!(counts().iter().sum::<usize>(), 9);
+        assert!(counts().iter().max().unwrap() - counts().iter().min().unwrap() <= 2, "{:?}", counts());
+        assert_eq!(placed[..2], [0, 0]);
+        assert_ne!(placed[2], 0);
+        // A worker at or near the least busy one keeps what it accepts.
+        b.live[1].store(0, Relaxed);
+        assert_eq!(b.place(1), 1);
     }
 }
