@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::f64::consts::PI;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -22,6 +23,7 @@ use http_body_util::Full;
 use crate::catalog::Hips;
 use crate::handler::{hv, storage_failure, text, Resp, State};
 use crate::routing::HipsFile;
+use crate::store::{Object, StoreError};
 
 /// At most this many index tiles are read for one tile query (a tile 5 orders above the index).
 pub const MAX_INDEX_TILES: u64 = 1 << 10;
@@ -178,6 +180,21 @@ pub fn select(files: &[&[u8]], q: Query) -> Vec<serde_json::Value> {
     out
 }
 
+/// The storage keys of the index files of `tiles` (order `k`).
+pub(crate) fn index_keys(h: &Hips, k: u8, tiles: &[u64]) -> Vec<String> {
+    tiles.iter().map(|t| HipsFile::hpxfinder_tile(k, *t).key_in(&h.dir)).collect()
+}
+
+/// Reads of the index files `keys` through the object cache, 16 at a time, in order.
+pub(crate) fn index_reads<'a>(
+    state: &'a State,
+    h: &'a Hips,
+    keys: &'a [String],
+) -> impl futures::Stream<Item = Result<Option<Arc<Object>>, Arc<StoreError>>> + 'a {
+    let root = &state.roots[h.root_idx];
+    futures::stream::iter(keys.iter().cloned()).map(move |key| state.cache.get(h.root_idx, root, key)).buffered(16)
+}
+
 /// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
 /// progenitor index, 502/503 on storage errors, else the JSON document. Index files are read through the object cache,
 /// 16 at a time.
@@ -200,12 +217,8 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         Ok(t) => t,
         Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
-    let keys: Vec<String> = tiles.iter().map(|t| HipsFile::hpxfinder_tile(k, *t).key_in(&h.dir)).collect();
-    let reads: Vec<_> = futures::stream::iter(keys.iter().cloned())
-        .map(|key| state.cache.get(h.root_idx, root, key))
-        .buffered(16)
-        .collect()
-        .await;
+    let keys = index_keys(h, k, &tiles);
+    let reads: Vec<_> = index_reads(state, h, &keys).collect().await;
     let mut bodies = Vec::with_capacity(reads.len());
     for (r, key) in reads.into_iter().zip(&keys) {
         match r {

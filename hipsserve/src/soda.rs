@@ -25,8 +25,7 @@ use http_body_util::Full;
 use crate::catalog::Hips;
 use crate::handler::{hv, storage_failure, text, Resp, State};
 use crate::ondemand::under_roots;
-use crate::progenitors::MAX_INDEX_TILES;
-use crate::routing::HipsFile;
+use crate::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
 
 /// A parsed cutout request.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,10 +118,8 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         Ok(t) => t,
         Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e),
     };
-    let root = &state.roots[h.root_idx];
-    let keys: Vec<String> = tiles.iter().map(|t| HipsFile::hpxfinder_tile(k, *t).key_in(&h.dir)).collect();
-    let mut reads =
-        futures::stream::iter(keys.iter().cloned()).map(|key| state.cache.get(h.root_idx, root, key)).buffered(16);
+    let keys = index_keys(h, k, &tiles);
+    let mut reads = std::pin::pin!(index_reads(state, h, &keys));
     let mut hdu = None;
     let mut i = 0;
     while let Some(r) = reads.next().await {
