@@ -36,8 +36,9 @@ pub struct Plan {
 }
 
 /// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs. Directories contribute their `*.fits`,
-/// `*.fit` and `*.fts` files, recursively. Local paths are made absolute (not resolving links), so the progenitor
-/// index names files that can be opened from anywhere (hipsserve renders on-demand tiles from them).
+/// `*.fit` and `*.fts` files, recursively. Local paths are made absolute and real (links and `..` resolved), so the
+/// progenitor index names files that can be opened from anywhere (hipsserve renders on-demand tiles and cutouts from
+/// them).
 ///
 /// # Errors
 /// When a glob pattern is malformed.
@@ -68,7 +69,9 @@ pub fn expand_inputs(inputs: &[String]) -> anyhow::Result<Vec<String>> {
     }
     for o in &mut out {
         if !hips_core::storage::is_url(o) {
-            if let Ok(abs) = std::path::absolute(&*o) {
+            // The real path (no `..`, no symlinks) when the file exists: hipsserve only opens coadds whose path lies
+            // under its `coadd_roots` and refuses any path with `..`.
+            if let Ok(abs) = std::fs::canonicalize(&*o).or_else(|_| std::path::absolute(&*o)) {
                 *o = abs.to_string_lossy().into_owned();
             }
         }
