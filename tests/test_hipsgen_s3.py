@@ -2,6 +2,7 @@
 ROOT/bucket is a bucket): the objects written under s3://bucket/hips equal, byte for byte, what the same run writes to
 a local directory (properties dates aside), and the tiles equal a run reading the same coadd from a local path
 (HpxFinder aside, since it records where each progenitor was read from). `hipsgen lint s3://...` accepts the result.
+hipsserve's SODA cutouts of a coadd on the S3 server equal those of the same coadd on local disk.
 
 The coadd is small (one 256-px synthetic patch) because hipsgen reads sub-width image regions one row per range
 request: a 1024-px input over S3 takes minutes (hipsgen/tests/region_reads.rs).
@@ -12,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,59 @@ def test_s3_input_and_output_equal_local(s3, hipsgen_bin, tmp_path):
     r = subprocess.run([str(hipsgen_bin), "lint", "s3://bucket/hips"], capture_output=True, text=True, timeout=300,
                        env=env)
     assert r.returncode == 0, f"hipsgen lint s3://bucket/hips exit {r.returncode}:\n{r.stdout}\n{r.stderr}"
+
+
+def test_soda_cutouts_of_coadds_on_s3(s3, hipsgen_bin, hipsserve_bin, tmp_path, monkeypatch):
+    """hipsserve's SODA cutouts of a coadd that the progenitor index names by its s3:// URL come from the S3 server
+    (ranged GETs through object_store) and equal the cutouts of the same coadd read from a local path (HISTORY and
+    checksums aside; the local ones are checked against astropy in test_hipsserve_soda.py)."""
+    import json
+    import urllib.parse
+    import urllib.request
+    import warnings
+
+    import numpy as np
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    from browser_util import hipsserve
+
+    env, root = s3
+    syn = tmp_path / "syn"
+    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", "1", "--patch-size",
+                    "256"], check=True, capture_output=True, timeout=300)
+    local_in = syn / "g" / "patch_g_0000.fits"
+    (root / "bucket" / "soda").mkdir()
+    shutil.copyfile(local_in, root / "bucket" / "soda" / "a.fits")
+    for inp, out in [("s3://bucket/soda/a.fits", "remote"), (str(local_in), "local")]:
+        r = subprocess.run([str(hipsgen_bin), "tiles", "--input", inp, "--out", str(tmp_path / "srv" / out),
+                            "--tile-width", str(WIDTH)], capture_output=True, text=True, timeout=600, env=env)
+        assert r.returncode == 0, r.stderr
+    cfg = tmp_path / "soda.toml"
+    cfg.write_text(f'[on_demand]\ncoadd_roots = ["s3://bucket/soda", "{local_in.parent.resolve()}"]\n')
+    with fits.open(local_in) as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra, dec = WCS(f["IMAGE"].header).all_pix2world([[100, 140]], 0)[0]
+    for k, v in env.items():
+        if k.startswith("AWS_"):
+            monkeypatch.setenv(k, v)
+    with hipsserve(hipsserve_bin, "--root", str(tmp_path / "srv"), "--listen", "127.0.0.1:0", "--no-access-log",
+                   "--config", str(cfg)) as url:
+        got = {}
+        for hips in ("remote", "local"):
+            with urllib.request.urlopen(f"{url}/{hips}/progenitors?ra={ra}&dec={dec}", timeout=30) as r:
+                ids = [p["path"] for p in json.load(r)["progenitors"]]
+            assert len(ids) == 1
+            q = urllib.parse.urlencode({"ID": ids[0], "POS": f"CIRCLE {ra} {dec} {8 / 3600}"})
+            with urllib.request.urlopen(f"{url}/{hips}/soda/sync?{q}", timeout=60) as r:
+                assert r.status == 200 and r.headers["Content-Type"] == "application/fits"
+                got[hips] = (ids[0], r.read())
+    assert got["remote"][0] == "s3://bucket/soda/a.fits"
+    skip = {"HISTORY", "CHECKSUM", "DATASUM"}
+    with fits.open(BytesIO(got["remote"][1])) as a, fits.open(BytesIO(got["local"][1])) as b:
+        assert [h.name for h in a] == [h.name for h in b] == ["PRIMARY", "IMAGE", "MASK", "VARIANCE"]
+        for ha, hb in zip(a, b):
+            assert [(c.keyword, c.value) for c in ha.header.cards if c.keyword not in skip] == \
+                [(c.keyword, c.value) for c in hb.header.cards if c.keyword not in skip]
+            if ha.data is not None:
+                assert ha.data.shape[0] > 50 and np.array_equal(ha.data, hb.data, equal_nan=True)
