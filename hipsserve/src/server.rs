@@ -82,7 +82,8 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 
 /// Open `n` listening sockets on the same address, one per single-threaded worker, like nginx's workers: on Linux
 /// with `SO_REUSEPORT`, so the kernel spreads new connections over the workers and each worker accepts and serves its
-/// own connections without cross-thread wake-ups (but for the few a [`Balance`] moves to even out the counts). Port 0 binds a free port once and the other sockets join it.
+/// own connections without cross-thread wake-ups (but for the few a [`Balance`] moves to even out the counts). Port 0
+/// binds a free port once and the other sockets join it.
 /// Elsewhere (or with `n` = 1) a single socket is returned.
 ///
 /// # Errors
@@ -160,6 +161,19 @@ impl Balance {
         self.live[to].fetch_add(1, Relaxed);
         to
     }
+
+    /// A connection counted for worker `i` has ended (or never reached it).
+    fn release(&self, i: usize) {
+        self.live[i].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Hand an accepted connection to worker `to` (already counted there by [`Balance::place`]).
+    fn pass(&self, to: usize, stream: TcpStream, peer: SocketAddr, permit: tokio::sync::OwnedSemaphorePermit) {
+        let sent = stream.into_std().map(|std| self.inbox[to].send((std, peer, permit)).is_ok());
+        if !matches!(sent, Ok(true)) {
+            self.release(to);
+        }
+    }
 }
 
 /// Serve connections until `shutdown` resolves, then stop accepting and let in-flight requests finish (at most
@@ -203,6 +217,9 @@ pub async fn serve_seated(
                 Ok(s) => (s, peer, permit),
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot take over a connection from another worker");
+                    if let Some(s) = &seat {
+                        s.balance.release(s.idx);
+                    }
                     continue;
                 }
             },
@@ -224,16 +241,7 @@ pub async fn serve_seated(
                 if let Some(s) = &seat {
                     let to = s.balance.place(s.idx);
                     if to != s.idx {
-                        match stream.into_std() {
-                            Ok(std) => {
-                                if s.balance.inbox[to].send((std, peer, permit)).is_err() {
-                                    s.balance.live[to].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                                }
-                            }
-                            Err(_) => {
-                                s.balance.live[to].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                            }
-                        }
+                        s.balance.pass(to, stream, peer, permit);
                         continue;
                     }
                 }
@@ -248,7 +256,7 @@ pub async fn serve_seated(
             connection(stream, peer, &st, &builder, stop).await;
             st.metrics.connections(-1);
             if let Some((b, i)) = counted {
-                b.live[i].fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                b.release(i);
             }
             drop((permit, live));
         });
