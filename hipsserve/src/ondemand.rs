@@ -43,7 +43,7 @@ pub fn under_roots(path: &str, roots: &[String]) -> bool {
 }
 
 /// The (path, image HDU) of every coadd in a progenitor index file, in order, without duplicates.
-fn progenitors(index: &[u8]) -> Vec<(String, usize)> {
+pub(crate) fn progenitors(index: &[u8]) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
     for line in index.split(|b| *b == b'\n') {
         let Ok(rec) = serde_json::from_slice::<serde_json::Value>(line) else { continue };

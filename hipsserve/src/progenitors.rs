@@ -185,14 +185,16 @@ pub(crate) fn index_keys(h: &Hips, k: u8, tiles: &[u64]) -> Vec<String> {
     tiles.iter().map(|t| HipsFile::hpxfinder_tile(k, *t).key_in(&h.dir)).collect()
 }
 
-/// Reads of the index files `keys` through the object cache, 16 at a time, in order.
+/// Reads of the index files `keys` through the object cache, 16 at a time, in order, each with its key.
 pub(crate) fn index_reads<'a>(
     state: &'a State,
     h: &'a Hips,
     keys: &'a [String],
-) -> impl futures::Stream<Item = Result<Option<Arc<Object>>, Arc<StoreError>>> + 'a {
+) -> impl futures::Stream<Item = (&'a str, Result<Option<Arc<Object>>, Arc<StoreError>>)> + 'a {
     let root = &state.roots[h.root_idx];
-    futures::stream::iter(keys.iter().cloned()).map(move |key| state.cache.get(h.root_idx, root, key)).buffered(16)
+    futures::stream::iter(keys)
+        .map(move |key| async move { (key.as_str(), state.cache.get(h.root_idx, root, key.clone()).await) })
+        .buffered(16)
 }
 
 /// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
@@ -220,7 +222,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     let keys = index_keys(h, k, &tiles);
     let reads: Vec<_> = index_reads(state, h, &keys).collect().await;
     let mut bodies = Vec::with_capacity(reads.len());
-    for (r, key) in reads.into_iter().zip(&keys) {
+    for (key, r) in reads {
         match r {
             Ok(Some(obj)) => bodies.push(obj.body.clone()),
             Ok(None) => {}

@@ -24,7 +24,7 @@ use http_body_util::Full;
 
 use crate::catalog::Hips;
 use crate::handler::{hv, storage_failure, text, Resp, State};
-use crate::ondemand::under_roots;
+use crate::ondemand::{progenitors, under_roots};
 use crate::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
 
 /// A parsed cutout request.
@@ -89,12 +89,7 @@ fn index_tiles(h: &Hips, k: u8, shape: &Shape) -> Result<Vec<u64>, String> {
 
 /// The image HDU the index records for `id`, when an index file lists it.
 fn listed_hdu(index: &[u8], id: &str) -> Option<usize> {
-    index.split(|b| *b == b'\n').find_map(|line| {
-        let rec = serde_json::from_slice::<serde_json::Value>(line).ok()?;
-        (rec.get("path")?.as_str()? == id).then(|| {
-            rec.get("hdu").and_then(serde_json::Value::as_u64).and_then(|h| usize::try_from(h).ok()).unwrap_or(0)
-        })
-    })
+    progenitors(index).into_iter().find_map(|(path, hdu)| (path == id).then_some(hdu))
 }
 
 /// Answer a cutout request on HiPS `h` (access already checked).
@@ -121,19 +116,17 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     let keys = index_keys(h, k, &tiles);
     let mut reads = std::pin::pin!(index_reads(state, h, &keys));
     let mut hdu = None;
-    let mut i = 0;
-    while let Some(r) = reads.next().await {
+    while let Some((key, r)) = reads.next().await {
         match r {
             Ok(Some(obj)) => {
-                if let Some(found) = listed_hdu(&obj.body, &req.id) {
-                    hdu = Some(found);
+                hdu = listed_hdu(&obj.body, &req.id);
+                if hdu.is_some() {
                     break;
                 }
             }
             Ok(None) => {}
-            Err(e) => return storage_failure(state, id, h, &keys[i], &e),
+            Err(e) => return storage_failure(state, id, h, key, &e),
         }
-        i += 1;
     }
     let Some(hdu) = hdu else {
         let msg = format!("{:?} is not a progenitor of {} where the region lies", req.id, h.name);
