@@ -84,14 +84,21 @@ def s3(tmp_path_factory):
             proc.wait()
 
 
-def test_s3_input_and_output_equal_local(s3, hipsgen_bin, tmp_path):
-    env, root = s3
+def patch_in_bucket(hipsgen_bin, tmp_path: Path, folder: Path) -> Path:
+    """One 256-px synthetic g patch under tmp_path/syn, copied to FOLDER/a.fits (a bucket folder of the server);
+    returns the local file."""
     syn = tmp_path / "syn"
     subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", "1", "--patch-size",
                     "256"], check=True, capture_output=True, timeout=300)
     local_in = syn / "g" / "patch_g_0000.fits"
-    (root / "bucket" / "in").mkdir()
-    shutil.copyfile(local_in, root / "bucket" / "in" / "a.fits")
+    folder.mkdir()
+    shutil.copyfile(local_in, folder / "a.fits")
+    return local_in
+
+
+def test_s3_input_and_output_equal_local(s3, hipsgen_bin, tmp_path):
+    env, root = s3
+    local_in = patch_in_bucket(hipsgen_bin, tmp_path, root / "bucket" / "in")
     common = ["--band", "g", "--tile-width", str(WIDTH), "--id", "ivo://test.example/P/s3/g", "--title", "s3 test"]
 
     def tiles(inp: str, out: str) -> None:
@@ -133,12 +140,7 @@ def test_soda_cutouts_of_coadds_on_s3(s3, hipsgen_bin, hipsserve_bin, tmp_path, 
     from browser_util import hipsserve
 
     env, root = s3
-    syn = tmp_path / "syn"
-    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", "1", "--patch-size",
-                    "256"], check=True, capture_output=True, timeout=300)
-    local_in = syn / "g" / "patch_g_0000.fits"
-    (root / "bucket" / "soda").mkdir()
-    shutil.copyfile(local_in, root / "bucket" / "soda" / "a.fits")
+    local_in = patch_in_bucket(hipsgen_bin, tmp_path, root / "bucket" / "soda")
     for inp, out in [("s3://bucket/soda/a.fits", "remote"), (str(local_in), "local")]:
         r = subprocess.run([str(hipsgen_bin), "tiles", "--input", inp, "--out", str(tmp_path / "srv" / out),
                             "--tile-width", str(WIDTH)], capture_output=True, text=True, timeout=600, env=env)
