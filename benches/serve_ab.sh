@@ -6,7 +6,9 @@
 # /proc, 10 ms ticks) and of wrk itself (the two share the machine's CPUs, so both bound the throughput).
 #
 # Usage: benches/serve_ab.sh NAME=BINARY [NAME=BINARY...]
-#   env: ROUNDS (3), CONNS ("64 256"), DUR (5 s per cell), HS_ARGS (extra hipsserve flags)
+#   env: ROUNDS (3), CONNS ("64 256"), DUR (5 s per cell), HS_ARGS (extra hipsserve flags),
+#        SPLIT=1: the servers (nginx with 1 worker, hipsserve with --workers 1) run on CPU 1 only and wrk (1 thread)
+#        on CPU 0 only, so the load generator never takes CPU time from the server it measures.
 #   e.g. cp target/release/hipsserve /tmp/hs_old; (change, rebuild)
 #        flock -x /tmp/cpu.lock benches/serve_ab.sh old=/tmp/hs_old new=target/release/hipsserve
 # Servers are started before the measurements; run the whole script under the CPU lock.
@@ -21,12 +23,15 @@ mkdir -p "$W/data"
 cp -r "$REF/CFHT" "$REF/JWST_MIRI" "$W/data/"
 chmod -R a+rX "$W/data"
 write_hot_lua "$W/hot.lua"
-start_nginx "$W/nginx" "$W/data"
+if [ "${SPLIT:-0}" = 1 ]; then
+  SERVER_CPUS=1; WRK_CPUS=0; NGINX_WORKERS=1; HS_ARGS="--workers 1 ${HS_ARGS:-}"
+fi
+start_nginx "$W/nginx" "$W/data" "${NGINX_WORKERS:-2}"
 sleep 0.3
 NAMES=(nginx); URLS=("http://127.0.0.1:$NPORT"); SPIDS=("${PIDS[0]} $(pgrep -P "${PIDS[0]}" | tr '\n' ' ')")
 for spec in "$@"; do
   name=${spec%%=*}; bin=${spec#*=}
-  RUST_LOG=warn "$bin" --root "$W/data" --listen 127.0.0.1:0 --no-access-log --cache-bytes 268435456 ${HS_ARGS:-} \
+  RUST_LOG=warn ${SERVER_CPUS:+taskset -c $SERVER_CPUS} "$bin" --root "$W/data" --listen 127.0.0.1:0 --no-access-log --cache-bytes 268435456 ${HS_ARGS:-} \
     >"$W/$name.out" 2>"$W/$name.err" &
   pid=$!; PIDS+=($pid)
   for _ in $(seq 100); do grep -q listening "$W/$name.out" 2>/dev/null && break; sleep 0.1; done
@@ -43,9 +48,9 @@ for r in $(seq "${ROUNDS:-3}"); do
   for c in ${CONNS:-64 256}; do
     for k in $(seq 0 $((n - 1))); do
       i=$(( (k + r) % n ))
-      t=2; [ "$c" -lt 2 ] && t=1
+      t=2; [ "$c" -lt 2 ] || [ -n "${WRK_CPUS:-}" ] && t=1
       c0=$(ticks "${SPIDS[$i]}")
-      out=$(/usr/bin/time -f "WRKCPU %U %S" wrk -t$t -c"$c" -d"${DUR:-5}s" --latency -s "$W/hot.lua" "${URLS[$i]}" 2>&1)
+      out=$(/usr/bin/time -f "WRKCPU %U %S" ${WRK_CPUS:+taskset -c $WRK_CPUS} wrk -t$t -c"$c" -d"${DUR:-5}s" --latency -s "$W/hot.lua" "${URLS[$i]}" 2>&1)
       c1=$(ticks "${SPIDS[$i]}")
       echo "$out" >> "$W/wrk.log"
       reqs=$(echo "$out" | awk '/requests in/ {print $1}')

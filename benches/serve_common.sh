@@ -23,13 +23,14 @@ EOL
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_nginx DIR ROOT: serves ROOT on a free loopback port, config and logs under DIR; sets NPORT, appends to PIDS.
+# start_nginx DIR ROOT [WORKERS]: serves ROOT on a free loopback port with WORKERS (2) worker processes, config and
+# logs under DIR; sets NPORT, appends to PIDS. Runs under $SERVER_CPUS (taskset) when that is set.
 start_nginx() {
-  local dir=$1 root=$2
+  local dir=$1 root=$2 workers=${3:-2}
   NPORT=$(free_port)
   mkdir -p "$dir/logs" "$dir/tmp"
   cat > "$dir/nginx.conf" <<EOC
-worker_processes 2;
+worker_processes $workers;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 4096; }
@@ -45,6 +46,6 @@ http {
   server { listen 127.0.0.1:$NPORT; root $root; etag on; }
 }
 EOC
-  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
+  ${SERVER_CPUS:+taskset -c $SERVER_CPUS} "$NGINX" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/stderr" &
   PIDS+=($!)
 }

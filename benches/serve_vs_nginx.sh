@@ -9,8 +9,10 @@
 #   404   - random order-5 tiles of the CFHT HiPS outside its coverage (hipsserve answers from the MOC; nginx stats).
 #
 # Servers: nginx with 2 worker processes, sendfile and open_file_cache; hipsserve with its defaults (one single-threaded
-# worker per CPU, each with its own SO_REUSEPORT socket; cached bodies >= 16 KiB sent with sendfile). HS_ARGS adds
-# hipsserve flags (e.g. HS_ARGS="--workers 0" for the work-stealing runtime).
+# worker per CPU, each with its own SO_REUSEPORT socket; cached bodies >= 4 KiB sent with sendfile) and a spool
+# directory on the same disk as the data (--spool-dir: the copies it sends from are files there, as nginx's are;
+# SPOOL=0 keeps them in memfds). HS_ARGS adds hipsserve flags (e.g. HS_ARGS="--workers 0" for the work-stealing
+# runtime).
 #
 # Usage: benches/serve_vs_nginx.sh [DURATION_SECONDS]   (needs wrk and nginx; builds hipsserve --release unless
 #        SKIP_BUILD=1 and target/release/hipsserve is current)
@@ -73,7 +75,10 @@ EOF
 start_nginx "$WORK/nginx" "$DATA"
 
 start_hipsserve() { # $1 = cache bytes
-  RUST_LOG=warn "$BIN" --root "$DATA" --listen 127.0.0.1:0 --no-access-log --cache-bytes "$1" ${HS_ARGS:-} >"$WORK/hs.out" 2>"$WORK/hs.err" &
+  local spool=()
+  if [ "${SPOOL:-1}" = 1 ]; then mkdir -p "$WORK/spool"; spool=(--spool-dir "$WORK/spool"); fi
+  RUST_LOG=warn "$BIN" --root "$DATA" --listen 127.0.0.1:0 --no-access-log --cache-bytes "$1" "${spool[@]}" ${HS_ARGS:-} \
+    >"$WORK/hs.out" 2>"$WORK/hs.err" &
   HS_PID=$!
   PIDS+=($HS_PID)
   for _ in $(seq 100); do grep -q listening "$WORK/hs.out" 2>/dev/null && break; sleep 0.1; done

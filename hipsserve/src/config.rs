@@ -173,11 +173,14 @@ pub struct CacheConfig {
     pub max_object_bytes: u64,
     /// Seconds an entry may stay cached before it is re-read from storage.
     pub ttl_secs: u64,
+    /// Directory for the unlinked, read-only copies that cached bodies of 4 KiB and more are sent from with
+    /// `sendfile` (see [`crate::zerocopy`]); `None` keeps them in memory (memfd).
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { max_bytes: 256 * 1024 * 1024, max_object_bytes: 16 * 1024 * 1024, ttl_secs: 300 }
+        CacheConfig { max_bytes: 256 * 1024 * 1024, max_object_bytes: 16 * 1024 * 1024, ttl_secs: 300, spool_dir: None }
     }
 }
 
@@ -314,6 +317,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     /// --cache-bytes / HIPSSERVE_CACHE_BYTES.
     pub cache_bytes: Option<u64>,
+    /// --spool-dir / HIPSSERVE_SPOOL_DIR.
+    pub spool_dir: Option<PathBuf>,
     /// --no-access-log / HIPSSERVE_ACCESS_LOG=false.
     pub access_log: Option<bool>,
 }
@@ -353,6 +358,9 @@ impl Config {
         }
         if let Some(b) = o.cache_bytes {
             self.cache.max_bytes = b;
+        }
+        if o.spool_dir.is_some() {
+            self.cache.spool_dir = o.spool_dir;
         }
         if let Some(a) = o.access_log {
             self.log.access_log = a;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Parser;
 use hipsserve::config::{env_overrides, Config, Overrides};
 
@@ -29,6 +30,10 @@ struct Args {
     /// Bytes of the in-memory object cache (0 disables it).
     #[arg(long)]
     cache_bytes: Option<u64>,
+    /// Directory for the copies that cached bodies are sent from with sendfile (cache.spool_dir): faster than the
+    /// default in-memory copies on ext4 (Linux 6.16+) or xfs; uses up to --cache-bytes of that disk.
+    #[arg(long, env = "HIPSSERVE_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
     /// Do not log one line per request.
     #[arg(long)]
     no_access_log: bool,
@@ -70,11 +75,16 @@ fn run(args: Args) -> anyhow::Result<()> {
     if args.cache_bytes.is_some() {
         o.cache_bytes = args.cache_bytes;
     }
+    o.spool_dir = args.spool_dir;
     if args.no_access_log {
         o.access_log = Some(false);
     }
     let cfg = file.apply(o)?;
     hipsserve::zerocopy::set_budget(hipsserve::zerocopy::budget_for(cfg.limits.max_connections));
+    if let Some(dir) = &cfg.cache.spool_dir {
+        hipsserve::zerocopy::set_spool_dir(dir)
+            .with_context(|| format!("cache.spool_dir {}: cannot hold an unlinked file", dir.display()))?;
+    }
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if workers == 0 {
         return run_work_stealing(cfg);

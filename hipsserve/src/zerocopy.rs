@@ -1,20 +1,29 @@
-//! Zero-copy sending of cached object bodies: a sealed in-memory file (Linux `memfd`) holds a copy of each large cached
-//! body, and the connection's writer sends body bytes with `sendfile(2)` from it instead of copying them from user
-//! space into the socket (what nginx does from the page cache).
+//! Zero-copy sending of cached object bodies: a read-only file holds a copy of each large cached body, and the
+//! connection's writer sends body bytes with `sendfile(2)` from it instead of copying them from user space into the
+//! socket (what nginx does from the page cache).
+//!
+//! The copy is a sealed in-memory file (Linux `memfd`), or, with a spool directory ([`set_spool_dir`]), an unlinked
+//! file there (`O_TMPFILE`) of which only a read-only descriptor is kept. The spool is faster on filesystems that
+//! cache files in large folios (ext4 on Linux 6.16 and later, xfs): the kernel then copies each socket read out of
+//! one large page instead of several 4 KiB shmem pages. Measured on this project's VM, with wrk on its own CPU: 7-10%
+//! more hot-tile requests per second, 0.4 us less server and 0.6 us less client CPU per request (BENCHMARKS.md).
+//! Neither kind of copy has a name any other process could open, and neither can be changed once written.
 //!
 //! How the bytes are matched, and why it is safe: the handler stashes a [`ZeroCopy`] (a clone of the body `Bytes`
 //! plus its sealed copy) for the connection ([`stash`]), which keeps it in its [`Hint`]. When hyper asks the
 //! connection to write an `IoSlice` that lies inside the hinted body's memory (the hint keeps that memory alive, so
 //! an address inside it can only be those bytes), the writer sends the same range of the sealed file instead. The
-//! file is sealed against writes, shrinking and growing, so its content is the body's content for its whole life.
-//! Anything that does not match (headers, small or uncached bodies, compressed variants) is written normally.
+//! file is sealed against writes, shrinking and growing (or, spooled, has no writable descriptor left), so its
+//! content is the body's content for its whole life. Anything that does not match (headers, small or uncached
+//! bodies, compressed variants) is written normally.
 //!
 //! Every sealed copy holds one file descriptor; a process-wide budget (derived from `RLIMIT_NOFILE` and the
 //! connection limit) bounds them, and bodies beyond it are simply served by copying.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
@@ -28,6 +37,21 @@ static BUDGET: AtomicUsize = AtomicUsize::new(0);
 /// Set how many sealed copies (file descriptors) may exist at once (0 disables zero-copy sending).
 pub fn set_budget(n: usize) {
     BUDGET.store(n, Ordering::Relaxed);
+}
+
+static SPOOL: OnceLock<PathBuf> = OnceLock::new();
+static SPOOL_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Keep the copies of cached bodies in unlinked files in `dir` (`cache.spool_dir`) instead of memfds. Set once, at
+/// startup; a copy that cannot be made there (disk full) is made as a memfd instead, with one warning.
+///
+/// # Errors
+/// When `dir` cannot hold an unlinked file (missing, not writable, or a filesystem without `O_TMPFILE`): one is
+/// made and dropped here so a bad directory stops the server at startup rather than slowing it down silently.
+pub fn set_spool_dir(dir: &Path) -> io::Result<()> {
+    drop(imp::spooled(dir, b"hipsserve spool probe")?);
+    let _ = SPOOL.set(dir.to_path_buf());
+    Ok(())
 }
 
 /// A budget of sealed copies that leaves room for `max_connections` sockets and other descriptors, after raising the
@@ -51,12 +75,26 @@ impl SealedCopy {
     /// platform has no memfd (the body is then written by copying, which is always correct).
     #[must_use]
     pub fn new(data: &[u8]) -> Option<Arc<SealedCopy>> {
+        Self::new_in(data, SPOOL.get().map(PathBuf::as_path))
+    }
+
+    /// [`SealedCopy::new`] with an explicit spool directory (`None`: a memfd).
+    fn new_in(data: &[u8], spool: Option<&Path>) -> Option<Arc<SealedCopy>> {
         if data.len() < MIN_BYTES {
             return None;
         }
         // Reserve one unit of the budget first; give it back on failure.
         BUDGET.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(1)).ok()?;
-        match imp::sealed_memfd(data) {
+        let made = match spool {
+            Some(dir) => imp::spooled(dir, data).or_else(|e| {
+                if !SPOOL_FAILED.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(dir = %dir.display(), error = %e, "spool copy failed; using memory copies when needed");
+                }
+                imp::sealed_memfd(data)
+            }),
+            None => imp::sealed_memfd(data),
+        };
+        match made {
             Ok(fd) => Some(Arc::new(SealedCopy { fd, len: data.len() })),
             Err(e) => {
                 BUDGET.fetch_add(1, Ordering::AcqRel);
@@ -173,7 +211,10 @@ mod imp {
     use std::io::{self, Write};
     use std::os::fd::{BorrowedFd, OwnedFd};
 
-    use rustix::fs::{MemfdFlags, SealFlags};
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+
+    use rustix::fs::{MemfdFlags, Mode, OFlags, SealFlags};
     use rustix::net::{SendAncillaryBuffer, SendFlags};
 
     pub(super) fn raise_nofile() -> usize {
@@ -193,6 +234,16 @@ mod imp {
         let fd = OwnedFd::from(f);
         rustix::fs::fcntl_add_seals(&fd, SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
         Ok(fd)
+    }
+
+    /// An unlinked file in `dir` holding `data`, reopened read-only through `/proc/self/fd` (the writable descriptor
+    /// is closed before this returns).
+    pub(super) fn spooled(dir: &Path, data: &[u8]) -> io::Result<OwnedFd> {
+        let fd = rustix::fs::open(dir, OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC, Mode::RUSR | Mode::WUSR)?;
+        let mut f = std::fs::File::from(fd);
+        f.write_all(data)?;
+        let path = format!("/proc/self/fd/{}", f.as_raw_fd());
+        Ok(rustix::fs::open(path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?)
     }
 
     pub(super) fn send_with_file(
@@ -236,6 +287,10 @@ mod imp {
         Err(io::Error::new(io::ErrorKind::Unsupported, "no memfd on this platform"))
     }
 
+    pub(super) fn spooled(_dir: &std::path::Path, _data: &[u8]) -> io::Result<OwnedFd> {
+        Err(io::Error::new(io::ErrorKind::Unsupported, "no O_TMPFILE spool on this platform"))
+    }
+
     pub(super) fn send_with_file(
         _sock: BorrowedFd<'_>,
         _bufs: &[io::IoSlice<'_>],
@@ -276,11 +331,8 @@ mod tests {
         assert!(SealedCopy::new(&body[..MIN_BYTES - 1]).is_none(), "small bodies get no copy");
     }
 
-    #[test]
-    fn head_and_file_range_arrive_in_order_on_a_socket() {
-        set_budget(BUDGET.load(Ordering::Relaxed) + 4);
-        let body = body();
-        let file = SealedCopy::new(&body).expect("memfd works on Linux");
+    /// Send a head and a range of `body` from `file` over a real socket and check what arrives.
+    fn head_and_range_arrive_in_order(body: &Bytes, file: &SealedCopy) {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let mut client = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
         let (srv, _) = l.accept().expect("accept");
@@ -293,10 +345,10 @@ mod tests {
         // Blocking socket: each call writes the head (first call) and as much of the range as fits.
         while sent < want.len() {
             let n = if sent < head.len() {
-                send_with_file(std::os::fd::AsFd::as_fd(&srv), &bufs, 1, &file, a as u64, b - a).expect("send")
+                send_with_file(std::os::fd::AsFd::as_fd(&srv), &bufs, 1, file, a as u64, b - a).expect("send")
             } else {
                 let done = sent - head.len();
-                send_with_file(std::os::fd::AsFd::as_fd(&srv), &[], 0, &file, (a + done) as u64, b - a - done)
+                send_with_file(std::os::fd::AsFd::as_fd(&srv), &[], 0, file, (a + done) as u64, b - a - done)
                     .expect("send")
             };
             sent += n;
@@ -305,5 +357,30 @@ mod tests {
         let mut got = Vec::new();
         client.read_to_end(&mut got).expect("read");
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn head_and_file_range_arrive_in_order_on_a_socket() {
+        set_budget(BUDGET.load(Ordering::Relaxed) + 4);
+        let body = body();
+        let file = SealedCopy::new_in(&body, None).expect("memfd works on Linux");
+        head_and_range_arrive_in_order(&body, &file);
+    }
+
+    #[test]
+    fn spooled_copies_are_nameless_read_only_and_send_the_same_bytes() {
+        set_budget(BUDGET.load(Ordering::Relaxed) + 4);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let body = body();
+        let file = SealedCopy::new_in(&body, Some(dir.path())).expect("O_TMPFILE works here");
+        let mode = rustix::fs::fcntl_getfl(&file.fd).expect("getfl");
+        assert_eq!(mode & rustix::fs::OFlags::RWMODE, rustix::fs::OFlags::RDONLY, "no writable descriptor is kept");
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "the copy has no name");
+        head_and_range_arrive_in_order(&body, &file);
+        // A directory that cannot hold one is refused, naming nothing else.
+        let missing = dir.path().join("missing");
+        assert_eq!(set_spool_dir(&missing).expect_err("missing dir").kind(), io::ErrorKind::NotFound);
+        // A copy that cannot be spooled falls back to memory.
+        assert!(SealedCopy::new_in(&body, Some(&missing)).is_some(), "falls back to a memfd");
     }
 }

@@ -19,6 +19,30 @@ async fn local_directory_passes_the_behaviour_suite() {
     assert!(log.contains("request_id="), "access log lines carry a request id");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spool_directory_passes_the_behaviour_suite() {
+    // Cached bodies sent from unlinked files in a spool directory instead of memfds: same answers, no names left.
+    let fx = Fixture::new();
+    let spool = fx.tmp.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let srv = Server::start(
+        fx.tmp.path(),
+        &suite_config(""),
+        &[fx.root.to_str().unwrap()],
+        &[("HIPSSERVE_SPOOL_DIR", spool.to_str().unwrap())],
+    );
+    common::suite::run(&srv, &fx, "spool").await;
+    // The server holds its copies open as files of the spool directory (unlinked: "(deleted)" in their links).
+    let spooled = std::fs::read_dir(format!("/proc/{}/fd", srv.child.id()))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .filter(|l| l.starts_with(&spool))
+        .count();
+    assert!(spooled > 0, "cached bodies were copied into the spool");
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "spooled copies have no names");
+    assert!(!srv.log().contains("spool copy failed"), "every copy was spooled");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_ingress_identity_headers() {
     let fx = Fixture::new();
@@ -122,6 +146,22 @@ fn startup_errors_are_reported() {
         .unwrap();
     assert!(!out.status.success(), "a misspelt access key must not start a server");
     assert!(String::from_utf8_lossy(&out.stderr).contains("acces"));
+    let missing = fx.tmp.path().join("no-such-spool");
+    let out = std::process::Command::new(bin)
+        .args([
+            "--root",
+            fx.root.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--spool-dir",
+            missing.to_str().unwrap(),
+        ])
+        .env_remove("HIPSSERVE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a spool directory that cannot be used must not start a server");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cache.spool_dir") && err.contains("no-such-spool"), "{err}");
 }
 
 #[test]

@@ -181,9 +181,14 @@ impl Server {
         for r in roots {
             cmd.args(["--root", r]);
         }
-        for v in
-            ["HIPSSERVE_ROOT", "HIPSSERVE_LISTEN", "HIPSSERVE_CONFIG", "HIPSSERVE_PUBLIC_URL", "HIPSSERVE_CACHE_BYTES"]
-        {
+        for v in [
+            "HIPSSERVE_ROOT",
+            "HIPSSERVE_LISTEN",
+            "HIPSSERVE_CONFIG",
+            "HIPSSERVE_PUBLIC_URL",
+            "HIPSSERVE_CACHE_BYTES",
+            "HIPSSERVE_SPOOL_DIR",
+        ] {
             cmd.env_remove(v);
         }
         cmd.env("HIPSSERVE_TOKENS", TOKENS).env("RUST_LOG", "info").envs(envs.iter().copied());
