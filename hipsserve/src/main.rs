@@ -10,6 +10,11 @@ use anyhow::Context as _;
 use clap::Parser;
 use hipsserve::config::{env_overrides, Config, Overrides};
 
+/// mimalloc reuses freed object-sized blocks per thread; glibc's allocator maps and unmaps each buffer of 128 KiB and
+/// more (a tile read from storage), page-faulting and zeroing it again on every uncached request.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Serve every HiPS found under the storage roots over HTTP.
 #[derive(Debug, Parser)]
 #[command(name = "hipsserve", version, about)]

@@ -1,5 +1,6 @@
-//! Asynchronous object access: storage roots opened with `object_store` (local directories are read directly, in one
-//! blocking-pool task per object), a byte-bounded cache of whole objects with request coalescing, and a per-read
+//! Asynchronous object access: storage roots opened with `object_store` (local directories are read directly: from
+//! the page cache on the worker thread when the kernel can do it without waiting, else in one blocking-pool task per
+//! object), a byte-bounded cache of whole objects with request coalescing, and a per-read
 //! timeout.
 //!
 //! HiPS objects are small (tiles of a few hundred KB), so each object is read whole and kept as one [`Object`]: its
@@ -184,39 +185,111 @@ impl Root {
     }
 }
 
-/// Read `key` under the local directory `dir` in one blocking task: open, stat (a directory counts as missing, as
-/// with object_store's LocalFileSystem), read whole without zero-filling the buffer. Keys come from the router and
-/// the catalogue, whose segments are whitelisted (no `..`, no absolute paths).
-async fn read_local(
-    dir: Arc<std::path::PathBuf>,
-    key: &str,
-    timeout: Duration,
-) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
-    use std::io::Read;
-    let rel: std::path::PathBuf = key.split('/').filter(|s| !s.is_empty()).collect();
-    let task = tokio::task::spawn_blocking(move || -> std::io::Result<Option<(Bytes, Option<SystemTime>)>> {
-        let mut f = match std::fs::File::open(dir.join(rel)) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let md = f.metadata()?;
-        if !md.is_file() {
-            return Ok(None);
-        }
-        let mut buf = Vec::with_capacity(usize::try_from(md.len()).unwrap_or(0).saturating_add(1));
-        f.read_to_end(&mut buf)?;
-        Ok(Some((Bytes::from(buf), md.modified().ok())))
-    });
+/// What a local read got without blocking the worker thread.
+enum Nowait {
+    /// The whole answer.
+    Done(LocalRead),
+    /// It would have blocked: the file opened so far (with what was read of it and its mtime), or nothing.
+    Blocked(Option<(std::fs::File, Vec<u8>, Option<SystemTime>)>),
+}
+
+/// A local object (with its modification time), or `None` when missing.
+type LocalRead = Option<(Bytes, Option<SystemTime>)>;
+
+/// Read `key` under the local directory `dir`: open, stat (a directory counts as missing, as with object_store's
+/// LocalFileSystem), read whole. Keys come from the router and the catalogue, whose segments are whitelisted (no
+/// `..`, no absolute paths).
+///
+/// The worker first tries it without blocking (Linux): the path is resolved from the kernel's lookup cache only
+/// (`openat2` with `RESOLVE_CACHED`) and the bytes are read from the page cache only (`preadv2` with `RWF_NOWAIT`).
+/// That serves a file the kernel already holds with no hop to the blocking pool (two thread wake-ups and context
+/// switches per object). Whatever would wait for a disk finishes in one blocking-pool task, as every read does on
+/// other systems.
+async fn read_local(dir: Arc<std::path::PathBuf>, key: &str, timeout: Duration) -> Result<LocalRead, StoreError> {
+    use std::io::{Read, Seek};
     let backend = |e: std::io::Error| StoreError::Backend {
         key: key.to_string(),
         source: object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) },
     };
+    let path: std::path::PathBuf = dir.join(key.split('/').filter(|s| !s.is_empty()).collect::<std::path::PathBuf>());
+    let started = match read_nowait(&path).map_err(backend)? {
+        Nowait::Done(r) => return Ok(r),
+        Nowait::Blocked(started) => started,
+    };
+    let task = tokio::task::spawn_blocking(move || -> std::io::Result<LocalRead> {
+        let (mut f, mut buf, modified) = match started {
+            Some(s) => s,
+            None => {
+                let f = match std::fs::File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let md = f.metadata()?;
+                if !md.is_file() {
+                    return Ok(None);
+                }
+                let cap = usize::try_from(md.len()).unwrap_or(0).saturating_add(1);
+                (f, Vec::with_capacity(cap), md.modified().ok())
+            }
+        };
+        f.seek(std::io::SeekFrom::Start(buf.len() as u64))?;
+        f.read_to_end(&mut buf)?;
+        Ok(Some((Bytes::from(buf), modified)))
+    });
     match tokio::time::timeout(timeout, task).await {
         Err(_) => Err(StoreError::Timeout { key: key.to_string(), timeout }),
         Ok(Err(join)) => Err(backend(std::io::Error::other(join.to_string()))),
         Ok(Ok(r)) => r.map_err(backend),
     }
+}
+
+/// Open and read `path` only as far as the kernel can without waiting for a disk (see [`read_local`]).
+#[cfg(target_os = "linux")]
+fn read_nowait(path: &std::path::Path) -> std::io::Result<Nowait> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+    use rustix::io::{Errno, ReadWriteFlags};
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = match rustix::fs::openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Nowait::Done(None)),
+        // Not in the lookup cache, or a kernel without openat2 / RESOLVE_CACHED (before 5.12): the blocking path.
+        Err(Errno::AGAIN | Errno::NOSYS | Errno::INVAL | Errno::PERM) => return Ok(Nowait::Blocked(None)),
+        Err(e) => return Err(e.into()),
+    };
+    let f = std::fs::File::from(fd);
+    let md = f.metadata()?;
+    if !md.is_file() {
+        return Ok(Nowait::Done(None));
+    }
+    let modified = md.modified().ok();
+    let len = usize::try_from(md.len()).unwrap_or(usize::MAX);
+    // Zeroed memory from a fresh allocation costs no memset (the allocator hands out zero pages).
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        let mut slice = [std::io::IoSliceMut::new(&mut buf[filled..])];
+        match rustix::io::preadv2(&f, &mut slice, filled as u64, ReadWriteFlags::NOWAIT) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::INTR) => {}
+            // Part of the file is not in memory, or the filesystem cannot tell (EOPNOTSUPP): finish blocking.
+            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
+                buf.truncate(filled);
+                return Ok(Nowait::Blocked(Some((f, buf, modified))));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // The object is the file as long as fstat said it was (files are replaced by rename, never grown in place).
+    buf.truncate(filled);
+    Ok(Nowait::Done(Some((Bytes::from(buf), modified))))
+}
+
+/// Elsewhere every local read takes the blocking path.
+#[cfg(not(target_os = "linux"))]
+fn read_nowait(_path: &std::path::Path) -> std::io::Result<Nowait> {
+    Ok(Nowait::Blocked(None))
 }
 
 /// A whole object held in memory, with its validators and lazily computed compressed forms.
