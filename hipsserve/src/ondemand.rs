@@ -23,6 +23,34 @@ use crate::handler::State;
 use crate::routing::HipsFile;
 use crate::store::{Object, StoreError};
 
+/// Why a [`bounded`] job gave no result.
+#[derive(Debug)]
+pub(crate) enum Unfinished {
+    /// No renderer became free, or the job did not finish, within `on_demand.timeout_ms`.
+    Busy,
+    /// The job panicked (the message).
+    Failed(String),
+}
+
+/// Run a blocking job (a render or a cutout) on the blocking pool under one of the `on_demand.max_concurrent`
+/// permits, waiting at most `on_demand.timeout_ms` for the permit and the job together.
+pub(crate) async fn bounded<T: Send + 'static>(
+    state: &State,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Unfinished> {
+    let work = async {
+        let permit = state.render_permits.clone().acquire_owned().await.map_err(|_| Unfinished::Busy)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            job()
+        })
+        .await
+        .map_err(|e| Unfinished::Failed(e.to_string()))
+    };
+    let timeout = Duration::from_millis(state.cfg.on_demand.timeout_ms);
+    tokio::time::timeout(timeout, work).await.unwrap_or(Err(Unfinished::Busy))
+}
+
 /// Whether a tile is one to render on demand: FITS, deeper than the stored orders, within `on_demand_orders`.
 #[must_use]
 pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
@@ -97,33 +125,28 @@ async fn render(
     if coadds.is_empty() {
         return Ok(None);
     }
-    let timeout = Duration::from_millis(state.cfg.on_demand.timeout_ms);
-    let busy = || StoreError::Busy { key: key.clone(), timeout };
-    let work = async {
-        let permit = state.render_permits.clone().acquire_owned().await.map_err(|_| busy())?;
-        let (width, frame, interp) = geometry(h);
-        let spec = TileSpec { order, npix: ipix, width, frame };
-        let origin = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
-        let job = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let opened = coadds
-                .iter()
-                .map(|(p, hdu)| Coadd::open(p, Some(&HduSelector::Index(*hdu))))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| error_chain(&e))?;
-            let refs: Vec<&Coadd> = opened.iter().collect();
-            let (data, _) = render_tile(&spec, &refs, interp).map_err(|e| error_chain(&e))?;
-            Ok::<_, String>(
-                (!data.iter().all(|v| v.is_nan())).then(|| encode_fits_tile(order, ipix, width, frame, &data, origin)),
-            )
-        });
-        job.await.map_err(|e| StoreError::Render { key: key.clone(), reason: e.to_string() })
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Err(_) => Err(busy()),
-        Ok(Err(e)) => Err(e),
-        Ok(Ok(Err(reason))) => Err(StoreError::Render { key, reason }),
-        Ok(Ok(Ok(bytes))) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
+    let (width, frame, interp) = geometry(h);
+    let spec = TileSpec { order, npix: ipix, width, frame };
+    let origin = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
+    let rendered = bounded(state, move || {
+        let opened = coadds
+            .iter()
+            .map(|(p, hdu)| Coadd::open(p, Some(&HduSelector::Index(*hdu))))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| error_chain(&e))?;
+        let refs: Vec<&Coadd> = opened.iter().collect();
+        let (data, _) = render_tile(&spec, &refs, interp).map_err(|e| error_chain(&e))?;
+        Ok::<_, String>(
+            (!data.iter().all(|v| v.is_nan())).then(|| encode_fits_tile(order, ipix, width, frame, &data, origin)),
+        )
+    })
+    .await;
+    match rendered {
+        Err(Unfinished::Busy) => {
+            Err(StoreError::Busy { key, timeout: Duration::from_millis(state.cfg.on_demand.timeout_ms) })
+        }
+        Err(Unfinished::Failed(reason)) | Ok(Err(reason)) => Err(StoreError::Render { key, reason }),
+        Ok(Ok(bytes)) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
     }
 }
 

@@ -10,8 +10,6 @@
 //! `on_demand.max_cutout_pixels` per plane. Errors are `text/plain` starting with SODA's error words: `UsageError`
 //! (400), `NotFoundError` (404), `Error` (502/503).
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use futures::StreamExt;
 use hips_core::coadd::{Coadd, HduSelector};
@@ -24,7 +22,7 @@ use http_body_util::Full;
 
 use crate::catalog::Hips;
 use crate::handler::{hv, storage_failure, text, Resp, State};
-use crate::ondemand::{progenitors, under_roots};
+use crate::ondemand::{bounded, progenitors, under_roots, Unfinished};
 use crate::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
 
 /// A parsed cutout request.
@@ -140,30 +138,26 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
             "this coadd is not served (outside on_demand.coadd_roots)",
         );
     }
-    let timeout = Duration::from_millis(state.cfg.on_demand.timeout_ms);
-    let busy = || {
-        let mut r = soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "cutout workers busy, retry later");
-        r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
-        r
-    };
     let max_pixels = state.cfg.on_demand.max_cutout_pixels;
-    let work = async {
-        let permit = state.render_permits.clone().acquire_owned().await.ok()?;
-        let (path, shape) = (req.id.clone(), req.shape.clone());
-        let job = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu))).map_err(|e| Err(error_chain(&e)))?;
-            cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
-                .map_err(|e| match e {
-                    CutoutError::Fits(f) => Err(error_chain(&f)),
-                    other => Ok(other),
-                })
-        });
-        job.await.ok()
-    };
-    let done = match tokio::time::timeout(timeout, work).await {
-        Ok(Some(done)) => done,
-        Ok(None) | Err(_) => return busy(),
+    let (path, shape) = (req.id.clone(), req.shape.clone());
+    let done = match bounded(state, move || {
+        let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu))).map_err(|e| Err(error_chain(&e)))?;
+        cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout")).map_err(
+            |e| match e {
+                CutoutError::Fits(f) => Err(error_chain(&f)),
+                other => Ok(other),
+            },
+        )
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(Unfinished::Failed(reason)) => Err(Err(reason)),
+        Err(Unfinished::Busy) => {
+            let mut r = soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "cutout workers busy, retry later");
+            r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+            return r;
+        }
     };
     let c = match done {
         Ok(c) => c,
