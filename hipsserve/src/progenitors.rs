@@ -10,11 +10,11 @@
 //! (`path`, `hdu`) in first-seen order. Access rules are the HiPS's own.
 
 use std::collections::HashSet;
-use std::f64::consts::PI;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use hips_core::cutout::Shape;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
@@ -114,45 +114,17 @@ pub fn index_tiles(h: &Hips, k: u8, q: Query) -> Result<Vec<u64>, String> {
     Ok(tiles.into_iter().filter(|t| h.covers(k, *t)).collect())
 }
 
-/// Unit vector of (lon, lat) in degrees.
-fn unit(lon: f64, lat: f64) -> [f64; 3] {
-    let (l, b) = (lon * PI / 180.0, lat * PI / 180.0);
-    [b.cos() * l.cos(), b.cos() * l.sin(), b.sin()]
-}
-
-fn cross(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
-    [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
-}
-
-fn dot(a: [f64; 3], b: [f64; 3]) -> f64 {
-    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
-}
-
-/// Whether the convex spherical polygon of an `stc` string (`POLYGON <frame> lon1 lat1 ...`, great-circle edges, either
-/// orientation) contains (ra, dec). `None` when the string is not such a polygon.
+/// Whether the spherical polygon of an `stc` string (`POLYGON <frame> lon1 lat1 ...`, great-circle edges, either
+/// orientation, smaller than a hemisphere) contains (ra, dec), by the cutout service's own test
+/// ([`Shape::contains`]). `None` when the string is not such a polygon (the caller keeps such records).
 #[must_use]
 pub fn polygon_contains(stc: &str, ra: f64, dec: f64) -> Option<bool> {
     let mut words = stc.split_whitespace();
     if !words.next()?.eq_ignore_ascii_case("polygon") {
         return None;
     }
-    let nums: Vec<f64> = words.filter_map(|w| w.parse::<f64>().ok()).collect();
-    if nums.len() < 6 || !nums.len().is_multiple_of(2) {
-        return None;
-    }
-    let v: Vec<[f64; 3]> = nums.chunks(2).map(|c| unit(c[0], c[1])).collect();
-    let p = unit(ra, dec);
-    // The inside is the side of every edge that holds the vertices' mean direction (so either orientation works and
-    // the antipode of the polygon is outside).
-    let c = v.iter().fold([0.0; 3], |a, x| [a[0] + x[0], a[1] + x[1], a[2] + x[2]]);
-    if dot(c, p) <= 0.0 {
-        return Some(false);
-    }
-    let inside = (0..v.len()).all(|i| {
-        let n = cross(v[i], v[(i + 1) % v.len()]);
-        dot(n, p) * dot(n, c) >= 0.0
-    });
-    Some(inside)
+    let numbers: Vec<&str> = words.filter(|w| w.parse::<f64>().is_ok()).collect();
+    Some(Shape::parse_polygon(&numbers.join(" ")).ok()?.contains(ra, dec))
 }
 
 /// Collect the records of index files (their text, in tile order) for a query: each line a JSON object; positions keep
@@ -278,6 +250,14 @@ mod tests {
         // Across RA 0.
         assert_eq!(polygon_contains("POLYGON J2000 359 -1 1 -1 1 1 359 1", 0.2, 0.0), Some(true));
         assert_eq!(polygon_contains("CIRCLE 1 2 3", 1.0, 2.0), None);
+        // Concave outlines: the notch of an L is outside, its arms inside.
+        let l_shape = "POLYGON J2000 0 0 4 0 4 1 1 1 1 4 0 4";
+        assert_eq!(polygon_contains(l_shape, 0.5, 3.0), Some(true));
+        assert_eq!(polygon_contains(l_shape, 3.0, 0.5), Some(true));
+        assert_eq!(polygon_contains(l_shape, 3.0, 3.0), Some(false), "the notch");
+        // An outline as large as a hemisphere or more is no outline (its record is kept), nor is a short one.
+        assert_eq!(polygon_contains("POLYGON J2000 0 0 120 0 240 0", 10.0, 10.0), None);
+        assert_eq!(polygon_contains("POLYGON J2000 0 0 1 1", 0.5, 0.5), None);
     }
 
     #[test]
