@@ -5,8 +5,9 @@
 //! The copy is a sealed in-memory file (Linux `memfd`), or, with a spool directory ([`set_spool_dir`]), an unlinked
 //! file there (`O_TMPFILE`) of which only a read-only descriptor is kept. The spool is faster on filesystems that
 //! cache files in large folios (ext4 on Linux 6.16 and later, xfs): the kernel then copies each socket read out of
-//! one large page instead of several 4 KiB shmem pages. Measured on this project's VM, with wrk on its own CPU: 7-10%
-//! more hot-tile requests per second, 0.4 us less server and 0.6 us less client CPU per request (BENCHMARKS.md).
+//! one large page instead of several 4 KiB shmem pages (less work on both ends of the socket). Measured on this
+//! project's VM (ext4, Linux 6.18) in four same-run A/Bs: 3-12% more hot-tile requests per second, 0.3-0.5 us less
+//! server CPU per request (BENCHMARKS.md, session 11).
 //! Neither kind of copy has a name any other process could open, and neither can be changed once written.
 //!
 //! How the bytes are matched, and why it is safe: the handler stashes a [`ZeroCopy`] (a clone of the body `Bytes`
