@@ -6,9 +6,10 @@
 //! file there (`O_TMPFILE`) of which only a read-only descriptor is kept. The spool is faster on filesystems that
 //! cache files in large folios (ext4 on Linux 6.16 and later, xfs): the kernel then copies each socket read out of
 //! one large page instead of several 4 KiB shmem pages (less work on both ends of the socket). Measured on this
-//! project's VM (ext4, Linux 6.18) in four same-run A/Bs: 3-12% more hot-tile requests per second, 0.3-0.5 us less
+//! project's VM (ext4, Linux 6.18) in four same-run A/Bs: 3-12% more hot-tile requests per second, 0.3-1.0 us less
 //! server CPU per request (BENCHMARKS.md, session 11).
-//! Neither kind of copy has a name any other process could open, and neither can be changed once written.
+//! Neither kind of copy has a name in any directory (only processes allowed to inspect this one, through `/proc`, can
+//! reach them), and neither can be changed once written.
 //!
 //! How the bytes are matched, and why it is safe: the handler stashes a [`ZeroCopy`] (a clone of the body `Bytes`
 //! plus its sealed copy) for the connection ([`stash`]), which keeps it in its [`Hint`]. When hyper asks the
