@@ -144,6 +144,9 @@ pub struct Limits {
     pub shutdown_grace_ms: u64,
     /// Value of Retry-After (seconds) on 502/503.
     pub retry_after_secs: u64,
+    /// Bytes of object bodies held in memory outside the cache at once (objects larger than
+    /// `cache.max_object_bytes`, or every object with the cache off); see [`crate::budget`].
+    pub max_uncached_bytes: u64,
 }
 
 impl Default for Limits {
@@ -159,6 +162,7 @@ impl Default for Limits {
             storage_timeout_ms: 10_000,
             shutdown_grace_ms: 10_000,
             retry_after_secs: 5,
+            max_uncached_bytes: 1 << 30,
         }
     }
 }

@@ -366,6 +366,8 @@ pub(crate) fn storage_failure(state: &State, id: &str, h: &Hips, key: &str, e: &
         StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
         StoreError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tile renderers busy, retry later"),
         StoreError::Render { .. } => (StatusCode::BAD_GATEWAY, "cannot render this tile from its coadds"),
+        // Retrying will not help: no Retry-After.
+        StoreError::TooLarge { .. } => return text(StatusCode::BAD_GATEWAY, "object too large to serve"),
         _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
     };
     let mut r = text(status, msg);

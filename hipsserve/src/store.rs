@@ -16,6 +16,7 @@ use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::OnceCell;
 
+use crate::budget::{self, ReadBudget};
 use crate::metrics::Metrics;
 use crate::zerocopy::SealedCopy;
 
@@ -53,6 +54,16 @@ pub enum StoreError {
         key: String,
         /// Configured timeout.
         timeout: Duration,
+    },
+    /// The object is larger than `limits.max_uncached_bytes`, the memory allowed for bodies outside the cache.
+    #[error("object {key:?} has {size} bytes, more than limits.max_uncached_bytes ({limit})")]
+    TooLarge {
+        /// Object key.
+        key: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
     },
     /// The backend failed.
     #[error("storage read of {key:?} failed: {source}")]
@@ -152,27 +163,44 @@ impl Root {
         Ok((subdirs, has_props))
     }
 
-    /// Read a whole object; `Ok(None)` when it does not exist.
+    /// Read a whole object outside any memory budget (for what the server keeps anyway: the catalogue's properties
+    /// and MOCs); `Ok(None)` when it does not exist.
     ///
     /// # Errors
     /// On timeout or any backend error other than not-found.
     pub async fn read(&self, key: &str, timeout: Duration) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
+        self.read_within(key, timeout, budget::none()).await
+    }
+
+    /// Read a whole object, its body reserving room in `budget` ([`crate::budget`]); `Ok(None)` when it does not
+    /// exist.
+    ///
+    /// # Errors
+    /// On timeout, an object larger than the budget, or any backend error other than not-found.
+    pub async fn read_within(
+        &self,
+        key: &str,
+        timeout: Duration,
+        budget: &ReadBudget,
+    ) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
         if let Some(dir) = &self.local {
-            return read_local(dir.clone(), key, timeout).await;
+            return read_local(dir.clone(), key, timeout, budget).await;
         }
         let path = self.path(key);
+        let backend = |source| StoreError::Backend { key: key.to_string(), source };
         let fut = async {
-            let r = self.store.get(&path).await?;
+            let r = match self.store.get(&path).await {
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                r => r.map_err(backend)?,
+            };
             let modified: SystemTime = r.meta.last_modified.into();
-            let bytes = r.bytes().await?;
-            Ok::<_, object_store::Error>((bytes, modified))
+            let room = budget.reserve(key, r.meta.size).await?;
+            let bytes = r.bytes().await.map_err(backend)?;
+            Ok(Some((room.hold(bytes), Some(modified))))
         };
-        match tokio::time::timeout(timeout, fut).await {
-            Err(_) => Err(StoreError::Timeout { key: key.to_string(), timeout }),
-            Ok(Err(object_store::Error::NotFound { .. })) => Ok(None),
-            Ok(Err(source)) => Err(StoreError::Backend { key: key.to_string(), source }),
-            Ok(Ok((b, m))) => Ok(Some((b, Some(m)))),
-        }
+        tokio::time::timeout(timeout, fut)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Timeout { key: key.to_string(), timeout }))
     }
 
     /// Whether the storage answers (a HEAD of `key`; not-found counts as reachable).
@@ -189,9 +217,12 @@ impl Root {
 enum Nowait {
     /// The whole answer.
     Done(LocalRead),
-    /// It would have blocked: the file opened so far (with what was read of it and its mtime), or nothing.
-    Blocked(Option<(std::fs::File, Vec<u8>, Option<SystemTime>)>),
+    /// It would have blocked: the file opened so far (with what was read of it, its mtime and size), or nothing.
+    Blocked(Option<Started>),
 }
+
+/// An open local file, the bytes read of it so far, its modification time and size.
+type Started = (std::fs::File, Vec<u8>, Option<SystemTime>, u64);
 
 /// A local object (with its modification time), or `None` when missing.
 type LocalRead = Option<(Bytes, Option<SystemTime>)>;
@@ -205,48 +236,68 @@ type LocalRead = Option<(Bytes, Option<SystemTime>)>;
 /// That serves a file the kernel already holds with no hop to the blocking pool (two thread wake-ups and context
 /// switches per object). Whatever would wait for a disk finishes in one blocking-pool task, as every read does on
 /// other systems.
-async fn read_local(dir: Arc<std::path::PathBuf>, key: &str, timeout: Duration) -> Result<LocalRead, StoreError> {
+///
+/// Bodies larger than the budget's exempt size reserve their room before they are read ([`budget`]), waiting for it
+/// when there is none.
+async fn read_local(
+    dir: Arc<std::path::PathBuf>,
+    key: &str,
+    timeout: Duration,
+    budget: &ReadBudget,
+) -> Result<LocalRead, StoreError> {
     use std::io::{Read, Seek};
     let backend = |e: std::io::Error| StoreError::Backend {
         key: key.to_string(),
         source: object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) },
     };
     let path: std::path::PathBuf = dir.join(key.split('/').filter(|s| !s.is_empty()).collect::<std::path::PathBuf>());
-    let started = match read_nowait(&path).map_err(backend)? {
-        Nowait::Done(r) => return Ok(r),
-        Nowait::Blocked(started) => started,
-    };
-    let task = tokio::task::spawn_blocking(move || -> std::io::Result<LocalRead> {
-        let (mut f, mut buf, modified) = match started {
-            Some(s) => s,
-            None => {
-                let f = match std::fs::File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                    Err(e) => return Err(e),
-                };
-                let md = f.metadata()?;
-                if !md.is_file() {
-                    return Ok(None);
-                }
-                let cap = usize::try_from(md.len()).unwrap_or(0).saturating_add(1);
-                (f, Vec::with_capacity(cap), md.modified().ok())
-            }
+    let fut = async {
+        let (mut f, mut buf, modified, size) = match read_nowait(&path, budget).map_err(backend)? {
+            Nowait::Done(r) => return Ok(r),
+            Nowait::Blocked(Some(started)) => started,
+            Nowait::Blocked(None) => match joined(tokio::task::spawn_blocking(move || open_file(&path)).await) {
+                Ok(Some(opened)) => opened,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(backend(e)),
+            },
         };
-        f.seek(std::io::SeekFrom::Start(buf.len() as u64))?;
-        f.read_to_end(&mut buf)?;
-        Ok(Some((Bytes::from(buf), modified)))
-    });
-    match tokio::time::timeout(timeout, task).await {
-        Err(_) => Err(StoreError::Timeout { key: key.to_string(), timeout }),
-        Ok(Err(join)) => Err(backend(std::io::Error::other(join.to_string()))),
-        Ok(Ok(r)) => r.map_err(backend),
+        let room = budget.reserve(key, size).await?;
+        let body = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            buf.reserve(usize::try_from(size).unwrap_or(0).saturating_sub(buf.len()).saturating_add(1));
+            f.seek(std::io::SeekFrom::Start(buf.len() as u64))?;
+            f.read_to_end(&mut buf)?;
+            Ok(buf)
+        });
+        let body = joined(body.await).map_err(backend)?;
+        Ok(Some((room.hold(body), modified)))
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Timeout { key: key.to_string(), timeout }))
+}
+
+/// The result of a blocking-pool task, a panic counting as an I/O error.
+fn joined<T>(r: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
+    r.map_err(std::io::Error::other).and_then(|inner| inner)
+}
+
+/// A file opened on the blocking path (`None`: missing, or not a regular file), as [`Nowait::Blocked`] holds it.
+fn open_file(path: &std::path::Path) -> std::io::Result<Option<Started>> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let md = f.metadata()?;
+    if !md.is_file() {
+        return Ok(None);
     }
+    Ok(Some((f, Vec::new(), md.modified().ok(), md.len())))
 }
 
 /// Open and read `path` only as far as the kernel can without waiting for a disk (see [`read_local`]).
 #[cfg(target_os = "linux")]
-fn read_nowait(path: &std::path::Path) -> std::io::Result<Nowait> {
+fn read_nowait(path: &std::path::Path, budget: &ReadBudget) -> std::io::Result<Nowait> {
     use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
     use rustix::io::{Errno, ReadWriteFlags};
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
@@ -263,6 +314,10 @@ fn read_nowait(path: &std::path::Path) -> std::io::Result<Nowait> {
         return Ok(Nowait::Done(None));
     }
     let modified = md.modified().ok();
+    let Some(room) = budget.try_reserve(md.len()) else {
+        // No room in the budget now: wait for it (asynchronously) before reading a byte.
+        return Ok(Nowait::Blocked(Some((f, Vec::new(), modified, md.len()))));
+    };
     let len = usize::try_from(md.len()).unwrap_or(usize::MAX);
     // Zeroed memory from a fresh allocation costs no memset (the allocator hands out zero pages).
     let mut buf = vec![0u8; len];
@@ -276,19 +331,19 @@ fn read_nowait(path: &std::path::Path) -> std::io::Result<Nowait> {
             // Part of the file is not in memory, or the filesystem cannot tell (EOPNOTSUPP): finish blocking.
             Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
                 buf.truncate(filled);
-                return Ok(Nowait::Blocked(Some((f, buf, modified))));
+                return Ok(Nowait::Blocked(Some((f, buf, modified, md.len()))));
             }
             Err(e) => return Err(e.into()),
         }
     }
     // The object is the file as long as fstat said it was (files are replaced by rename, never grown in place).
     buf.truncate(filled);
-    Ok(Nowait::Done(Some((Bytes::from(buf), modified))))
+    Ok(Nowait::Done(Some((room.hold(buf), modified))))
 }
 
 /// Elsewhere every local read takes the blocking path.
 #[cfg(not(target_os = "linux"))]
-fn read_nowait(_path: &std::path::Path) -> std::io::Result<Nowait> {
+fn read_nowait(_path: &std::path::Path, _budget: &ReadBudget) -> std::io::Result<Nowait> {
     Ok(Nowait::Blocked(None))
 }
 
@@ -415,7 +470,7 @@ impl ObjectCache {
     /// Storage errors and timeouts (shared by all coalesced waiters).
     pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<StoreError>> {
         let timeout = self.timeout;
-        self.get_with(root_idx, key, |k| async move { root.read(&k, timeout).await }).await
+        self.get_with(root_idx, key, |k| async move { root.read_within(&k, timeout, budget::process()).await }).await
     }
 
     /// Fetch an object through the cache, producing it with `load(key)` (content and modification time; `None`:
@@ -451,7 +506,10 @@ impl ObjectCache {
         }
         let entry = cache.try_get_with(ck.clone(), load).await?;
         if entry.as_ref().is_some_and(|o| o.body.len() as u64 > self.max_object) {
+            // Too large to keep: it only went through the cache to share one read. Flush the cache's pending
+            // operations too, which hold the object (and so its room in the uncached budget) until they run.
             cache.invalidate(&ck).await;
+            cache.run_pending_tasks().await;
         }
         Ok(entry)
     }
@@ -488,23 +546,54 @@ mod tests {
         // the worker then reads exactly the first half.
         let half = body.len() as u64 / 2;
         rustix::fs::fadvise(&f, half, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        match read_nowait(&path).expect("nowait") {
-            Nowait::Blocked(Some((_, got, _))) => assert_eq!(got, body[..got.len()], "the cached part, in order"),
+        match read_nowait(&path, budget::none()).expect("nowait") {
+            Nowait::Blocked(Some((_, got, _, _))) => assert_eq!(got, body[..got.len()], "the cached part, in order"),
             Nowait::Blocked(None) => {}
             Nowait::Done(r) => assert_eq!(r.expect("present").0, body, "all of it was cached after all"),
         }
         let root = Arc::new(dir.path().to_path_buf());
+        let budget = ReadBudget::new(1 << 30, u64::MAX);
         rustix::fs::fadvise(&f, half, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        let (got, modified) =
-            read_local(root.clone(), "Npix1.fits", Duration::from_secs(10)).await.expect("read").expect("present");
+        let (got, modified) = read_local(root.clone(), "Npix1.fits", Duration::from_secs(10), &budget)
+            .await
+            .expect("read")
+            .expect("present");
         assert_eq!(got, body);
         assert_eq!(modified, std::fs::metadata(&path).expect("stat").modified().ok());
         std::fs::create_dir(dir.path().join("Norder3")).expect("mkdir");
         for missing in ["nope.fits", "Norder3", "nope/Npix1.fits"] {
             assert!(
-                read_local(root.clone(), missing, Duration::from_secs(10)).await.expect("read").is_none(),
+                read_local(root.clone(), missing, Duration::from_secs(10), &budget).await.expect("read").is_none(),
                 "{missing}"
             );
+        }
+    }
+
+    /// Bodies beyond the exempt size wait for room in the budget (and time out), and keep it while any copy of them
+    /// lives; one larger than the whole budget is refused with its size.
+    #[tokio::test]
+    async fn large_local_bodies_are_bounded_by_the_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("big.fits"), &big).expect("write");
+        std::fs::write(dir.path().join("huge.fits"), vec![0u8; 700_000]).expect("write");
+        std::fs::write(dir.path().join("small.fits"), b"tiny").expect("write");
+        let root = Arc::new(dir.path().to_path_buf());
+        let budget = ReadBudget::new(512 * 1024, 1024);
+        let read = |key: &'static str, ms: u64| read_local(root.clone(), key, Duration::from_millis(ms), &budget);
+        let (held, _) = read("big.fits", 10_000).await.expect("read").expect("present");
+        assert_eq!(held, big);
+        assert!(budget.available_bytes() < 300_000, "the body holds its room");
+        match read("big.fits", 200).await {
+            Err(StoreError::Timeout { .. }) => {}
+            other => panic!("a second body must wait for room: {other:?}"),
+        }
+        assert_eq!(read("small.fits", 200).await.expect("read").expect("present").0, &b"tiny"[..], "exempt");
+        drop(held);
+        assert_eq!(read("big.fits", 10_000).await.expect("read").expect("present").0, big, "room again");
+        match read("huge.fits", 10_000).await {
+            Err(e @ StoreError::TooLarge { .. }) => assert!(e.to_string().contains("700000"), "{e}"),
+            other => panic!("larger than the budget: {other:?}"),
         }
     }
 }

@@ -1,0 +1,144 @@
+//! The memory budget for object bodies held outside the cache (`limits.max_uncached_bytes`): objects too large for
+//! the cache (or every object, with the cache off) reserve their size before they are read, and give it back when
+//! the last copy of their bytes is dropped, after the response has been sent.
+//!
+//! Without it, memory would be bounded only by connections times object size: a few dozen requests for a large file
+//! left in a HiPS folder could exhaust the machine. With it, a read waits for room (within the storage timeout, then
+//! 503 with Retry-After), and an object larger than the whole budget is refused (502, logged with its size).
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::store::StoreError;
+
+/// Bytes per permit of the budget's semaphore.
+const UNIT: u64 = 64 * 1024;
+
+/// Default budget when none was set: 1 GiB, objects up to 16 MiB (the cache's default limit) exempt.
+const DEFAULT: (u64, u64) = (1 << 30, 16 << 20);
+
+static PROCESS: OnceLock<ReadBudget> = OnceLock::new();
+static NONE: OnceLock<ReadBudget> = OnceLock::new();
+
+/// Set the process-wide budget (at startup, before any read): `max_bytes` in all, objects of at most `exempt_up_to`
+/// bytes not counted (the cache bounds those).
+pub fn set(max_bytes: u64, exempt_up_to: u64) {
+    let _ = PROCESS.set(ReadBudget::new(max_bytes, exempt_up_to));
+}
+
+/// The process-wide budget.
+pub fn process() -> &'static ReadBudget {
+    PROCESS.get_or_init(|| ReadBudget::new(DEFAULT.0, DEFAULT.1))
+}
+
+/// No budget: for objects the server keeps for its whole life anyway (the catalogue's properties and MOCs).
+pub fn none() -> &'static ReadBudget {
+    NONE.get_or_init(|| ReadBudget::new(0, u64::MAX))
+}
+
+/// A byte budget for uncached object bodies.
+#[derive(Debug)]
+pub struct ReadBudget {
+    sem: Arc<Semaphore>,
+    units: u64,
+    max_bytes: u64,
+    exempt_up_to: u64,
+}
+
+/// Room reserved for one body (nothing for exempt objects).
+#[derive(Debug)]
+pub struct Reservation(Option<OwnedSemaphorePermit>);
+
+impl ReadBudget {
+    /// A budget of `max_bytes`, not counting objects of at most `exempt_up_to` bytes.
+    #[must_use]
+    pub fn new(max_bytes: u64, exempt_up_to: u64) -> ReadBudget {
+        let units = (max_bytes / UNIT).min(u64::from(u32::MAX)).min(Semaphore::MAX_PERMITS as u64);
+        let permits = usize::try_from(units).unwrap_or(0);
+        ReadBudget { sem: Arc::new(Semaphore::new(permits)), units, max_bytes, exempt_up_to }
+    }
+
+    /// Reserve room for an object of `size` bytes, waiting until there is some.
+    ///
+    /// # Errors
+    /// [`StoreError::TooLarge`] when the object is larger than the whole budget.
+    pub async fn reserve(&self, key: &str, size: u64) -> Result<Reservation, StoreError> {
+        if size <= self.exempt_up_to {
+            return Ok(Reservation(None));
+        }
+        let need = size.div_ceil(UNIT);
+        let too_large = || StoreError::TooLarge { key: key.to_string(), size, limit: self.max_bytes };
+        if need > self.units {
+            return Err(too_large());
+        }
+        let n = u32::try_from(need).map_err(|_| too_large())?;
+        let permit = self.sem.clone().acquire_many_owned(n).await.map_err(|_| too_large())?;
+        Ok(Reservation(Some(permit)))
+    }
+
+    /// Reserve room for an object of `size` bytes if there is some now (`None`: there is not, or never will be).
+    #[must_use]
+    pub fn try_reserve(&self, size: u64) -> Option<Reservation> {
+        if size <= self.exempt_up_to {
+            return Some(Reservation(None));
+        }
+        let n = u32::try_from(size.div_ceil(UNIT)).ok()?;
+        self.sem.clone().try_acquire_many_owned(n).ok().map(|p| Reservation(Some(p)))
+    }
+
+    /// Bytes currently free (for tests and metrics).
+    #[must_use]
+    pub fn available_bytes(&self) -> u64 {
+        self.sem.available_permits() as u64 * UNIT
+    }
+}
+
+/// Body bytes that hold their reservation until the last clone is dropped.
+struct Held<T> {
+    bytes: T,
+    _room: OwnedSemaphorePermit,
+}
+
+impl<T: AsRef<[u8]>> AsRef<[u8]> for Held<T> {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes.as_ref()
+    }
+}
+
+impl Reservation {
+    /// The body as `Bytes` that keep this reservation until the last copy of them is dropped.
+    #[must_use]
+    pub fn hold<T: AsRef<[u8]> + Send + 'static>(self, bytes: T) -> Bytes
+    where
+        Bytes: From<T>,
+    {
+        match self.0 {
+            None => Bytes::from(bytes),
+            Some(room) => Bytes::from_owner(Held { bytes, _room: room }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_hold_their_room_until_dropped() {
+        let b = ReadBudget::new(4 * UNIT, UNIT);
+        assert!(b.reserve("small", UNIT).await.expect("exempt").0.is_none(), "exempt objects take nothing");
+        let one = b.reserve("a", 3 * UNIT).await.expect("room").hold(vec![1u8; 3 * UNIT as usize]);
+        assert_eq!(b.available_bytes(), UNIT);
+        let clone = one.slice(10..20);
+        drop(one);
+        assert_eq!(b.available_bytes(), UNIT, "a slice keeps the room");
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), b.reserve("b", 2 * UNIT)).await;
+        assert!(waiting.is_err(), "no room: the read waits");
+        drop(clone);
+        assert_eq!(b.available_bytes(), 4 * UNIT);
+        let e = b.reserve("huge", 5 * UNIT).await.expect_err("larger than the budget");
+        assert!(e.to_string().contains("huge") && e.to_string().contains(&(5 * UNIT).to_string()), "{e}");
+    }
+}
