@@ -6,9 +6,9 @@
 //! request -> one response), `cors` (cross-origin headers and preflight), [`routing`] (URL layout and path safety),
 //! [`httputil`] (conditional requests, ranges, compression), [`auth`] (restricted HiPS), [`catalog`] (HiPS discovery,
 //! coverage, `/hipslist`), [`store`] (object storage and the coalescing cache), [`budget`] (memory for bodies outside
-//! the cache), [`zerocopy`] (sendfile of cached
-//! bodies), [`progenitors`] (which coadds are behind a position or tile), [`ondemand`] (tiles deeper than the stored
-//! orders, rendered from the coadds), [`soda`] (SODA cutouts of the coadds), [`metrics`] and [`config`].
+//! the cache), [`zerocopy`] (sendfile of cached bodies), [`progenitors`] (which coadds are behind a position or tile),
+//! [`ondemand`] (tiles deeper than the stored orders, rendered from the coadds), [`soda`] (SODA cutouts of the
+//! coadds), [`metrics`] and [`config`].
 
 pub mod auth;
 pub mod budget;

@@ -45,29 +45,9 @@ async fn spool_directory_passes_the_behaviour_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uncached_bodies_are_bounded_by_max_uncached_bytes() {
-    // Objects over 1 KiB are not cached here, so they count against a 64 KiB budget: one that fits is served whole
-    // (twice, so its room came back), one larger than the budget is a 502 without Retry-After.
     let fx = Fixture::new();
-    let cfg = suite_config("")
-        .replace("retry_after_secs = 7", "retry_after_secs = 7\nmax_uncached_bytes = 65536")
-        .replace("[cors]", "[cache]\nmax_object_bytes = 1024\n[cors]");
-    let srv = Server::start(fx.tmp.path(), &cfg, &[fx.root.to_str().unwrap()], &[]);
-    let files = fx.servable("CFHT");
-    let sized = |lo: usize, hi: usize| {
-        files.iter().find(|f| (lo..hi).contains(&fx.read("CFHT", f).len())).expect("a file of that size").clone()
-    };
-    let (fits, too_big) = (sized(2048, 60_000), sized(70_000, usize::MAX));
-    let c = client();
-    for _ in 0..2 {
-        let r = c.get(srv.url(&format!("/CFHT/{fits}"))).send().await.unwrap();
-        assert_eq!(r.status(), 200, "{fits}");
-        assert_eq!(r.bytes().await.unwrap(), fx.read("CFHT", &fits));
-    }
-    let r = c.get(srv.url(&format!("/CFHT/{too_big}"))).send().await.unwrap();
-    assert_eq!(r.status(), 502, "{too_big}");
-    assert!(r.headers().get("retry-after").is_none(), "retrying will not help");
-    assert_eq!(r.text().await.unwrap().trim(), "object too large to serve");
-    assert!(srv.log().contains("max_uncached_bytes"), "the log names the limit");
+    let srv = Server::start(fx.tmp.path(), &common::budget_config(), &[fx.root.to_str().unwrap()], &[]);
+    common::check_uncached_budget(&srv, &fx).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,10 @@ async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
     let root = format!("s3://{BUCKET}/{PREFIX}");
     let srv = Server::start(fx.tmp.path(), &suite_config(""), &[&root], &env);
     common::suite::run(&srv, &fx, "s3").await;
+    // Bodies too large for the cache count against limits.max_uncached_bytes, read from S3 as from a directory.
+    let budgeted = Server::start(fx.tmp.path(), &common::budget_config(), &[&root], &env);
+    common::check_uncached_budget(&budgeted, &fx).await;
+    drop(budgeted);
 
     let c = client();
     let errors0 = common::metric(&c, &srv, "hipsserve_storage_errors_total").await;

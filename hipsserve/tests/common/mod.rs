@@ -158,6 +158,35 @@ groups = ["rubin"]
     )
 }
 
+/// The suite's configuration with objects over 1 KiB left uncached and a 64 KiB budget for them
+/// (`limits.max_uncached_bytes`).
+pub fn budget_config() -> String {
+    suite_config("")
+        .replace("retry_after_secs = 7", "retry_after_secs = 7\nmax_uncached_bytes = 65536")
+        .replace("[cors]", "[cache]\nmax_object_bytes = 1024\n[cors]")
+}
+
+/// Against a server started with [`budget_config`]: a body that fits the budget is served whole twice in a row (its
+/// room came back), one larger than the budget is a 502 without Retry-After, and the log names the limit.
+pub async fn check_uncached_budget(srv: &Server, fx: &Fixture) {
+    let files = fx.servable("CFHT");
+    let sized = |lo: usize, hi: usize| {
+        files.iter().find(|f| (lo..hi).contains(&fx.read("CFHT", f).len())).expect("a file of that size").clone()
+    };
+    let (fits, too_big) = (sized(2048, 60_000), sized(70_000, usize::MAX));
+    let c = client();
+    for _ in 0..2 {
+        let r = c.get(srv.url(&format!("/CFHT/{fits}"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{fits}");
+        assert_eq!(r.bytes().await.unwrap(), fx.read("CFHT", &fits));
+    }
+    let r = c.get(srv.url(&format!("/CFHT/{too_big}"))).send().await.unwrap();
+    assert_eq!(r.status(), 502, "{too_big}");
+    assert!(r.headers().get("retry-after").is_none(), "retrying will not help");
+    assert_eq!(r.text().await.unwrap().trim(), "object too large to serve");
+    assert!(srv.log().contains("max_uncached_bytes"), "the log names the limit");
+}
+
 /// A running hipsserve process (killed on drop).
 pub struct Server {
     /// The process.
