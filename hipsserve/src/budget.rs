@@ -88,7 +88,13 @@ impl ReadBudget {
         self.sem.clone().try_acquire_many_owned(n).ok().map(|p| Reservation(Some(p)))
     }
 
-    /// Bytes currently free (for tests and metrics).
+    /// Bytes currently reserved (`/metrics`: `hipsserve_uncached_bytes`).
+    #[must_use]
+    pub fn used_bytes(&self) -> u64 {
+        self.units.saturating_sub(self.sem.available_permits() as u64) * UNIT
+    }
+
+    /// Bytes currently free.
     #[must_use]
     pub fn available_bytes(&self) -> u64 {
         self.sem.available_permits() as u64 * UNIT
@@ -136,8 +142,9 @@ mod tests {
         assert_eq!(b.available_bytes(), UNIT, "a slice keeps the room");
         let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), b.reserve("b", 2 * UNIT)).await;
         assert!(waiting.is_err(), "no room: the read waits");
+        assert_eq!(b.used_bytes(), 3 * UNIT);
         drop(clone);
-        assert_eq!(b.available_bytes(), 4 * UNIT);
+        assert_eq!((b.available_bytes(), b.used_bytes()), (4 * UNIT, 0));
         let e = b.reserve("huge", 5 * UNIT).await.expect_err("larger than the budget");
         assert!(e.to_string().contains("huge") && e.to_string().contains(&(5 * UNIT).to_string()), "{e}");
     }

@@ -238,7 +238,9 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'stat
         Route::Health => (text(StatusCode::OK, "ok"), "health", false),
         Route::Ready => (ready(state).await, "ready", false),
         Route::Metrics => {
-            let mut r = Response::new(Full::new(Bytes::from(state.metrics.render(state.cache.weighted_size()))));
+            let mut r = Response::new(Full::new(Bytes::from(
+                state.metrics.render(state.cache.weighted_size(), crate::budget::process().used_bytes()),
+            )));
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             (r, "metrics", false)

@@ -158,9 +158,10 @@ impl Metrics {
         self.with(|sh| add_i(&sh.connections, delta));
     }
 
-    /// Prometheus text exposition format 0.0.4.
+    /// Prometheus text exposition format 0.0.4, with the bytes held in the cache and outside it (by bodies counted
+    /// against `limits.max_uncached_bytes`).
     #[must_use]
-    pub fn render(&self, cache_bytes: u64) -> String {
+    pub fn render(&self, cache_bytes: u64, uncached_bytes: u64) -> String {
         let mut o = String::with_capacity(8192);
         o.push_str("# HELP hipsserve_requests_total HTTP requests by route and status.\n");
         o.push_str("# TYPE hipsserve_requests_total counter\n");
@@ -213,6 +214,12 @@ impl Metrics {
         );
         one("hipsserve_cache_bytes", "gauge", "Bytes held in the object cache.", cache_bytes.to_string());
         one(
+            "hipsserve_uncached_bytes",
+            "gauge",
+            "Bytes reserved by bodies held outside the cache (limit: limits.max_uncached_bytes).",
+            uncached_bytes.to_string(),
+        );
+        one(
             "hipsserve_storage_errors_total",
             "counter",
             "Failed or timed-out storage reads.",
@@ -257,7 +264,7 @@ mod tests {
         });
         other.record("tile", 404, Duration::from_micros(1));
         m.in_flight(1);
-        let text = m.render(0);
+        let text = m.render(0, 0);
         assert!(text.contains("hipsserve_requests_total{route=\"tile\",status=\"200\"} 300\n"), "{text}");
         assert!(!text.contains("status=\"404\""), "another Metrics' counts leak in: {text}");
         assert!(text.contains("hipsserve_request_duration_seconds_bucket{route=\"tile\",le=\"0.0005\"} 300\n"));

@@ -419,6 +419,7 @@ async fn operations(c: &reqwest::Client, srv: &Server, tag: &str) {
         "hipsserve_cache_hits_total",
         "hipsserve_cache_misses_total",
         "hipsserve_cache_bytes",
+        "hipsserve_uncached_bytes",
         "hipsserve_storage_errors_total",
         "hipsserve_in_flight_requests",
     ] {
