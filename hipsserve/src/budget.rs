@@ -16,29 +16,14 @@ use crate::store::StoreError;
 /// Bytes per permit of the budget's semaphore.
 const UNIT: u64 = 64 * 1024;
 
-/// Default budget when none was set: 1 GiB, objects up to 16 MiB (the cache's default limit) exempt.
-const DEFAULT: (u64, u64) = (1 << 30, 16 << 20);
-
-static PROCESS: OnceLock<ReadBudget> = OnceLock::new();
 static NONE: OnceLock<ReadBudget> = OnceLock::new();
-
-/// Set the process-wide budget (at startup, before any read): `max_bytes` in all, objects of at most `exempt_up_to`
-/// bytes not counted (the cache bounds those).
-pub fn set(max_bytes: u64, exempt_up_to: u64) {
-    let _ = PROCESS.set(ReadBudget::new(max_bytes, exempt_up_to));
-}
-
-/// The process-wide budget.
-pub fn process() -> &'static ReadBudget {
-    PROCESS.get_or_init(|| ReadBudget::new(DEFAULT.0, DEFAULT.1))
-}
 
 /// No budget: for objects the server keeps for its whole life anyway (the catalogue's properties and MOCs).
 pub fn none() -> &'static ReadBudget {
     NONE.get_or_init(|| ReadBudget::new(0, u64::MAX))
 }
 
-/// A byte budget for uncached object bodies.
+/// A byte budget for uncached object bodies (the object cache owns the server's one).
 #[derive(Debug)]
 pub struct ReadBudget {
     sem: Arc<Semaphore>,

@@ -80,6 +80,7 @@ impl State {
         let cache = ObjectCache::new(
             cfg.cache.max_bytes,
             cfg.cache.max_object_bytes,
+            cfg.limits.max_uncached_bytes,
             Duration::from_secs(cfg.cache.ttl_secs),
             Duration::from_millis(cfg.limits.storage_timeout_ms),
             metrics.clone(),
@@ -239,7 +240,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str) -> (Resp, &'stat
         Route::Ready => (ready(state).await, "ready", false),
         Route::Metrics => {
             let mut r = Response::new(Full::new(Bytes::from(
-                state.metrics.render(state.cache.weighted_size(), crate::budget::process().used_bytes()),
+                state.metrics.render(state.cache.weighted_size(), state.cache.uncached_bytes()),
             )));
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -86,8 +86,6 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     let cfg = file.apply(o)?;
     hipsserve::zerocopy::set_budget(hipsserve::zerocopy::budget_for(cfg.limits.max_connections));
-    let cached_up_to = if cfg.cache.max_bytes > 0 { cfg.cache.max_object_bytes } else { 0 };
-    hipsserve::budget::set(cfg.limits.max_uncached_bytes, cached_up_to);
     if let Some(dir) = &cfg.cache.spool_dir {
         hipsserve::zerocopy::set_spool_dir(dir)
             .with_context(|| format!("cache.spool_dir {}: cannot hold an unlinked file", dir.display()))?;

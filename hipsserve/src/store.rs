@@ -444,14 +444,24 @@ type Entry = Option<Arc<Object>>;
 pub struct ObjectCache {
     cache: Option<moka::future::Cache<(usize, String), Entry>>,
     max_object: u64,
+    /// Memory for the bodies it does not keep (`limits.max_uncached_bytes`).
+    budget: ReadBudget,
     timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl ObjectCache {
-    /// A cache of at most `max_bytes` (0 disables caching; coalescing is then lost too).
+    /// A cache of at most `max_bytes` (0 disables caching; coalescing is then lost too); the objects it does not keep
+    /// (larger than `max_object`, or all of them when disabled) share `max_uncached` bytes ([`crate::budget`]).
     #[must_use]
-    pub fn new(max_bytes: u64, max_object: u64, ttl: Duration, timeout: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        max_bytes: u64,
+        max_object: u64,
+        max_uncached: u64,
+        ttl: Duration,
+        timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let cache = (max_bytes > 0).then(|| {
             moka::future::Cache::builder()
                 .max_capacity(max_bytes)
@@ -462,7 +472,8 @@ impl ObjectCache {
                 .time_to_live(ttl)
                 .build()
         });
-        ObjectCache { cache, max_object, timeout, metrics }
+        let kept_up_to = if cache.is_some() { max_object } else { 0 };
+        ObjectCache { cache, max_object, budget: ReadBudget::new(max_uncached, kept_up_to), timeout, metrics }
     }
 
     /// Fetch an object through the cache. `Ok(None)`: it does not exist.
@@ -471,7 +482,7 @@ impl ObjectCache {
     /// Storage errors and timeouts (shared by all coalesced waiters).
     pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<StoreError>> {
         let timeout = self.timeout;
-        self.get_with(root_idx, key, |k| async move { root.read_within(&k, timeout, budget::process()).await }).await
+        self.get_with(root_idx, key, |k| async move { root.read_within(&k, timeout, &self.budget).await }).await
     }
 
     /// Fetch an object through the cache, producing it with `load(key)` (content and modification time; `None`:
@@ -520,6 +531,12 @@ impl ObjectCache {
         let hit = self.cache.as_ref()?.get(&(root_idx, key)).await??;
         self.metrics.cache_hit(hit.body.len());
         Some(hit)
+    }
+
+    /// Bytes reserved now by the bodies the cache does not keep.
+    #[must_use]
+    pub fn uncached_bytes(&self) -> u64 {
+        self.budget.used_bytes()
     }
 
     /// Bytes currently accounted in the cache.
