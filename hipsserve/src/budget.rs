@@ -45,20 +45,28 @@ impl ReadBudget {
         ReadBudget { sem: Arc::new(Semaphore::new(permits)), units, max_bytes, exempt_up_to }
     }
 
+    /// The permits an object of `size` bytes needs: `Ok(None)` when it is exempt, `Err` when it needs more than the
+    /// whole budget.
+    fn permits_for(&self, size: u64) -> Result<Option<u32>, ()> {
+        if size <= self.exempt_up_to {
+            return Ok(None);
+        }
+        let need = size.div_ceil(UNIT);
+        if need > self.units {
+            return Err(());
+        }
+        u32::try_from(need).map(Some).map_err(|_| ())
+    }
+
     /// Reserve room for an object of `size` bytes, waiting until there is some.
     ///
     /// # Errors
     /// [`StoreError::TooLarge`] when the object is larger than the whole budget.
     pub async fn reserve(&self, key: &str, size: u64) -> Result<Reservation, StoreError> {
-        if size <= self.exempt_up_to {
-            return Ok(Reservation(None));
-        }
-        let need = size.div_ceil(UNIT);
         let too_large = || StoreError::TooLarge { key: key.to_string(), size, limit: self.max_bytes };
-        if need > self.units {
-            return Err(too_large());
-        }
-        let n = u32::try_from(need).map_err(|_| too_large())?;
+        let Some(n) = self.permits_for(size).map_err(|()| too_large())? else {
+            return Ok(Reservation(None));
+        };
         let permit = self.sem.clone().acquire_many_owned(n).await.map_err(|_| too_large())?;
         Ok(Reservation(Some(permit)))
     }
@@ -66,11 +74,10 @@ impl ReadBudget {
     /// Reserve room for an object of `size` bytes if there is some now (`None`: there is not, or never will be).
     #[must_use]
     pub fn try_reserve(&self, size: u64) -> Option<Reservation> {
-        if size <= self.exempt_up_to {
-            return Some(Reservation(None));
+        match self.permits_for(size).ok()? {
+            None => Some(Reservation(None)),
+            Some(n) => self.sem.clone().try_acquire_many_owned(n).ok().map(|p| Reservation(Some(p))),
         }
-        let n = u32::try_from(size.div_ceil(UNIT)).ok()?;
-        self.sem.clone().try_acquire_many_owned(n).ok().map(|p| Reservation(Some(p)))
     }
 
     /// Bytes currently reserved (`/metrics`: `hipsserve_uncached_bytes`).
