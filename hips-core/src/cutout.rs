@@ -152,8 +152,16 @@ impl Shape {
     /// # Errors
     /// A message saying what is wrong with the value.
     pub fn parse_polygon(v: &str) -> Result<Shape, String> {
-        let n = numbers(v, "POLYGON")?;
-        if n.len() < 6 || n.len() % 2 != 0 {
+        Shape::polygon(&numbers(v, "POLYGON")?)
+    }
+
+    /// A polygon from its vertices' coordinates `ra1 dec1 ra2 dec2 ...` (ICRS degrees), checked as
+    /// [`Shape::parse_polygon`] checks them.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with the vertices.
+    pub fn polygon(n: &[f64]) -> Result<Shape, String> {
+        if n.len() < 6 || !n.len().is_multiple_of(2) {
             return Err(format!("POLYGON needs at least 3 (ra, dec) pairs, got {} numbers", n.len()));
         }
         let mut pts = Vec::with_capacity(n.len() / 2);

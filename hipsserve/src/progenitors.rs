@@ -123,8 +123,8 @@ pub fn polygon_contains(stc: &str, ra: f64, dec: f64) -> Option<bool> {
     if !words.next()?.eq_ignore_ascii_case("polygon") {
         return None;
     }
-    let numbers: Vec<&str> = words.filter(|w| w.parse::<f64>().is_ok()).collect();
-    Some(Shape::parse_polygon(&numbers.join(" ")).ok()?.contains(ra, dec))
+    let numbers: Vec<f64> = words.filter_map(|w| w.parse().ok()).collect();
+    Some(Shape::polygon(&numbers).ok()?.contains(ra, dec))
 }
 
 /// Collect the records of index files (their text, in tile order) for a query: each line a JSON object; positions keep
