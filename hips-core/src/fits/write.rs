@@ -292,18 +292,13 @@ fn push_card(out: &mut Vec<u8>, card: &Card) {
 
 /// Assemble an HDU: `fixed` cards, `extra` cards (reserved keys dropped), DATASUM, CHECKSUM, END, padding, data.
 fn assemble(fixed: &[Card], extra: &[Card], data: &[u8]) -> Vec<u8> {
-    assemble_with(fixed, extra, data.len(), |out| out.copy_from_slice(data))
-}
-
-/// [`assemble`] with the data unit (`data_len` bytes before padding) written by `fill` straight into the HDU's
-/// buffer, so large images are not copied twice.
-fn assemble_with(fixed: &[Card], extra: &[Card], data_len: usize, fill: impl FnOnce(&mut [u8])) -> Vec<u8> {
-    let mut out = Vec::with_capacity(BLOCK * 4 + data_len.div_ceil(BLOCK) * BLOCK);
-    assemble_onto(&mut out, fixed, extra, data_len, fill);
+    let mut out = Vec::with_capacity(BLOCK * 4 + data.len().div_ceil(BLOCK) * BLOCK);
+    assemble_onto(&mut out, fixed, extra, data.len(), |d| d.copy_from_slice(data));
     out
 }
 
-/// [`assemble_with`] appending the HDU to `out` (a multi-extension file built in one buffer).
+/// [`assemble`] appending the HDU to `out` (a multi-extension file built in one buffer), with the data unit
+/// (`data_len` bytes before padding) written by `fill` straight into it, so large images are not copied twice.
 fn assemble_onto(out: &mut Vec<u8>, fixed: &[Card], extra: &[Card], data_len: usize, fill: impl FnOnce(&mut [u8])) {
     let start = out.len();
     for c in fixed {
