@@ -1,33 +1,10 @@
-//! HEALPix tile geometry for HiPS: tile paths, the pixel order inside a tile, and the Allsky mosaic layout.
+//! HEALPix tile geometry for HiPS: the pixel order inside a tile, and the Allsky mosaic layout.
 //!
 //! Conventions (verified in `shared/docs/hips-notes.md`): NESTED indexing; a tile of order K and width W = 2^w holds the
 //! order K + w pixels `N * W^2 + interleave(ix, iy)` (ix on the even bits); the FITS array element `data[r][c]`
 //! (row r in file order) is `iy = c, ix = W - 1 - r`; PNG/JPEG rows are the FITS rows flipped (`ix = p`).
 
-/// The object key of a tile: `NorderK/DirD/NpixN.ext` with D = (N / 10000) * 10000.
-#[must_use]
-pub fn tile_key(order: u8, npix: u64, ext: &str) -> String {
-    format!("Norder{order}/Dir{}/Npix{npix}.{ext}", (npix / 10000) * 10000)
-}
-
-/// Parse `NorderK/DirD/NpixN.ext` back into (order, npix, ext); `None` when the key is not a well-formed tile key
-/// (including a Dir that does not match the Npix).
-#[must_use]
-pub fn parse_tile_key(key: &str) -> Option<(u8, u64, &str)> {
-    let mut it = key.split('/');
-    let order: u8 = it.next()?.strip_prefix("Norder")?.parse().ok()?;
-    let dir: u64 = it.next()?.strip_prefix("Dir")?.parse().ok()?;
-    let file = it.next()?.strip_prefix("Npix")?;
-    if it.next().is_some() || order > 29 {
-        return None;
-    }
-    let (n, ext) = file.split_once('.')?;
-    let npix: u64 = n.parse().ok()?;
-    if dir != (npix / 10000) * 10000 || npix >= 12 * (1u64 << (2 * u32::from(order))) {
-        return None;
-    }
-    Some((order, npix, ext))
-}
+pub use crate::layout::keys::{parse_tile_key, tile_key};
 
 /// Spread the 32 bits of `v` onto the even bits of a u64.
 #[inline]
@@ -91,20 +68,6 @@ pub fn fits_rc_of(z: u64, width: usize) -> (usize, usize) {
     (width - 1 - ix as usize, iy as usize)
 }
 
-/// Centres (lon, lat in radians, HiPS frame) of the pixels of a tile, in FITS array order (row r, column c).
-#[must_use]
-pub fn tile_pixel_centres(order: u8, npix: u64, width: usize) -> Vec<(f64, f64)> {
-    let depth = order + width_log2(width);
-    let layer = cdshealpix::nested::get(depth);
-    let mut out = Vec::with_capacity(width * width);
-    for r in 0..width {
-        for c in 0..width {
-            out.push(layer.center(fits_pixel_hash(npix, width, r, c)));
-        }
-    }
-    out
-}
-
 /// Number of tiles at an order: 12 * 4^order.
 #[must_use]
 pub fn n_tiles(order: u8) -> u64 {
@@ -125,15 +88,6 @@ pub const ALLSKY_ROWS: usize = 29;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tile_keys() {
-        assert_eq!(tile_key(9, 1_744_410, "fits"), "Norder9/Dir1740000/Npix1744410.fits");
-        assert_eq!(parse_tile_key("Norder9/Dir1740000/Npix1744410.fits"), Some((9, 1_744_410, "fits")));
-        assert_eq!(parse_tile_key("Norder9/Dir0/Npix1744410.fits"), None);
-        assert_eq!(parse_tile_key("Norder0/Dir0/Npix12.png"), None);
-        assert_eq!(parse_tile_key("Norder3/Dir0/Npix1.png/x"), None);
-    }
 
     #[test]
     fn interleave_roundtrip_and_children_quadrants() {

@@ -1,5 +1,6 @@
 //! hips-core: the pieces every HiPS tool shares: FITS I/O by byte range, celestial WCS, HEALPix tile geometry,
-//! the rendering kernel (coadd pixels -> tile pixels) and the object-storage facade.
+//! the rendering kernel (coadd pixels -> tile pixels), the HiPS layout (keys, properties, tiles, MOC, progenitor
+//! records) and the object-storage seam.
 //!
 //! hipsgen (batch), hipsserve (on-demand tiles and cutouts) and moc-tools (coverage from images) all build on it,
 //! so a tile rendered by the server is the tile the batch would have written.
@@ -9,6 +10,7 @@ pub mod cutout;
 pub mod fits;
 pub mod healpix;
 pub mod kernel;
+pub mod layout;
 pub mod storage;
 pub mod wcs;
 

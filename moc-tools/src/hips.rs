@@ -6,11 +6,10 @@
 //! when the store cannot list (plain HTTP), the tiles named by the HiPS's own `Moc.fits` at order K are fetched.
 
 use crate::{from_cells_vec, CoordSys, MocError, SMoc};
-use hips_core::fits::{read_image_f32, scan_hdus, MemSource};
-use hips_core::healpix::{fits_pixel_hash, interleave, parse_tile_key, tile_key};
+use hips_core::healpix::{fits_pixel_hash, interleave};
+use hips_core::layout::{self, decode_fits_tile, parse_tile_key, tile_key, Properties};
 use hips_core::storage::{is_url, Store};
 use rayon::prelude::*;
-use std::collections::HashMap;
 
 /// The `properties` of a HiPS that matter here.
 #[derive(Debug, Clone)]
@@ -23,46 +22,24 @@ pub struct HipsProps {
     pub frame: CoordSys,
     /// hips_tile_format, lower case words.
     pub formats: Vec<String>,
-    /// All key/value pairs.
-    pub all: HashMap<String, String>,
+    /// All key/value pairs, in file order.
+    pub all: Properties,
 }
 
 fn herr(location: &str, msg: impl std::fmt::Display) -> MocError {
     MocError::Hips { location: location.to_string(), msg: msg.to_string() }
 }
 
-/// Parse a `properties` file.
+/// Parse a `properties` file ([`hips_core::layout::Properties`]) and check the values this crate needs.
 pub fn parse_properties(location: &str, text: &str) -> Result<HipsProps, MocError> {
-    let mut all = HashMap::new();
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        if let Some((k, v)) = l.split_once('=') {
-            all.insert(k.trim().to_string(), v.trim().to_string());
-        }
-    }
-    let get = |k: &str| all.get(k).ok_or_else(|| herr(location, format!("properties: missing key {k}")));
-    let order: u8 = get("hips_order")?
-        .parse()
-        .map_err(|_| herr(location, format!("properties: hips_order = {:?} is not an order", all.get("hips_order"))))?;
-    let tile_width: usize = match all.get("hips_tile_width") {
-        None => 512,
-        Some(w) => w
-            .parse()
-            .ok()
-            .filter(|w: &usize| w.is_power_of_two())
-            .ok_or_else(|| herr(location, format!("properties: hips_tile_width = {w} is not a power of two")))?,
-    };
-    let frame_s = all.get("hips_frame").map(String::as_str).unwrap_or("equatorial");
+    let all = Properties::parse(text);
+    let order = all.order().map_err(|e| herr(location, e))?;
+    let tile_width = all.tile_width().map_err(|e| herr(location, e))?;
+    let frame_s = all.frame_name();
     let frame = CoordSys::parse(frame_s).ok_or_else(|| {
         herr(location, format!("properties: hips_frame = {frame_s}: only equatorial and galactic are supported"))
     })?;
-    let formats = all
-        .get("hips_tile_format")
-        .map(|f| f.split_whitespace().map(str::to_ascii_lowercase).collect())
-        .unwrap_or_else(|| vec!["fits".to_string()]);
+    let formats = all.formats();
     let w = tile_width.trailing_zeros() as u8;
     if order + w > crate::MAX_ORDER {
         return Err(herr(location, format!("hips_order {order} + log2(width) {w} is beyond order 29")));
@@ -73,7 +50,7 @@ pub fn parse_properties(location: &str, text: &str) -> Result<HipsProps, MocErro
 /// Read the properties of the HiPS at `location` (directory or URL).
 pub fn read_properties(store: &Store, location: &str) -> Result<HipsProps, MocError> {
     let bytes = store
-        .get("properties")
+        .get(layout::PROPERTIES)
         .map_err(|e| herr(location, e))?
         .ok_or_else(|| herr(location, "no 'properties' file: not a HiPS"))?;
     parse_properties(location, &String::from_utf8_lossy(&bytes))
@@ -143,7 +120,7 @@ fn list_tiles(store: &Store, location: &str, order: u8, ext: &str) -> Result<Vec
         }
     }
     // no listing: use the HiPS's own MOC to name candidate tiles
-    match store.get("Moc.fits").map_err(|e| herr(location, e))? {
+    match store.get(layout::MOC).map_err(|e| herr(location, e))? {
         Some(b) => {
             let (m, _) = crate::from_fits_bytes(&b).map_err(|e| herr(location, format!("Moc.fits: {e}")))?;
             Ok(crate::cells_at_order(&m, order))
@@ -165,22 +142,10 @@ pub fn tile_cells(
     let mut out = Vec::new();
     match ext {
         "fits" => {
-            let src = MemSource::new(key, bytes.to_vec());
-            let hdus = scan_hdus(&src).map_err(|e| herr(location, format!("{key}: {e}")))?;
-            let hdu =
-                hdus.iter().find(|h| h.is_image()).ok_or_else(|| herr(location, format!("{key}: no image HDU")))?;
-            let img = read_image_f32(&src, hdu).map_err(|e| herr(location, format!("{key}: {e}")))?;
-            if img.width != width || img.height != width {
-                return Err(herr(
-                    location,
-                    format!("{key}: tile is {}x{} but hips_tile_width is {width}", img.width, img.height),
-                ));
-            }
-            for r in 0..width {
-                for c in 0..width {
-                    if !img.data[r * width + c].is_nan() {
-                        out.push(fits_pixel_hash(npix, width, r, c));
-                    }
+            let data = decode_fits_tile(key, bytes.to_vec(), width).map_err(|e| herr(location, e))?;
+            for (i, v) in data.iter().enumerate() {
+                if !v.is_nan() {
+                    out.push(fits_pixel_hash(npix, width, i / width, i % width));
                 }
             }
         }

@@ -186,17 +186,6 @@ pub fn contains_cell(moc: &SMoc, order: u8, ipix: u64) -> bool {
     i < r.len() && r[i].start <= start && r[i].end >= end
 }
 
-/// Is the point (lon, lat in degrees, in the MOC's frame) inside the MOC?
-pub fn contains_lonlat(moc: &SMoc, lon_deg: f64, lat_deg: f64) -> bool {
-    if !lon_deg.is_finite() || !(-90.0..=90.0).contains(&lat_deg) {
-        return false;
-    }
-    let h = cdshealpix::nested::get(MAX_ORDER).hash(lon_deg.to_radians(), lat_deg.to_radians());
-    let r = ranges(moc);
-    let i = r.partition_point(|x| x.end <= h);
-    i < r.len() && r[i].start <= h
-}
-
 /// Fraction of the sky covered, in [0, 1].
 pub fn sky_fraction(moc: &SMoc) -> f64 {
     let sum: u64 = ranges(moc).iter().map(|r| r.end - r.start).sum();

@@ -7,11 +7,10 @@
 //! and falls back to exact per-pixel transforms when the interpolation error exceeds [`POSITION_TOLERANCE`] input
 //! pixels, so the position error stays below 0.01 input pixel everywhere (tested in `tests/kernel_positions.rs`).
 
-mod fits_tile;
 mod lattice;
 mod sample;
 
-pub use fits_tile::{encode_fits_tile, hpx_wcs_cards};
+pub use crate::layout::tile::{encode_fits_tile, hpx_wcs_cards};
 pub use lattice::Lattice;
 pub use sample::{sample_lattice, Accumulator};
 

@@ -1,7 +1,7 @@
-//! FITS tiles: the HPX celestial WCS of a tile and the encoding of a rendered tile as a FITS object, shared by
-//! hipsgen (stored tiles) and hipsserve (tiles rendered on demand).
+//! FITS tiles: the HPX celestial WCS of a tile, the encoding of a rendered tile as a FITS object (hipsgen's stored
+//! tiles and hipsserve's tiles rendered on demand) and the decoding of a stored tile back into an array.
 
-use crate::fits::{self, Card, PixelData};
+use crate::fits::{self, Card, FitsError, MemSource, PixelData};
 use crate::wcs::Frame;
 
 /// The HPX celestial WCS cards (CTYPE, CRPIX, CRVAL, CD, PV2_1/PV2_2) placing a tile of order `order`, index `npix`,
@@ -47,7 +47,7 @@ pub fn hpx_wcs_cards(order: u8, npix: u64, width: usize, frame: Frame) -> Vec<Ca
 }
 
 /// A complete FITS tile (primary HDU, BITPIX -32, NaN blank) with ORDER, NPIX, the HPX WCS, ORIGIN = `origin` and
-/// DATASUM/CHECKSUM; `data` in FITS order (`data[r * W + c]`, as [`super::render_tile`] returns it).
+/// DATASUM/CHECKSUM; `data` in FITS order (`data[r * W + c]`, as [`crate::kernel::render_tile`] returns it).
 #[must_use]
 pub fn encode_fits_tile(order: u8, npix: u64, width: usize, frame: Frame, data: &[f32], origin: &str) -> Vec<u8> {
     let mut cards = vec![
@@ -57,4 +57,39 @@ pub fn encode_fits_tile(order: u8, npix: u64, width: usize, frame: Frame, data: 
     cards.extend(hpx_wcs_cards(order, npix, width, frame));
     cards.push(Card::str("ORIGIN", origin, ""));
     fits::image_hdu(true, width, width, PixelData::F32(data), &cards)
+}
+
+/// Decode a FITS tile (the first HDU; any BITPIX, BSCALE/BZERO applied, blanks as NaN) into a square FITS-order array
+/// (`data[r * W + c]`); `name` is what errors show.
+///
+/// # Errors
+/// When the bytes are not a FITS image, or not `width` x `width`.
+pub fn decode_fits_tile(name: &str, bytes: impl Into<bytes::Bytes>, width: usize) -> Result<Vec<f32>, FitsError> {
+    let src = MemSource::new(name, bytes);
+    let hdus = fits::scan_hdus(&src)?;
+    let hdu = hdus.first().ok_or_else(|| FitsError::NotFits { name: name.to_string(), reason: "no HDU".into() })?;
+    let img = fits::read_image_f32(&src, hdu)?;
+    if img.width != width || img.height != width {
+        return Err(FitsError::NotFits {
+            name: name.to_string(),
+            reason: format!("tile is {}x{}, expected {width}x{width}", img.width, img.height),
+        });
+    }
+    Ok(img.data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encode_decode_roundtrip() {
+        let w = 8;
+        let data: Vec<f32> = (0..w * w).map(|i| if i % 7 == 0 { f32::NAN } else { i as f32 * 0.5 }).collect();
+        let bytes = encode_fits_tile(3, 17, w, Frame::Equatorial, &data, "test");
+        let back = decode_fits_tile("t", bytes.clone(), w).expect("decode");
+        assert!(back.iter().zip(&data).all(|(a, b)| a == b || (a.is_nan() && b.is_nan())));
+        let e = decode_fits_tile("Norder3/Dir0/Npix17.fits", bytes, 16).expect_err("wrong width");
+        assert!(e.to_string().contains("Npix17") && e.to_string().contains("8x8"), "{e}");
+    }
 }

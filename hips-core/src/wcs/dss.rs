@@ -10,8 +10,8 @@
 //! the plate centre. The inverse projects gnomonically (no trigonometry, unit vector in) and solves the polynomial
 //! pair by Newton iteration in millimetres, starting from the inverse of its linear part.
 
+use super::f64_or;
 use super::frame::vec_to_lonlat;
-use super::header::f64_or;
 use super::WcsError;
 use crate::fits::Header;
 
@@ -101,12 +101,6 @@ impl Dss {
             e_eta: [-sd * cr, -sd * sr, cd],
             lin_inv: [[b[0] / det, -a[1] / det], [-b[1] / det, a[0] / det]],
         })
-    }
-
-    /// Plate centre (RA, Dec) in degrees, RA in `[0, 360)`.
-    pub(crate) fn centre_deg(&self) -> (f64, f64) {
-        let (l, b) = vec_to_lonlat(&self.e_c);
-        (l.to_degrees(), b.to_degrees())
     }
 
     /// 0-based image pixel -> plate millimetres.

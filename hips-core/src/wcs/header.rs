@@ -12,7 +12,7 @@ use super::projection::{Projection, Zpn};
 use super::rotation::{native_pole, native_to_celestial};
 use super::sip::{Poly, Sip, MAX_ORDER};
 use super::tpv::{Tpv, N_TERMS};
-use super::{frame::transpose, Wcs, WcsError};
+use super::{f64_or, frame::transpose, Wcs, WcsError};
 use crate::fits::Header;
 
 /// Coordinate kind of one CTYPE.
@@ -46,24 +46,6 @@ fn parse_ctype(key: &str, value: &str) -> Result<(Axis, String, String), WcsErro
     let code = v[5..8].to_string();
     let suffix = v[8..].trim_start_matches('-').to_string();
     Ok((axis, code, suffix))
-}
-
-pub(super) fn f64_or(h: &Header, key: &str, default: f64) -> Result<f64, WcsError> {
-    match h.card(key) {
-        None => Ok(default),
-        Some(_) => {
-            let v = h.get_f64(key).ok_or_else(|| WcsError::BadValue {
-                key: key.into(),
-                value: h.get_str(key).unwrap_or_default(),
-                reason: "not a number".into(),
-            })?;
-            if v.is_finite() {
-                Ok(v)
-            } else {
-                Err(WcsError::BadValue { key: key.into(), value: v.to_string(), reason: "not finite".into() })
-            }
-        }
-    }
 }
 
 fn opt_f64(h: &Header, key: &str) -> Result<Option<f64>, WcsError> {

@@ -153,22 +153,10 @@ impl Wcs {
         &self.proj
     }
 
-    /// Whether TPV distortion is applied (`RA---TPV` headers).
-    #[must_use]
-    pub fn has_tpv(&self) -> bool {
-        self.tpv.is_some()
-    }
-
     /// Whether a DSS plate solution (`PLTRAH`, `AMDXn`, ...) is used instead of the header's CTYPE/CD WCS.
     #[must_use]
     pub fn has_dss(&self) -> bool {
         self.dss.is_some()
-    }
-
-    /// DSS plate centre (RA, Dec) in degrees (`PLTRAH`..`PLTDECS`), when a plate solution is used.
-    #[must_use]
-    pub fn dss_plate_centre(&self) -> Option<(f64, f64)> {
-        self.dss.as_ref().map(|d| d.centre_deg())
     }
 
     /// Whether SIP distortion is applied.
@@ -280,5 +268,23 @@ impl Wcs {
             (u, v) = sip.inverse(u, v)?;
         }
         Some((u + self.crpix[0], v + self.crpix[1]))
+    }
+}
+
+pub(super) fn f64_or(h: &crate::fits::Header, key: &str, default: f64) -> Result<f64, WcsError> {
+    match h.card(key) {
+        None => Ok(default),
+        Some(_) => {
+            let v = h.get_f64(key).ok_or_else(|| WcsError::BadValue {
+                key: key.into(),
+                value: h.get_str(key).unwrap_or_default(),
+                reason: "not a number".into(),
+            })?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(WcsError::BadValue { key: key.into(), value: v.to_string(), reason: "not finite".into() })
+            }
+        }
     }
 }
