@@ -340,6 +340,9 @@ pub struct PixelBox {
     pub height: usize,
 }
 
+/// Grid steps per image axis at which points inside a region are tested.
+const GRID: usize = 64;
+
 /// The smallest box of the coadd's pixels holding every pixel the region touches: the bounds of the region's outline
 /// projected onto the pixel grid, and of the points of a 65 x 65 grid over the image that lie in the region (so a
 /// region holding an image edge or the whole image reaches it; padded by a grid step when part of the outline is
@@ -369,7 +372,6 @@ pub fn pixel_box(coadd: &Coadd, shape: &Shape) -> Option<PixelBox> {
     }
     // Grid points inside the region: they matter when the region holds an image edge or corner (the box then
     // reaches it) and, padded by a grid step, when part of the outline lies where the projection is undefined.
-    const GRID: usize = 64;
     let (sx, sy) = ((w - 1.0).max(1.0) / GRID as f64, (h - 1.0).max(1.0) / GRID as f64);
     let pad = if whole_outline { 0.0 } else { sx.max(sy) };
     for j in 0..=GRID {

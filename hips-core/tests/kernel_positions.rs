@@ -19,8 +19,7 @@ const MARGIN_PX: f64 = 10.0;
 
 fn shared_data() -> PathBuf {
     let p = std::env::var_os("HIPS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"), PathBuf::from);
     assert!(p.is_dir(), "shared test data not found at {} (set HIPS_SHARED_DATA)", p.display());
     p
 }
@@ -112,7 +111,7 @@ fn check_image(label: &str, wcs: &Wcs, nx: usize, ny: usize, frame: Frame) -> St
             list
         } else {
             let step = list.len() as f64 / 10.0;
-            (0..10).map(|i| list[(i as f64 * step) as usize]).chain([*list.last().expect("tiles")]).collect()
+            (0..10).map(|i| list[(f64::from(i) * step) as usize]).chain([*list.last().expect("tiles")]).collect()
         };
         for npix in pick {
             let spec = TileSpec { order, npix, width: WIDTH, frame };

@@ -59,11 +59,17 @@ fn pad_header(cards: &[String], out: &mut Vec<u8>) {
 }
 
 /// Serialize a MOC as an IVOA MOC 2.0 FITS file (NUNIQ, 64-bit column) in frame `sys`.
+///
+/// # Errors
+/// When the MOC is deeper than order 29.
 pub fn to_fits_bytes(moc: &SMoc, sys: CoordSys) -> Result<Vec<u8>, MocError> {
     to_fits_bytes_with(moc, sys, FitsOrdering::Nuniq)
 }
 
 /// Serialize a MOC as an IVOA MOC 2.0 FITS file with the chosen ordering.
+///
+/// # Errors
+/// When the MOC is deeper than order 29, or too deep for a 32-bit RANGE column.
 pub fn to_fits_bytes_with(moc: &SMoc, sys: CoordSys, ordering: FitsOrdering) -> Result<Vec<u8>, MocError> {
     let order = moc.depth_max();
     if order > MAX_ORDER {
@@ -240,6 +246,9 @@ pub struct RawMocTable {
 }
 
 /// Parse the FITS structure: primary HDU, then the first BINTABLE, column 1 as integers.
+///
+/// # Errors
+/// When the bytes are not FITS, or hold no binary table with an integer first column ([`MocError::NotFits`], [`MocError::BadKeyword`]).
 pub fn parse_raw(bytes: &[u8]) -> Result<RawMocTable, MocError> {
     if bytes.len() < BLOCK || !bytes.starts_with(b"SIMPLE  =") {
         return Err(MocError::NotFits("does not start with a SIMPLE card".into()));
@@ -254,7 +263,7 @@ pub fn parse_raw(bytes: &[u8]) -> Result<RawMocTable, MocError> {
         }
         let (h, data) = parse_header(bytes, pos, hdu)?;
         let size = data_size(&h, hdu)?;
-        if h.get("XTENSION").map(|s| s.trim()) == Some("BINTABLE") {
+        if h.get("XTENSION").map(str::trim) == Some("BINTABLE") {
             return read_table(bytes, primary, h, data, hdu);
         }
         pos = data + size.div_ceil(BLOCK) * BLOCK;
@@ -298,7 +307,7 @@ fn read_table(bytes: &[u8], primary: Header, h: Header, data: usize, hdu: usize)
             )))
         }
     }
-    let tzero: i128 = h.get("TZERO1").and_then(|v| v.trim().parse::<f64>().ok()).map(|v| v as i128).unwrap_or(0);
+    let tzero: i128 = h.get("TZERO1").and_then(|v| v.trim().parse::<f64>().ok()).map_or(0, |v| v as i128);
     let mut values = Vec::with_capacity(n2);
     for i in 0..n2 {
         let o = data + i * n1;
@@ -334,6 +343,9 @@ fn ordering_of(h: &Header) -> Result<&'static str, MocError> {
 
 /// Read a MOC FITS file (MOC 1.0 and 2.0; NUNIQ, RANGE, RANGE29; 32- or 64-bit column).
 /// Frame defaults to ICRS when COORDSYS is absent (MOC 1.0). Unsorted or overlapping content is accepted.
+///
+/// # Errors
+/// When the file is not a spatial MOC, or a keyword (COORDSYS, MOCORD_S, ORDERING) or a row is invalid; the error names it.
 pub fn from_fits_bytes(bytes: &[u8]) -> Result<(SMoc, CoordSys), MocError> {
     let raw = parse_raw(bytes)?;
     let h = &raw.header;
@@ -367,7 +379,7 @@ pub fn from_fits_bytes(bytes: &[u8]) -> Result<(SMoc, CoordSys), MocError> {
     }
     let ordering = ordering_of(h)?;
     let (ranges, deepest) = decode_values(&raw, ordering)?;
-    let order = declared.map(|o| o as u8).unwrap_or(deepest).max(deepest);
+    let order = declared.map_or(deepest, |o| o as u8).max(deepest);
     Ok((from_ranges29(order, ranges), sys))
 }
 
@@ -375,41 +387,38 @@ pub fn from_fits_bytes(bytes: &[u8]) -> Result<(SMoc, CoordSys), MocError> {
 fn decode_values(raw: &RawMocTable, ordering: &str) -> Result<(Vec<Range<u64>>, u8), MocError> {
     let mut out = Vec::with_capacity(raw.values.len());
     let mut deepest = 0u8;
-    match ordering {
-        "NUNIQ" => {
-            for (row, &v) in raw.values.iter().enumerate() {
-                let cell = u64::try_from(v)
-                    .ok()
-                    .and_then(uniq_to_cell)
-                    .ok_or_else(|| MocError::BadContent(format!("row {}: {v} is not a valid NUNIQ value", row + 1)))?;
-                let s = crate::shift(cell.0);
-                deepest = deepest.max(cell.0);
-                out.push((cell.1 << s)..((cell.1 + 1) << s));
-            }
+    if ordering == "NUNIQ" {
+        for (row, &v) in raw.values.iter().enumerate() {
+            let cell = u64::try_from(v)
+                .ok()
+                .and_then(uniq_to_cell)
+                .ok_or_else(|| MocError::BadContent(format!("row {}: {v} is not a valid NUNIQ value", row + 1)))?;
+            let s = crate::shift(cell.0);
+            deepest = deepest.max(cell.0);
+            out.push((cell.1 << s)..((cell.1 + 1) << s));
         }
-        _ => {
-            if !raw.values.len().is_multiple_of(2) {
+    } else {
+        if !raw.values.len().is_multiple_of(2) {
+            return Err(MocError::BadContent(format!(
+                "RANGE table has an odd number of values ({})",
+                raw.values.len()
+            )));
+        }
+        // 32-bit RANGE values are at order 13 (the deepest order a 32-bit MOC holds), 64-bit at order 29.
+        let (max, s) = if raw.width == 4 && ordering == "RANGE" { (13u8, 32u32) } else { (29u8, 0u32) };
+        let upper = 12u64 << (2 * u32::from(max));
+        for (i, p) in raw.values.chunks_exact(2).enumerate() {
+            let (a, b) = (p[0], p[1]);
+            if a < 0 || b <= a || b > i128::from(upper) {
                 return Err(MocError::BadContent(format!(
-                    "RANGE table has an odd number of values ({})",
-                    raw.values.len()
+                    "range {} = [{a}, {b}) is empty or outside [0, {upper})",
+                    i + 1
                 )));
             }
-            // 32-bit RANGE values are at order 13 (the deepest order a 32-bit MOC holds), 64-bit at order 29.
-            let (max, s) = if raw.width == 4 && ordering == "RANGE" { (13u8, 32u32) } else { (29u8, 0u32) };
-            let upper = 12u64 << (2 * u32::from(max));
-            for (i, p) in raw.values.chunks_exact(2).enumerate() {
-                let (a, b) = (p[0], p[1]);
-                if a < 0 || b <= a || b > i128::from(upper) {
-                    return Err(MocError::BadContent(format!(
-                        "range {} = [{a}, {b}) is empty or outside [0, {upper})",
-                        i + 1
-                    )));
-                }
-                let (a, b) = ((a as u64) << s, (b as u64) << s);
-                let tz = (a | b).trailing_zeros().min(58);
-                deepest = deepest.max(MAX_ORDER - (tz / 2) as u8);
-                out.push(a..b);
-            }
+            let (a, b) = ((a as u64) << s, (b as u64) << s);
+            let tz = (a | b).trailing_zeros().min(58);
+            deepest = deepest.max(MAX_ORDER - (tz / 2) as u8);
+            out.push(a..b);
         }
     }
     Ok((out, deepest))
@@ -434,7 +443,7 @@ pub fn check_fits_bytes(bytes: &[u8]) -> Vec<String> {
     let expect = |defects: &mut Vec<String>, key: &str, want: &[&str]| match h.get(key) {
         None => defects.push(format!("keyword {key} is missing (expected {})", want.join(" or "))),
         Some(v) if !want.iter().any(|w| v.trim().eq_ignore_ascii_case(w)) => {
-            defects.push(format!("keyword {key} = '{v}': expected {}", want.join(" or ")))
+            defects.push(format!("keyword {key} = '{v}': expected {}", want.join(" or ")));
         }
         _ => {}
     };
@@ -450,7 +459,7 @@ pub fn check_fits_bytes(bytes: &[u8]) -> Vec<String> {
     match h.get("TTYPE1") {
         None => defects.push(format!("keyword TTYPE1 is missing (expected '{want_ttype}')")),
         Some(t) if !t.trim().eq_ignore_ascii_case(want_ttype) => {
-            defects.push(format!("keyword TTYPE1 = '{t}': expected '{want_ttype}' for ORDERING = {ordering}"))
+            defects.push(format!("keyword TTYPE1 = '{t}': expected '{want_ttype}' for ORDERING = {ordering}"));
         }
         _ => {}
     }
@@ -583,7 +592,7 @@ mod tests {
         let mut x = 7u64;
         for i in 0..3000 {
             let mut b = good.clone();
-            for _ in 0..1 + i % 8 {
+            for _ in 0..=(i % 8) {
                 x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 let pos = (x >> 33) as usize % b.len();
                 b[pos] = (x >> 20) as u8;

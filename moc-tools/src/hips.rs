@@ -31,6 +31,9 @@ fn herr(location: &str, msg: impl std::fmt::Display) -> MocError {
 }
 
 /// Parse a `properties` file ([`hips_core::layout::Properties`]) and check the values this crate needs.
+///
+/// # Errors
+/// When `hips_order`, `hips_tile_width` or `hips_frame` is missing or not allowed, naming the key.
 pub fn parse_properties(location: &str, text: &str) -> Result<HipsProps, MocError> {
     let all = Properties::parse(text);
     let order = all.order().map_err(|e| herr(location, e))?;
@@ -48,6 +51,9 @@ pub fn parse_properties(location: &str, text: &str) -> Result<HipsProps, MocErro
 }
 
 /// Read the properties of the HiPS at `location` (directory or URL).
+///
+/// # Errors
+/// When there is no `properties` object, it cannot be read, or [`parse_properties`] refuses it.
 pub fn read_properties(store: &Store, location: &str) -> Result<HipsProps, MocError> {
     let bytes = store
         .get(layout::PROPERTIES)
@@ -57,6 +63,9 @@ pub fn read_properties(store: &Store, location: &str) -> Result<HipsProps, MocEr
 }
 
 /// MOC of the HiPS's valid pixels, at `order` (default: the pixel order K + log2(width)), in the HiPS's frame.
+///
+/// # Errors
+/// When the location is not a HiPS, has no usable tile format or tiles, or a tile cannot be read.
 pub fn from_hips(location: &str, order: Option<u8>) -> Result<(SMoc, CoordSys), MocError> {
     if !is_url(location) && !std::path::Path::new(location.trim_start_matches("file://")).is_dir() {
         return Err(herr(location, "no such directory"));
@@ -91,7 +100,7 @@ pub fn from_hips(location: &str, order: Option<u8>) -> Result<(SMoc, CoordSys), 
             };
             let mut v = tile_cells(location, &key, &bytes, npix, p.tile_width, ext)?;
             if sh > 0 {
-                for c in v.iter_mut() {
+                for c in &mut v {
                     *c >>= sh;
                 }
             }
@@ -130,6 +139,9 @@ fn list_tiles(store: &Store, location: &str, order: u8, ext: &str) -> Result<Vec
 }
 
 /// Cells at order K + log2(width) of the valid pixels of one tile.
+///
+/// # Errors
+/// When a FITS or PNG tile cannot be decoded or is not `width` x `width`.
 pub fn tile_cells(
     location: &str,
     key: &str,

@@ -61,6 +61,9 @@ fn img_err(path: &str, msg: impl std::fmt::Display) -> MocError {
 }
 
 /// MOC of one image (path or URL).
+///
+/// # Errors
+/// When the image cannot be opened, has no celestial WCS, or a region cannot be read.
 pub fn from_image(location: &str, opts: &ImageOptions) -> Result<SMoc, MocError> {
     crate::check_order(opts.order)?;
     let coadd = Coadd::open(location, opts.hdu.as_ref()).map_err(|e| img_err(location, e))?;
@@ -68,6 +71,9 @@ pub fn from_image(location: &str, opts: &ImageOptions) -> Result<SMoc, MocError>
 }
 
 /// MOC of the union of several images, processed in parallel.
+///
+/// # Errors
+/// The first error of [`from_image`] among the images.
 pub fn from_images(locations: &[String], opts: &ImageOptions) -> Result<SMoc, MocError> {
     crate::check_order(opts.order)?;
     let mocs: Vec<SMoc> = locations.par_iter().map(|l| from_image(l, opts)).collect::<Result<_, _>>()?;
@@ -79,6 +85,9 @@ pub fn from_images(locations: &[String], opts: &ImageOptions) -> Result<SMoc, Mo
 }
 
 /// MOC of an opened image.
+///
+/// # Errors
+/// When a region of the image cannot be read, or the order is invalid.
 pub fn from_coadd(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
     crate::check_order(opts.order)?;
     // the variance plane plays no part in coverage: do not read it
@@ -151,11 +160,11 @@ fn exact_moc(c: &Coadd, opts: &ImageOptions) -> Result<SMoc, MocError> {
         .map(|&y0| -> Result<Vec<u64>, MocError> {
             // rows y0..=y1: the last row is shared with the next strip so that blocks have both corners
             let y1 = (y0 + rows).min(c.height - 1);
-            let px =
-                match c.read_region(0, y0 as i64, c.width as i64 - 1, y1 as i64).map_err(|e| img_err(&c.name, e))? {
-                    Some(p) => p,
-                    None => return Ok(Vec::new()),
-                };
+            let Some(px) =
+                c.read_region(0, y0 as i64, c.width as i64 - 1, y1 as i64).map_err(|e| img_err(&c.name, e))?
+            else {
+                return Ok(Vec::new());
+            };
             let mut out: Vec<u64> = Vec::new();
             if n_sub == 1 {
                 strip_blocks(&hs, &px, &mut out);

@@ -75,6 +75,9 @@ pub(crate) fn shift(order: u8) -> u32 {
 }
 
 /// Check that `order` is a valid HEALPix order for a 64-bit MOC.
+///
+/// # Errors
+/// [`MocError::BadArgument`] above order 29.
 pub fn check_order(order: u8) -> Result<(), MocError> {
     if order > MAX_ORDER {
         Err(MocError::BadArgument(format!("HEALPix order {order} is beyond the maximum {MAX_ORDER}")))
@@ -234,7 +237,7 @@ pub fn uniq_to_cell(uniq: u64) -> Option<(u8, u64)> {
     if uniq < 4 {
         return None;
     }
-    let order = ((63 - uniq.leading_zeros()) / 2 - 1) as u8;
+    let order = (uniq.ilog2() / 2 - 1) as u8;
     if order > MAX_ORDER {
         return None;
     }

@@ -7,7 +7,7 @@ use std::ops::Range;
 /// Union of any number of MOCs: all ranges gathered, sorted once (in parallel) and merged. The order of the
 /// result is the deepest order of the inputs.
 pub fn union_many(mocs: &[SMoc]) -> SMoc {
-    let depth = mocs.iter().map(|m| m.depth_max()).max().unwrap_or(0);
+    let depth = mocs.iter().map(moc::moc::range::RangeMOC::depth_max).max().unwrap_or(0);
     let total: usize = mocs.iter().map(|m| ranges(m).len()).sum();
     let mut all: Vec<Range<u64>> = Vec::with_capacity(total);
     for m in mocs {

@@ -59,6 +59,9 @@ fn perr(msg: String) -> MocError {
 
 /// Parse an IVOA MOC ASCII serialization (2.0 `s3/1-3 5`, or 1.0 `3/1-3,5`). The MOC order is the deepest
 /// order named.
+///
+/// # Errors
+/// When a token is not an order, cell or range, or a cell is outside its order.
 pub fn from_ascii(text: &str) -> Result<SMoc, MocError> {
     let mut t = text.trim();
     if let Some(r) = t.strip_prefix('s') {
@@ -116,6 +119,9 @@ pub fn to_json(moc: &SMoc) -> String {
 }
 
 /// Parse the JSON serialization. The MOC order is the deepest key.
+///
+/// # Errors
+/// When the text is not a JSON object of order keys to cell lists, or a cell is outside its order.
 pub fn from_json(text: &str) -> Result<SMoc, MocError> {
     let jerr = |msg: String| MocError::Parse { format: "JSON", msg };
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| jerr(e.to_string()))?;

@@ -392,6 +392,7 @@ fn in_hdu(e: FitsError, hdu: &Hdu) -> FitsError {
 }
 
 /// Decode big-endian raw values to f32 with scaling and BLANK, appending to `out`.
+#[allow(clippy::cast_lossless, reason = "one macro for every integer width; i64 has no lossless conversion")]
 fn decode_f32(bitpix: i32, s: Scaling, raw: &[u8], out: &mut Vec<f32>) {
     let identity = s.bscale == 1.0 && s.bzero == 0.0;
     macro_rules! ints {
@@ -561,12 +562,11 @@ pub fn read_region_i64(
             _ => {
                 for c in raw.chunks_exact(8) {
                     let v = i64::from_be_bytes(c.try_into().unwrap_or([0; 8]));
-                    match v.checked_add(bzero) {
-                        Some(r) => data.push(r),
-                        None => {
-                            overflow = Some(v);
-                            data.push(v);
-                        }
+                    if let Some(r) = v.checked_add(bzero) {
+                        data.push(r)
+                    } else {
+                        overflow = Some(v);
+                        data.push(v);
                     }
                 }
             }

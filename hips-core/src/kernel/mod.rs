@@ -182,7 +182,7 @@ pub fn render_tile_in(
     for (i, px) in &reached {
         let acc = &mut ws.acc;
         if sample_lattice(&ws.lattices[*i], px, interp, ivw, |ix, iy0, vals, vars| {
-            acc.add_row(ix * w + iy0, vals, vars)
+            acc.add_row(ix * w + iy0, vals, vars);
         }) {
             used.push(*i);
         }

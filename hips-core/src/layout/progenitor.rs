@@ -5,6 +5,7 @@
 //! coadds (DMS-REQ-0381, "HiPS Progenitor").
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,7 @@ impl ProgenitorRecord {
         let (ra, dec) = c.centre(Frame::Equatorial).unwrap_or((f64::NAN, f64::NAN));
         let mut stc = String::from("POLYGON J2000");
         for (lon, lat) in &c.corners(Frame::Equatorial) {
-            stc.push_str(&format!(" {lon:.7} {lat:.7}"));
+            let _ = write!(stc, " {lon:.7} {lat:.7}");
         }
         let key = |k: &str| c.image.header.get_str(k);
         ProgenitorRecord {

@@ -21,7 +21,7 @@ pub fn hpx_wcs_cards(order: u8, npix: u64, width: usize, frame: Frame) -> Vec<Ca
     // x = xdeg + k (W + 1 - p1 - p2) ... from ix = W - p2, iy = p1 - 1 (FITS 1-based pixel p1 = column, p2 = row).
     let a = w + 1.0 + xdeg / k;
     let b = (45.0 / nside - ydeg) / k - w;
-    let (crpix1, crpix2) = ((a + b) / 2.0, (a - b) / 2.0);
+    let (crpix1, crpix2) = (f64::midpoint(a, b), (a - b) / 2.0);
     let (c1, c2) = match frame {
         Frame::Equatorial => ("RA---HPX", "DEC--HPX"),
         Frame::Galactic => ("GLON-HPX", "GLAT-HPX"),

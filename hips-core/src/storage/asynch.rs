@@ -25,7 +25,7 @@ pub struct AsyncStore {
 
 impl std::fmt::Debug for AsyncStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncStore").field("location", &self.location).finish()
+        f.debug_struct("AsyncStore").field("location", &self.location).finish_non_exhaustive()
     }
 }
 

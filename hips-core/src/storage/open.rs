@@ -16,6 +16,10 @@ pub fn is_url(s: &str) -> bool {
     s.contains("://") && !s.starts_with("file://")
 }
 
+/// The shared clients, by base URL and settings.
+type Clients = Mutex<HashMap<(String, StoreSettings), Arc<dyn ObjectStore>>>;
+static CLIENTS: OnceLock<Clients> = OnceLock::new();
+
 /// The client for `url` (one per scheme, bucket or host and settings) and the key prefix the URL's path gives.
 pub(super) fn client_for(
     location: &str,
@@ -32,8 +36,6 @@ pub(super) fn client_for(
         // Every `memory://` is a new, empty store (nothing to share, and tests rely on the isolation).
         return Ok((Arc::new(object_store::memory::InMemory::new()), prefix));
     }
-    type Clients = Mutex<HashMap<(String, StoreSettings), Arc<dyn ObjectStore>>>;
-    static CLIENTS: OnceLock<Clients> = OnceLock::new();
     let clients = CLIENTS.get_or_init(Clients::default);
     let key = (base, settings.clone());
     if let Some(c) = clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {

@@ -272,19 +272,18 @@ impl Wcs {
 }
 
 pub(super) fn f64_or(h: &crate::fits::Header, key: &str, default: f64) -> Result<f64, WcsError> {
-    match h.card(key) {
-        None => Ok(default),
-        Some(_) => {
-            let v = h.get_f64(key).ok_or_else(|| WcsError::BadValue {
-                key: key.into(),
-                value: h.get_str(key).unwrap_or_default(),
-                reason: "not a number".into(),
-            })?;
-            if v.is_finite() {
-                Ok(v)
-            } else {
-                Err(WcsError::BadValue { key: key.into(), value: v.to_string(), reason: "not finite".into() })
-            }
+    if h.card(key).is_none() {
+        Ok(default)
+    } else {
+        let v = h.get_f64(key).ok_or_else(|| WcsError::BadValue {
+            key: key.into(),
+            value: h.get_str(key).unwrap_or_default(),
+            reason: "not a number".into(),
+        })?;
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err(WcsError::BadValue { key: key.into(), value: v.to_string(), reason: "not finite".into() })
         }
     }
 }

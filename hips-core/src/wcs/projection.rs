@@ -497,7 +497,7 @@ fn sin_x2s(x: f64, y: f64, xi: f64, eta: f64) -> Option<[f64; 3]> {
 /// HPX plane -> (φ, θ) degrees, following wcslib's conventions (facet layout, bounds).
 fn hpx_x2s(x: f64, y: f64, h: f64, k: f64) -> Option<(f64, f64)> {
     let w3 = 90.0 * k / h;
-    let w4 = (k + 1.0) / 2.0;
+    let w4 = f64::midpoint(k, 1.0);
     let w5 = 90.0 * (k - 1.0) / h;
     let w6 = 180.0 / h;
     let k_odd = (k + 0.5) as i64 % 2 == 1;
@@ -532,7 +532,7 @@ fn hpx_x2s(x: f64, y: f64, h: f64, k: f64) -> Option<(f64, f64)> {
         if (w6 + 1e-12) <= r.abs() {
             return None;
         }
-        (if r != 0.0 { x + r - t } else { x }, theta)
+        (if r == 0.0 { x } else { x + r - t }, theta)
     } else {
         return None;
     };
@@ -556,7 +556,7 @@ fn hpx_s2x(phi: f64, theta: f64, n: &[f64; 3], h: f64, k: f64) -> (f64, f64) {
     let rho2 = n[0] * n[0] + n[1] * n[1];
     let one_minus = rho2 / (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]) / (1.0 + abssin);
     let sigma = (k * one_minus).sqrt();
-    let mut eta = w6 * ((k + 1.0) / 2.0 - sigma);
+    let mut eta = w6 * (f64::midpoint(k, 1.0) - sigma);
     if theta < 0.0 {
         eta = -eta;
     }

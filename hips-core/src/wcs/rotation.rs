@@ -30,17 +30,16 @@ pub(crate) fn native_pole(
     latpole: Option<f64>,
 ) -> Result<NativePole, String> {
     let [lng0, lat0] = crval;
-    let mut phip = match lonpole {
-        Some(v) => v,
-        None => {
-            let mut p = if lat0 < theta0 { 180.0 } else { 0.0 } + phi0;
-            if p < -180.0 {
-                p += 360.0;
-            } else if p > 180.0 {
-                p -= 360.0;
-            }
-            p
+    let mut phip = if let Some(v) = lonpole {
+        v
+    } else {
+        let mut p = if lat0 < theta0 { 180.0 } else { 0.0 } + phi0;
+        if p < -180.0 {
+            p += 360.0;
+        } else if p > 180.0 {
+            p -= 360.0;
         }
+        p
     };
     if !phip.is_finite() {
         return Err(format!("LONPOLE = {phip} is not finite"));

@@ -6,19 +6,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Workspace root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The Python with astropy: `HIPS_PYTHON`, else `<root>/.venv/bin/python`. The test fails if it is absent.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = std::env::var_os("HIPS_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from);
     assert!(p.exists(), "Python for the astropy oracle not found at {} (set HIPS_PYTHON)", p.display());
     p
 }
 
 /// Run a Python script with arguments; returns stdout, fails the test on a non-zero exit.
-pub fn run_python(script: &str, args: &[&str]) -> String {
+pub(crate) fn run_python(script: &str, args: &[&str]) -> String {
     let out = Command::new(python()).arg("-c").arg(script).args(args).output().expect("run python");
     assert!(
         out.status.success(),
@@ -30,12 +30,12 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
 }
 
 /// The real data directory.
-pub fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     std::env::var_os("HIPS_TEST_DATA").map_or_else(|| PathBuf::from("/work/shared/data"), PathBuf::from)
 }
 
 /// Every `.fits` file under the real data directory, sorted.
-pub fn real_fits_files() -> Vec<PathBuf> {
+pub(crate) fn real_fits_files() -> Vec<PathBuf> {
     fn walk(d: &Path, out: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(d) else { return };
         for e in rd.flatten() {

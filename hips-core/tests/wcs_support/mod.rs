@@ -11,24 +11,24 @@ use hips_core::wcs::Wcs;
 use serde_json::{json, Value};
 
 /// Workspace root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The Python with astropy: `HIPS_PYTHON`, else `<root>/.venv/bin/python`. Panics (the test fails) if absent.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = std::env::var_os("HIPS_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from);
     assert!(p.exists(), "Python for the astropy oracle not found at {} (set HIPS_PYTHON)", p.display());
     p
 }
 
 /// The shared real-data directory: `HIPS_SHARED_DATA`, else `<root>/../shared/data`.
-pub fn shared_data() -> PathBuf {
+pub(crate) fn shared_data() -> PathBuf {
     std::env::var_os("HIPS_SHARED_DATA").map_or_else(|| root().join("../shared/data"), PathBuf::from)
 }
 
 /// Run the oracle with `args`, sending `request` as JSON; returns its JSON reply.
-pub fn oracle(args: &[&str], request: &Value) -> Value {
+pub(crate) fn oracle(args: &[&str], request: &Value) -> Value {
     let script = root().join("tests/oracles/wcs_points.py");
     let mut child = Command::new(python())
         .arg(&script)
@@ -50,7 +50,7 @@ pub fn oracle(args: &[&str], request: &Value) -> Value {
 }
 
 /// Read the header of HDU `hdu` (0 = primary) of a FITS file.
-pub fn read_fits_header(path: &Path, hdu: usize) -> Header {
+pub(crate) fn read_fits_header(path: &Path, hdu: usize) -> Header {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     let mut pos = 0usize;
     for i in 0..=hdu {
@@ -60,7 +60,7 @@ pub fn read_fits_header(path: &Path, hdu: usize) -> Header {
             return h;
         }
         let naxis = h.get_i64("NAXIS").unwrap_or(0);
-        let mut n: i64 = if naxis > 0 { 1 } else { 0 };
+        let mut n: i64 = i64::from(naxis > 0);
         for k in 1..=naxis {
             n *= h.get_i64(&format!("NAXIS{k}")).unwrap_or(0);
         }
@@ -74,7 +74,7 @@ pub fn read_fits_header(path: &Path, hdu: usize) -> Header {
 }
 
 /// A header from card strings like `"CTYPE1  = 'RA---TAN'"` (padded to 80 characters, END appended).
-pub fn header_from_cards(cards: &[String]) -> Header {
+pub(crate) fn header_from_cards(cards: &[String]) -> Header {
     let mut b = Vec::new();
     for c in cards {
         b.extend(format!("{c:<80}").bytes());
@@ -84,12 +84,12 @@ pub fn header_from_cards(cards: &[String]) -> Header {
 }
 
 /// Format a card `KEY = value` (strings quoted).
-pub fn card(key: &str, value: &str) -> String {
+pub(crate) fn card(key: &str, value: &str) -> String {
     format!("{key:<8}= {value:>20}")
 }
 
 /// Angular separation in degrees.
-pub fn sep_deg(a: (f64, f64), b: (f64, f64)) -> f64 {
+pub(crate) fn sep_deg(a: (f64, f64), b: (f64, f64)) -> f64 {
     let (l1, b1) = (a.0.to_radians(), a.1.to_radians());
     let (l2, b2) = (b.0.to_radians(), b.1.to_radians());
     let v1 = [b1.cos() * l1.cos(), b1.cos() * l1.sin(), b1.sin()];
@@ -101,7 +101,7 @@ pub fn sep_deg(a: (f64, f64), b: (f64, f64)) -> f64 {
 
 /// A pixel grid of `n x n` points spanning `[-0.5, size - 0.5]` on each axis (corners included), plus pixel centres
 /// at the four corners and the centre.
-pub fn pixel_grid(nx: usize, ny: usize, n: usize) -> Vec<(f64, f64)> {
+pub(crate) fn pixel_grid(nx: usize, ny: usize, n: usize) -> Vec<(f64, f64)> {
     let mut pts = Vec::new();
     for i in 0..n {
         for j in 0..n {
@@ -122,7 +122,7 @@ fn pair(v: &Value) -> Option<(f64, f64)> {
 
 /// One WCS case: a name, the header as Rust sees it, the oracle job (how Python finds the header), pixels to test
 /// and extra world points (degrees) to send through world_to_pix.
-pub struct Case {
+pub(crate) struct Case {
     pub name: String,
     pub header: Header,
     pub job: Value,
@@ -132,7 +132,7 @@ pub struct Case {
 
 impl Case {
     /// A case from card strings: the oracle gets the same cards as text.
-    pub fn from_cards(name: &str, cards: &[String], pix: Vec<(f64, f64)>, world: Vec<(f64, f64)>) -> Case {
+    pub(crate) fn from_cards(name: &str, cards: &[String], pix: Vec<(f64, f64)>, world: Vec<(f64, f64)>) -> Case {
         Case {
             name: name.into(),
             header: header_from_cards(cards),
@@ -145,7 +145,7 @@ impl Case {
 
 /// Worst errors seen for one case.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Report {
+pub(crate) struct Report {
     pub max_sep_deg: f64,
     pub max_roundtrip_px: f64,
     pub max_w2p_px: f64,
@@ -154,12 +154,12 @@ pub struct Report {
 }
 
 /// Tolerances from the brief.
-pub const SEP_TOL_DEG: f64 = 1e-9;
-pub const PIX_TOL: f64 = 1e-6;
+pub(crate) const SEP_TOL_DEG: f64 = 1e-9;
+pub(crate) const PIX_TOL: f64 = 1e-6;
 
 /// Check every case against astropy (one oracle process for all of them); returns a report per case and panics
 /// with every failure listed when anything disagrees.
-pub fn check_cases(cases: &[Case]) -> Vec<Report> {
+pub(crate) fn check_cases(cases: &[Case]) -> Vec<Report> {
     let jobs: Vec<Value> = cases
         .iter()
         .map(|c| {

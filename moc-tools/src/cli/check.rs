@@ -5,7 +5,7 @@ use anyhow::Result;
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// MOC FITS files.
     #[arg(required = true)]
     inputs: Vec<String>,
@@ -14,10 +14,10 @@ pub struct Args {
 /// The error returned when defects were found (exit code 1 rather than 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0} file(s) with defects")]
-pub struct Defects(pub usize);
+pub(super) struct Defects(pub usize);
 
 /// Run `check`.
-pub fn exec(a: Args) -> Result<()> {
+pub(super) fn exec(a: Args) -> Result<()> {
     let mut bad = 0;
     for f in &a.inputs {
         let bytes = read_bytes(f)?;

@@ -7,7 +7,7 @@ use moc_tools::{check_order, from_cells, with_depth_max, SMoc};
 
 /// Arguments of `from-cells`.
 #[derive(Debug, clap::Args)]
-pub struct CellsArgs {
+pub(super) struct CellsArgs {
     /// NESTED cell indices (when none, read from stdin, separated by spaces, commas or newlines).
     cells: Vec<u64>,
     /// Order of the cells.
@@ -22,7 +22,7 @@ pub struct CellsArgs {
 
 /// Arguments of `from-cone`.
 #[derive(Debug, clap::Args)]
-pub struct ConeArgs {
+pub(super) struct ConeArgs {
     /// Centre longitude (RA), degrees.
     #[arg(allow_hyphen_values = true)]
     ra: f64,
@@ -43,7 +43,7 @@ pub struct ConeArgs {
 
 /// Arguments of `from-polygon`.
 #[derive(Debug, clap::Args)]
-pub struct PolygonArgs {
+pub(super) struct PolygonArgs {
     /// Vertices: RA1 DEC1 RA2 DEC2 ... in degrees (at least 3 vertices).
     #[arg(required = true, allow_hyphen_values = true, num_args = 6..)]
     coords: Vec<f64>,
@@ -58,7 +58,7 @@ pub struct PolygonArgs {
 }
 
 /// Run `from-cells`.
-pub fn exec_cells(a: CellsArgs) -> Result<()> {
+pub(super) fn exec_cells(a: CellsArgs) -> Result<()> {
     check_order(a.order)?;
     let cells = if a.cells.is_empty() {
         let mut s = String::new();
@@ -85,7 +85,7 @@ fn check_lonlat(lon: f64, lat: f64) -> Result<()> {
 }
 
 /// Run `from-cone`.
-pub fn exec_cone(a: ConeArgs) -> Result<()> {
+pub(super) fn exec_cone(a: ConeArgs) -> Result<()> {
     check_order(a.order)?;
     check_lonlat(a.ra, a.dec)?;
     if !(a.radius > 0.0 && a.radius < 180.0) {
@@ -103,7 +103,7 @@ pub fn exec_cone(a: ConeArgs) -> Result<()> {
 }
 
 /// Run `from-polygon`.
-pub fn exec_polygon(a: PolygonArgs) -> Result<()> {
+pub(super) fn exec_polygon(a: PolygonArgs) -> Result<()> {
     check_order(a.order)?;
     if !a.coords.len().is_multiple_of(2) || a.coords.len() < 6 {
         bail!("a polygon needs at least 3 vertices given as RA DEC pairs ({} numbers given)", a.coords.len());

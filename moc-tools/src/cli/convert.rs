@@ -6,7 +6,7 @@ use moc_tools::FitsOrdering;
 
 /// Arguments of `convert`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Input MOC.
     input: String,
     /// Output file.
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// Run `convert`.
-pub fn exec(a: Args) -> Result<()> {
+pub(super) fn exec(a: Args) -> Result<()> {
     let (m, sys) = read_moc(&a.input)?;
     let fmt = a.format.unwrap_or_else(|| super::format_of(&a.output));
     let ord = if a.ordering == OrderingArg::Range { FitsOrdering::Range } else { FitsOrdering::Nuniq };

@@ -6,7 +6,7 @@ use moc_tools::{area_deg2, ops, FitsOrdering};
 
 /// Arguments of `diff`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// The old release's MOC.
     old: String,
     /// The new release's MOC.
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// Run `diff`.
-pub fn exec(a: Args) -> Result<()> {
+pub(super) fn exec(a: Args) -> Result<()> {
     let (old, s0) = read_moc(&a.old)?;
     let (new, s1) = read_moc(&a.new)?;
     if s0 != s1 {

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 /// Arguments of `from-hips`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// HiPS directory or URL.
     hips: String,
     /// MOC order (default: the tile pixel order hips_order + log2(hips_tile_width)).
@@ -16,7 +16,7 @@ pub struct Args {
 }
 
 /// Run `from-hips`.
-pub fn exec(a: Args) -> Result<()> {
+pub(super) fn exec(a: Args) -> Result<()> {
     let (moc, sys) = moc_tools::hips::from_hips(&a.hips, a.order)?;
     write_moc(&moc, sys, &a.out)
 }

@@ -7,7 +7,7 @@ use moc_tools::images::{from_images, ImageMode, ImageOptions};
 
 /// Arguments of `from-images`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// FITS files, glob patterns or URLs.
     #[arg(required = true)]
     inputs: Vec<String>,
@@ -29,7 +29,7 @@ pub struct Args {
 
 /// `--mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeArg {
+pub(super) enum ModeArg {
     /// Every valid pixel.
     Exact,
     /// Image outline polygon.
@@ -37,7 +37,7 @@ pub enum ModeArg {
 }
 
 /// Expand globs (patterns with * ? [) into sorted file lists; URLs and plain names pass through.
-pub fn expand(inputs: &[String]) -> Result<Vec<String>> {
+pub(super) fn expand(inputs: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for i in inputs {
         if hips_core::storage::is_url(i) || !i.contains(['*', '?', '[']) {
@@ -46,7 +46,7 @@ pub fn expand(inputs: &[String]) -> Result<Vec<String>> {
         }
         let mut found: Vec<String> = glob::glob(i)
             .with_context(|| format!("bad glob pattern {i}"))?
-            .filter_map(|p| p.ok())
+            .filter_map(std::result::Result::ok)
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         if found.is_empty() {
@@ -59,7 +59,7 @@ pub fn expand(inputs: &[String]) -> Result<Vec<String>> {
 }
 
 /// Run `from-images`.
-pub fn exec(a: Args) -> Result<()> {
+pub(super) fn exec(a: Args) -> Result<()> {
     let files = expand(&a.inputs)?;
     let opts = ImageOptions {
         order: a.order,

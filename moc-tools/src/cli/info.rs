@@ -5,7 +5,7 @@ use anyhow::Result;
 
 /// Arguments of `info`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// The MOC (FITS, ASCII or JSON; path or URL).
     input: String,
     /// Print JSON instead of text.
@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 /// Run `info`.
-pub fn exec(a: Args) -> Result<()> {
+pub(super) fn exec(a: Args) -> Result<()> {
     let (m, sys) = read_moc(&a.input)?;
     let i = moc_tools::ops::info(&m);
     if a.json {

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 /// Build, combine, convert and check IVOA MOC coverage maps.
 #[derive(Debug, Parser)]
 #[command(name = "moc-tools", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -57,7 +57,7 @@ enum Cmd {
 
 /// Output serialization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// IVOA MOC 2.0 FITS.
     Fits,
     /// IVOA MOC 2.0 ASCII.
@@ -68,7 +68,7 @@ pub enum Format {
 
 /// Output options shared by every command that writes a MOC.
 #[derive(Debug, clap::Args)]
-pub struct OutArgs {
+pub(crate) struct OutArgs {
     /// Output file (`-` for stdout with ASCII/JSON).
     #[arg(short = 'o', long = "out")]
     out: String,
@@ -82,7 +82,7 @@ pub struct OutArgs {
 
 /// FITS ordering on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OrderingArg {
+pub(crate) enum OrderingArg {
     /// One NUNIQ value per cell.
     Nuniq,
     /// Order-29 ranges.
@@ -91,7 +91,7 @@ pub enum OrderingArg {
 
 /// Frame on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FrameArg {
+pub(crate) enum FrameArg {
     /// ICRS (COORDSYS = C).
     Equatorial,
     /// Galactic (COORDSYS = G).
@@ -108,7 +108,7 @@ impl FrameArg {
 }
 
 /// Run the parsed command line.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
     match cli.cmd {
         Cmd::FromImages(a) => from_images::exec(a),
         Cmd::FromHips(a) => from_hips::exec(a),
@@ -136,7 +136,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Read all bytes of a path or URL.
-pub fn read_bytes(location: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_bytes(location: &str) -> Result<Vec<u8>> {
     if !hips_core::storage::is_url(location) {
         let p = location.strip_prefix("file://").unwrap_or(location);
         return std::fs::read(p).with_context(|| format!("cannot read {p}"));
@@ -148,13 +148,13 @@ pub fn read_bytes(location: &str) -> Result<Vec<u8>> {
 }
 
 /// Read a MOC in any supported serialization (FITS sniffed by its SIMPLE card, JSON by '{', else ASCII).
-pub fn read_moc(location: &str) -> Result<(SMoc, CoordSys)> {
+pub(crate) fn read_moc(location: &str) -> Result<(SMoc, CoordSys)> {
     let bytes = read_bytes(location)?;
     parse_moc(location, &bytes)
 }
 
 /// Parse MOC bytes in any supported serialization.
-pub fn parse_moc(name: &str, bytes: &[u8]) -> Result<(SMoc, CoordSys)> {
+pub(crate) fn parse_moc(name: &str, bytes: &[u8]) -> Result<(SMoc, CoordSys)> {
     if bytes.starts_with(b"SIMPLE") {
         return moc_tools::from_fits_bytes(bytes).with_context(|| format!("{name}: cannot read the MOC"));
     }
@@ -172,7 +172,7 @@ pub fn parse_moc(name: &str, bytes: &[u8]) -> Result<(SMoc, CoordSys)> {
 }
 
 /// Write a MOC according to the output options.
-pub fn write_moc(moc: &SMoc, sys: CoordSys, out: &OutArgs) -> Result<()> {
+pub(crate) fn write_moc(moc: &SMoc, sys: CoordSys, out: &OutArgs) -> Result<()> {
     let fmt = out.format.unwrap_or_else(|| format_of(&out.out));
     let ordering = match out.ordering {
         OrderingArg::Nuniq => FitsOrdering::Nuniq,
@@ -182,7 +182,8 @@ pub fn write_moc(moc: &SMoc, sys: CoordSys, out: &OutArgs) -> Result<()> {
 }
 
 /// The format implied by a file name.
-pub fn format_of(path: &str) -> Format {
+#[allow(clippy::case_sensitive_file_extension_comparisons, reason = "the name is lower-cased first")]
+pub(crate) fn format_of(path: &str) -> Format {
     let l = path.to_ascii_lowercase();
     if l.ends_with(".json") {
         Format::Json
@@ -194,7 +195,7 @@ pub fn format_of(path: &str) -> Format {
 }
 
 /// Write a MOC to `path` in `fmt`.
-pub fn write_moc_to(moc: &SMoc, sys: CoordSys, path: &str, fmt: Format, ordering: FitsOrdering) -> Result<()> {
+pub(crate) fn write_moc_to(moc: &SMoc, sys: CoordSys, path: &str, fmt: Format, ordering: FitsOrdering) -> Result<()> {
     let bytes = match fmt {
         Format::Fits => moc_tools::to_fits_bytes_with(moc, sys, ordering)?,
         Format::Ascii => moc_tools::text::to_ascii(moc).into_bytes(),
@@ -207,8 +208,7 @@ pub fn write_moc_to(moc: &SMoc, sys: CoordSys, path: &str, fmt: Format, ordering
         if fmt == Format::Fits {
             bail!("refusing to write FITS to stdout; give a file name");
         }
-        use std::io::Write;
-        std::io::stdout().write_all(&bytes).context("cannot write to stdout")?;
+        std::io::Write::write_all(&mut std::io::stdout(), &bytes).context("cannot write to stdout")?;
         return Ok(());
     }
     std::fs::write(path, bytes).with_context(|| format!("cannot write {path}"))

@@ -6,7 +6,7 @@ use moc_tools::{ops, CoordSys, SMoc};
 
 /// Arguments of the n-ary operations.
 #[derive(Debug, clap::Args)]
-pub struct ManyArgs {
+pub(super) struct ManyArgs {
     /// Input MOCs (FITS, ASCII or JSON; paths or URLs).
     #[arg(required = true, num_args = 1..)]
     inputs: Vec<String>,
@@ -16,7 +16,7 @@ pub struct ManyArgs {
 
 /// Arguments of `complement`.
 #[derive(Debug, clap::Args)]
-pub struct OneArgs {
+pub(super) struct OneArgs {
     /// Input MOC.
     input: String,
     #[command(flatten)]
@@ -25,7 +25,7 @@ pub struct OneArgs {
 
 /// Arguments of `degrade`.
 #[derive(Debug, clap::Args)]
-pub struct DegradeArgs {
+pub(super) struct DegradeArgs {
     /// Input MOC.
     input: String,
     /// Target order.
@@ -37,7 +37,7 @@ pub struct DegradeArgs {
 
 /// The n-ary operation.
 #[derive(Debug, Clone, Copy)]
-pub enum Op {
+pub(super) enum Op {
     /// A or B or ...
     Union,
     /// A and B and ...
@@ -47,7 +47,7 @@ pub enum Op {
 }
 
 /// Read several MOCs, refusing to mix frames.
-pub fn read_all(inputs: &[String]) -> Result<(Vec<SMoc>, CoordSys)> {
+pub(super) fn read_all(inputs: &[String]) -> Result<(Vec<SMoc>, CoordSys)> {
     let mut mocs = Vec::with_capacity(inputs.len());
     let mut sys0: Option<(CoordSys, &str)> = None;
     for i in inputs {
@@ -67,7 +67,7 @@ pub fn read_all(inputs: &[String]) -> Result<(Vec<SMoc>, CoordSys)> {
 }
 
 /// Run union / intersection / difference.
-pub fn exec_many(a: ManyArgs, op: Op) -> Result<()> {
+pub(super) fn exec_many(a: ManyArgs, op: Op) -> Result<()> {
     let (mocs, sys) = read_all(&a.inputs)?;
     let r = match op {
         Op::Union => ops::union_many(&mocs),
@@ -81,13 +81,13 @@ pub fn exec_many(a: ManyArgs, op: Op) -> Result<()> {
 }
 
 /// Run complement.
-pub fn exec_complement(a: OneArgs) -> Result<()> {
+pub(super) fn exec_complement(a: OneArgs) -> Result<()> {
     let (m, sys) = read_moc(&a.input)?;
     write_moc(&ops::complement(&m), sys, &a.out)
 }
 
 /// Run degrade.
-pub fn exec_degrade(a: DegradeArgs) -> Result<()> {
+pub(super) fn exec_degrade(a: DegradeArgs) -> Result<()> {
     moc_tools::check_order(a.order)?;
     let (m, sys) = read_moc(&a.input)?;
     if a.order > m.depth_max() {

@@ -7,28 +7,28 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The workspace root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The Python interpreter with mocpy: $HIPS_PYTHON or <root>/.venv/bin/python. Panics (fails the test) when
 /// missing: the oracle is required.
-pub fn python() -> PathBuf {
-    let p = std::env::var_os("HIPS_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
+pub(crate) fn python() -> PathBuf {
+    let p = std::env::var_os("HIPS_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from);
     assert!(p.exists(), "Python with mocpy not found at {} (set HIPS_PYTHON)", p.display());
     p
 }
 
 /// Shared read-only test images.
-pub fn data_dir() -> PathBuf {
-    let d = std::env::var_os("HIPS_TEST_DATA").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/data"));
+pub(crate) fn data_dir() -> PathBuf {
+    let d = std::env::var_os("HIPS_TEST_DATA").map_or_else(|| root().join("../shared/data"), PathBuf::from);
     assert!(d.is_dir(), "test data directory {} missing (set HIPS_TEST_DATA)", d.display());
     d
 }
 
 /// One oracle verdict.
 #[derive(Debug)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// Check name.
     pub name: String,
     /// Passed?
@@ -38,7 +38,7 @@ pub struct Verdict {
 }
 
 /// Run the mocpy oracle on a list of checks (JSON objects with a "kind").
-pub fn oracle(dir: &Path, checks: Vec<serde_json::Value>) -> Vec<Verdict> {
+pub(crate) fn oracle(dir: &Path, checks: Vec<serde_json::Value>) -> Vec<Verdict> {
     let job = dir.join(format!("job-{}.json", checks.len()));
     std::fs::write(&job, serde_json::json!({ "checks": checks }).to_string()).expect("write job");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/mocpy_oracle.py");
@@ -62,18 +62,18 @@ pub fn oracle(dir: &Path, checks: Vec<serde_json::Value>) -> Vec<Verdict> {
 }
 
 /// Assert every verdict passed, listing all failures.
-pub fn assert_all_ok(v: &[Verdict]) {
+pub(crate) fn assert_all_ok(v: &[Verdict]) {
     let bad: Vec<String> = v.iter().filter(|x| !x.ok).map(|x| format!("{}: {}", x.name, x.detail)).collect();
     assert!(!v.is_empty(), "no oracle verdicts");
     assert!(bad.is_empty(), "{} of {} oracle checks failed:\n{}", bad.len(), v.len(), bad.join("\n"));
 }
 
 /// splitmix64.
-pub struct Rng(pub u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
     /// Next 64 random bits.
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -82,21 +82,21 @@ impl Rng {
     }
 
     /// Uniform in 0..n.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
 
 /// A random MOC at `order`: clusters of cells around a few random centres (so MOCs overlap), plus a few
 /// coarse cells, so that several orders appear in its NUNIQ form.
-pub fn random_moc(rng: &mut Rng, order: u8) -> SMoc {
+pub(crate) fn random_moc(rng: &mut Rng, order: u8) -> SMoc {
     let n = 12u64 << (2 * u32::from(order));
     let mut cells = Vec::new();
     // clusters in a small part of the sky (face 4) so that MOCs overlap
     let base_order = order.min(3);
     let base = 4 * (1u64 << (2 * u32::from(base_order))) + rng.below(1u64 << (2 * u32::from(base_order)));
     let sh = 2 * u32::from(order - base_order);
-    for _ in 0..(1 + rng.below(6)) {
+    for _ in 0..=rng.below(6) {
         let start = (base << sh) + rng.below(1u64 << sh);
         let len = 1 + rng.below(4u64.pow(u32::from(order.min(8))).min(5000));
         for c in start..(start + len).min(n) {
@@ -116,11 +116,11 @@ pub fn random_moc(rng: &mut Rng, order: u8) -> SMoc {
 }
 
 /// The moc-tools binary.
-pub fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_moc-tools"))
 }
 
 /// Order-29 ranges as JSON pairs.
-pub fn ranges_json(m: &SMoc) -> serde_json::Value {
+pub(crate) fn ranges_json(m: &SMoc) -> serde_json::Value {
     serde_json::Value::from(moc_tools::ranges(m).iter().map(|r| vec![r.start, r.end]).collect::<Vec<_>>())
 }
