@@ -27,18 +27,16 @@ pub enum FitsOrdering {
 
 /// A header card being built.
 fn card(key: &str, value: &str, comment: &str) -> String {
-    let mut c = format!("{key:<8}= {value:>20}");
-    if !comment.is_empty() {
-        c.push_str(" / ");
-        c.push_str(comment);
-    }
-    c.truncate(CARD);
-    format!("{c:<80}")
+    with_comment(format!("{key:<8}= {value:>20}"), comment)
 }
 
 fn card_str(key: &str, value: &str, comment: &str) -> String {
     let v = format!("'{:<8}'", value.replace('\'', "''"));
-    let mut c = format!("{key:<8}= {v:<20}");
+    with_comment(format!("{key:<8}= {v:<20}"), comment)
+}
+
+/// A card's key and value with its comment, cut and padded to 80 characters.
+fn with_comment(mut c: String, comment: &str) -> String {
     if !comment.is_empty() {
         c.push_str(" / ");
         c.push_str(comment);

@@ -164,29 +164,27 @@ pub fn ranges(moc: &SMoc) -> &[Range<u64>] {
     &moc.moc_ranges().ranges().0
 }
 
-/// Does any part of cell `ipix` at `order` overlap the MOC? O(log n) binary search on the ranges.
-/// Returns false for an order beyond 29 or a cell index beyond the sky.
-pub fn intersects_cell(moc: &SMoc, order: u8, ipix: u64) -> bool {
+/// The order-29 range of cell `ipix` at `order` and the first MOC range that ends after its start (`None`: the cell
+/// is not a cell of the sky, or no range reaches it).
+fn cell_and_first_range(moc: &SMoc, order: u8, ipix: u64) -> Option<(Range<u64>, &Range<u64>)> {
     if order > MAX_ORDER || ipix >= (12u64 << (2 * u32::from(order))) {
-        return false;
+        return None;
     }
     let s = shift(order);
     let (start, end) = (ipix << s, (ipix + 1) << s);
     let r = ranges(moc);
-    let i = r.partition_point(|x| x.end <= start);
-    i < r.len() && r[i].start < end
+    r.get(r.partition_point(|x| x.end <= start)).map(|first| (start..end, first))
+}
+
+/// Does any part of cell `ipix` at `order` overlap the MOC? O(log n) binary search on the ranges.
+/// Returns false for an order beyond 29 or a cell index beyond the sky.
+pub fn intersects_cell(moc: &SMoc, order: u8, ipix: u64) -> bool {
+    cell_and_first_range(moc, order, ipix).is_some_and(|(cell, r)| r.start < cell.end)
 }
 
 /// Is cell `ipix` at `order` entirely inside the MOC?
 pub fn contains_cell(moc: &SMoc, order: u8, ipix: u64) -> bool {
-    if order > MAX_ORDER || ipix >= (12u64 << (2 * u32::from(order))) {
-        return false;
-    }
-    let s = shift(order);
-    let (start, end) = (ipix << s, (ipix + 1) << s);
-    let r = ranges(moc);
-    let i = r.partition_point(|x| x.end <= start);
-    i < r.len() && r[i].start <= start && r[i].end >= end
+    cell_and_first_range(moc, order, ipix).is_some_and(|(cell, r)| r.start <= cell.start && r.end >= cell.end)
 }
 
 /// Fraction of the sky covered, in [0, 1].

@@ -563,7 +563,7 @@ pub fn read_region_i64(
                 for c in raw.chunks_exact(8) {
                     let v = i64::from_be_bytes(c.try_into().unwrap_or([0; 8]));
                     if let Some(r) = v.checked_add(bzero) {
-                        data.push(r)
+                        data.push(r);
                     } else {
                         overflow = Some(v);
                         data.push(v);

@@ -158,45 +158,10 @@ impl Dss {
     /// Jacobian [[∂ξ/∂x, ∂ξ/∂y], [∂η/∂x, ∂η/∂y]] of [`Dss::poly`].
     #[inline]
     fn jacobian(&self, x: f64, y: f64) -> [[f64; 2]; 2] {
+        // eta is xi with the coefficients b and the roles of x and y exchanged (the AMD polynomials are symmetric).
         let (a, b) = (&self.a, &self.b);
-        let (x2, y2, xy) = (x * x, y * y, x * y);
-        let r2 = x2 + y2;
-        let xi_x = a[0]
-            + 2.0 * a[3] * x
-            + a[4] * y
-            + 2.0 * a[6] * x
-            + 3.0 * a[7] * x2
-            + 2.0 * a[8] * xy
-            + a[9] * y2
-            + a[11] * (r2 + 2.0 * x2)
-            + a[12] * (r2 * r2 + 4.0 * x2 * r2);
-        let xi_y = a[1]
-            + a[4] * x
-            + 2.0 * a[5] * y
-            + 2.0 * a[6] * y
-            + a[8] * x2
-            + 2.0 * a[9] * xy
-            + 3.0 * a[10] * y2
-            + a[11] * 2.0 * xy
-            + a[12] * 4.0 * xy * r2;
-        let eta_y = b[0]
-            + 2.0 * b[3] * y
-            + b[4] * x
-            + 2.0 * b[6] * y
-            + 3.0 * b[7] * y2
-            + 2.0 * b[8] * xy
-            + b[9] * x2
-            + b[11] * (r2 + 2.0 * y2)
-            + b[12] * (r2 * r2 + 4.0 * y2 * r2);
-        let eta_x = b[1]
-            + b[4] * y
-            + 2.0 * b[5] * x
-            + 2.0 * b[6] * x
-            + b[8] * y2
-            + 2.0 * b[9] * xy
-            + 3.0 * b[10] * x2
-            + b[11] * 2.0 * xy
-            + b[12] * 4.0 * xy * r2;
+        let (xi_x, xi_y) = (amd_d_own(a, x, y), amd_d_other(a, x, y));
+        let (eta_y, eta_x) = (amd_d_own(b, y, x), amd_d_other(b, y, x));
         [[xi_x, xi_y], [eta_x, eta_y]]
     }
 
@@ -247,4 +212,32 @@ impl Dss {
         let (f, g) = self.poly(x, y);
         ((f - xi).abs() + (g - eta).abs() < 1e-9).then(|| self.mm_to_pix(x, y))
     }
+}
+
+/// d/du of the 13-term plate polynomial in (u, v) (u = x for xi, y for eta), as the DSS plate solution defines it.
+fn amd_d_own(c: &[f64; N_COEFF], u: f64, v: f64) -> f64 {
+    let (u2, v2, uv) = (u * u, v * v, u * v);
+    let r2 = u2 + v2;
+    c[0] + 2.0 * c[3] * u
+        + c[4] * v
+        + 2.0 * c[6] * u
+        + 3.0 * c[7] * u2
+        + 2.0 * c[8] * uv
+        + c[9] * v2
+        + c[11] * (r2 + 2.0 * u2)
+        + c[12] * (r2 * r2 + 4.0 * u2 * r2)
+}
+
+/// d/dv of the same polynomial.
+fn amd_d_other(c: &[f64; N_COEFF], u: f64, v: f64) -> f64 {
+    let (u2, v2, uv) = (u * u, v * v, u * v);
+    let r2 = u2 + v2;
+    c[1] + c[4] * u
+        + 2.0 * c[5] * v
+        + 2.0 * c[6] * v
+        + c[8] * u2
+        + 2.0 * c[9] * uv
+        + 3.0 * c[10] * v2
+        + c[11] * 2.0 * uv
+        + c[12] * 4.0 * uv * r2
 }
