@@ -14,12 +14,12 @@ use hips_core::coadd::Coadd;
 use hips_core::healpix::tile_key;
 use hips_core::kernel::{self, Interp, TileSpec};
 use hips_core::storage::Store;
-use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::plan::{Plan, Skipped};
 use crate::stats::Stats;
 use crate::tile;
+use crate::{Error, Progress};
 
 /// A built tile (FITS-order pixels) with the statistics of the deepest tiles under it.
 type Built = (Vec<f32>, Stats);
@@ -67,7 +67,7 @@ pub struct Builder<'a> {
     failed: Mutex<BTreeMap<usize, String>>,
     used: Vec<AtomicBool>,
     rendered: AtomicU64,
-    progress: ProgressBar,
+    progress: &'a dyn Progress,
 }
 
 fn checkpoint_key(npix: u64) -> String {
@@ -77,7 +77,7 @@ fn checkpoint_key(npix: u64) -> String {
 impl<'a> Builder<'a> {
     /// A builder for a plan writing into a store.
     #[must_use]
-    pub fn new(plan: &'a Plan, store: &'a Store, opts: BuildOptions, progress: ProgressBar) -> Self {
+    pub fn new(plan: &'a Plan, store: &'a Store, opts: BuildOptions, progress: &'a dyn Progress) -> Self {
         let k = plan.order;
         let mut coverage = vec![HashSet::new(); usize::from(k) + 1];
         coverage[usize::from(k)] = plan.tiles.keys().copied().collect();
@@ -140,7 +140,7 @@ impl<'a> Builder<'a> {
     ///
     /// # Errors
     /// When the output store fails (inputs that fail are recorded, not fatal).
-    pub fn run(self) -> anyhow::Result<BuildResult> {
+    pub fn run(self) -> Result<BuildResult, Error> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
         let stats = if self.opts.shard.is_some() {
             let roots = self.roots();
@@ -148,7 +148,7 @@ impl<'a> Builder<'a> {
             let parts: Vec<Stats> = roots
                 .par_iter()
                 .map(|&r| self.build(c, r).map(|o| o.map(|(_, s)| s)))
-                .collect::<anyhow::Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>, Error>>()?
                 .into_iter()
                 .flatten()
                 .collect();
@@ -159,13 +159,12 @@ impl<'a> Builder<'a> {
             let parts: Vec<Stats> = roots
                 .par_iter()
                 .map(|&r| self.build(0, r).map(|o| o.map(|(_, s)| s)))
-                .collect::<anyhow::Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>, Error>>()?
                 .into_iter()
                 .flatten()
                 .collect();
             merge_all(parts, moc_order)
         };
-        self.progress.finish_and_clear();
         let mut failed: Vec<Skipped> = self
             .failed
             .into_inner()
@@ -193,14 +192,21 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> anyhow::Result<u64> {
+    fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> Result<u64, Error> {
         let bytes = tile::encode_fits_tile(order, npix, self.plan.width, self.plan.frame, data);
         let n = bytes.len() as u64;
         self.store.put(&tile_key(order, npix, "fits"), bytes)?;
         Ok(n)
     }
 
-    fn get_tile(&self, order: u8, npix: u64) -> anyhow::Result<Option<Vec<f32>>> {
+    fn put_checkpoint(&self, npix: u64, stats: &Stats) -> Result<(), Error> {
+        let key = checkpoint_key(npix);
+        let bytes = serde_json::to_vec(stats).map_err(|source| Error::State { key: key.clone(), source })?;
+        self.store.put(&key, bytes)?;
+        Ok(())
+    }
+
+    fn get_tile(&self, order: u8, npix: u64) -> Result<Option<Vec<f32>>, Error> {
         let key = tile_key(order, npix, "fits");
         match self.store.get(&key)? {
             Some(b) => Ok(Some(tile::decode_fits_tile(&key, b, self.plan.width)?)),
@@ -216,13 +222,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Build tile (order, npix) and everything below it; `None` when it holds no data.
-    fn build(&self, order: u8, npix: u64) -> anyhow::Result<Option<Built>> {
+    fn build(&self, order: u8, npix: u64) -> Result<Option<Built>, Error> {
         let k = self.plan.order;
         let moc_order = (k + self.opts.moc_extra).min(29);
         if order == CHECKPOINT_ORDER.min(k) && self.opts.resume {
             if let Some(b) = self.store.get(&checkpoint_key(npix))? {
                 if let (Ok(stats), Some(data)) = (serde_json::from_slice::<Stats>(&b), self.get_tile(order, npix)?) {
-                    self.progress.inc(self.deep_count(&[npix]));
+                    self.progress.advance(self.deep_count(&[npix]));
                     self.note_order3(order, npix, &data);
                     return Ok(Some((data, stats)));
                 }
@@ -232,22 +238,22 @@ impl<'a> Builder<'a> {
         if let Some((data, stats)) = &result {
             self.note_order3(order, npix, data);
             if order == CHECKPOINT_ORDER.min(k) {
-                self.store.put(&checkpoint_key(npix), serde_json::to_vec(stats)?)?;
+                self.put_checkpoint(npix, stats)?;
             }
         } else if order == CHECKPOINT_ORDER.min(k) {
-            self.store.put(&checkpoint_key(npix), serde_json::to_vec(&Stats::new(moc_order))?)?;
+            self.put_checkpoint(npix, &Stats::new(moc_order))?;
         }
         Ok(result)
     }
 
-    fn build_parent(&self, order: u8, npix: u64) -> anyhow::Result<Option<Built>> {
+    fn build_parent(&self, order: u8, npix: u64) -> Result<Option<Built>, Error> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
         let next = &self.coverage[usize::from(order) + 1];
         let kids: Vec<(usize, Option<Built>)> = (0..4usize)
             .into_par_iter()
             .filter(|q| next.contains(&(4 * npix + *q as u64)))
             .map(|q| self.build(order + 1, 4 * npix + q as u64).map(|r| (q, r)))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, Error>>()?;
         let mut children: [Option<Vec<f32>>; 4] = Default::default();
         let mut stats = Stats::new(moc_order);
         for (q, r) in kids {
@@ -265,12 +271,12 @@ impl<'a> Builder<'a> {
         Ok(Some((data, stats)))
     }
 
-    fn build_deep(&self, npix: u64) -> anyhow::Result<Option<Built>> {
+    fn build_deep(&self, npix: u64) -> Result<Option<Built>, Error> {
         let (k, w) = (self.plan.order, self.plan.width);
         let moc_order = (k + self.opts.moc_extra).min(29);
         if self.opts.resume {
             if let Some(data) = self.get_tile(k, npix)? {
-                self.progress.inc(1);
+                self.progress.advance(1);
                 let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
                 s.tiles = 1;
                 s.bytes = tile::fits_tile_size(w);
@@ -290,7 +296,7 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn render_deep(&self, spec: &TileSpec, idx: &[u32], ws: &mut kernel::Workspace) -> anyhow::Result<Option<Built>> {
+    fn render_deep(&self, spec: &TileSpec, idx: &[u32], ws: &mut kernel::Workspace) -> Result<Option<Built>, Error> {
         let (k, w, npix) = (spec.order, spec.width, spec.npix);
         let moc_order = (k + self.opts.moc_extra).min(29);
         let live: Vec<usize> = idx.iter().map(|&i| i as usize).filter(|&i| !self.is_failed(i)).collect();
@@ -306,7 +312,7 @@ impl<'a> Builder<'a> {
         for &j in &used_pos {
             self.used[live[j]].store(true, Ordering::Relaxed);
         }
-        self.progress.inc(1);
+        self.progress.advance(1);
         self.rendered.fetch_add(1, Ordering::Relaxed);
         if tile::is_blank(&data) {
             return Ok(None);
