@@ -1,12 +1,14 @@
 //! Building the tile pyramid: depth-first from each root tile, rendering the deepest tiles with the kernel and
-//! making every lower tile from its four children, in parallel (rayon), writing each tile as soon as it exists.
+//! making every lower tile from its four children, in parallel (rayon), writing each tile as soon as it exists, with
+//! its PNG/JPEG previews drawn from the same in-memory array when previews are asked for (the display cut comes from
+//! a sample of deepest tiles rendered first, see [`crate::cut`]).
 //!
 //! Memory is bounded by (threads x depth x 4) tiles, whatever the number of inputs. Every tile is a pure function
 //! of the inputs, so a run can be killed and resumed (`--resume`): existing deepest tiles are read back instead of
 //! re-rendered, and whole order-3 subtrees whose checkpoint (the tile plus a statistics sidecar written after it)
 //! exists are skipped. Shards split the order-3 subtrees between machines without coordination.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -17,6 +19,7 @@ use hips_core::storage::Store;
 use rayon::prelude::*;
 
 use crate::plan::{Plan, Skipped};
+use crate::preview::{try_encode_preview, PreviewFormat, PreviewSpec, Stretch};
 use crate::stats::Stats;
 use crate::tile;
 use crate::{Error, Progress};
@@ -26,6 +29,8 @@ type Built = (Vec<f32>, Stats);
 
 /// Order of the checkpoints (statistics sidecars) and of the shard roots.
 pub const CHECKPOINT_ORDER: u8 = 3;
+/// Fewest deepest tiles rendered at once while sampling the preview cut.
+const SAMPLE_CHUNK: usize = 8;
 /// Folder (in the output) holding run state: checkpoints and the run record. Not part of the HiPS proper.
 pub const STATE_DIR: &str = "hipsgen-state";
 
@@ -42,6 +47,10 @@ pub struct BuildOptions {
     pub progenitors: bool,
     /// Coverage order offset below the tile order (MOC order = tile order + this).
     pub moc_extra: u8,
+    /// Preview formats drawn next to every FITS tile (none: FITS only).
+    pub previews: Vec<PreviewFormat>,
+    /// Resuming: skip order-3 subtrees that have a checkpoint (false when the previous run drew other previews).
+    pub trust_checkpoints: bool,
 }
 
 /// What the build produced.
@@ -55,6 +64,8 @@ pub struct BuildResult {
     pub failed: Vec<Skipped>,
     /// Deepest tiles rendered in this run (not read back).
     pub rendered: u64,
+    /// The previews drawn (formats, cut, stretch) and the `hips_pixel_cut` text of the cut; `None` without previews.
+    pub previews: Option<(PreviewSpec, String)>,
 }
 
 /// The stateful pyramid builder.
@@ -68,6 +79,10 @@ pub struct Builder<'a> {
     used: Vec<AtomicBool>,
     rendered: AtomicU64,
     progress: &'a dyn Progress,
+    /// The previews to draw, set once the cut sample is done.
+    spec: Option<PreviewSpec>,
+    /// Deepest tiles of the cut sample, built before the pyramid pass and taken from here when it reaches them.
+    sampled: Mutex<HashMap<u64, Option<Built>>>,
 }
 
 fn checkpoint_key(npix: u64) -> String {
@@ -96,6 +111,8 @@ impl<'a> Builder<'a> {
             used,
             rendered: AtomicU64::new(0),
             progress,
+            spec: None,
+            sampled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,8 +157,15 @@ impl<'a> Builder<'a> {
     ///
     /// # Errors
     /// When the output store fails (inputs that fail are recorded, not fatal).
-    pub fn run(self) -> Result<BuildResult, Error> {
+    pub fn run(mut self) -> Result<BuildResult, Error> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
+        let mut previews = None;
+        if !self.opts.previews.is_empty() {
+            let (cut, text) = self.sample_cut()?;
+            let spec = PreviewSpec::new(self.opts.previews.clone(), cut, Stretch::default());
+            self.spec = Some(spec.clone());
+            previews = Some((spec, text));
+        }
         let stats = if self.opts.shard.is_some() {
             let roots = self.roots();
             let c = CHECKPOINT_ORDER.min(self.plan.order);
@@ -189,13 +213,72 @@ impl<'a> Builder<'a> {
             allsky: self.allsky.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
             failed,
             rendered: self.rendered.load(Ordering::Relaxed),
+            previews,
         })
+    }
+
+    /// Build the deepest tiles of the cut sample (this run's are kept for the pyramid pass; a shard also renders,
+    /// without writing, the sample tiles of other shards so that every shard draws with the same cut) and return the
+    /// cut with its `hips_pixel_cut` text.
+    fn sample_cut(&self) -> Result<((f32, f32), String), Error> {
+        let k = self.plan.order;
+        let tiles: Vec<u64> = self.plan.tiles.keys().copied().collect();
+        let order = crate::cut::spread(&tiles);
+        let budget = crate::cut::budget(self.plan.width);
+        let shift = 2 * u32::from(k - CHECKPOINT_ORDER.min(k));
+        let roots: HashSet<u64> = self.roots().into_iter().collect();
+        let mut stats = Stats::new((k + self.opts.moc_extra).min(29));
+        let (mut done, mut with_data) = (0usize, 0usize);
+        // Prefixes of the spread order, each rendered in parallel, until `budget` sampled tiles hold data (blank
+        // tiles cost no memory). The chunk sizes depend only on the data (not on the threads), so every run and shard
+        // samples the same tiles.
+        while done < order.len() && with_data < budget {
+            let chunk = (budget - with_data).max(SAMPLE_CHUNK).min(order.len() - done);
+            let built: Vec<(u64, bool, Option<Built>)> = order[done..done + chunk]
+                .par_iter()
+                .map(|&n| {
+                    let mine = roots.contains(&(n >> shift));
+                    self.build_deep(n, mine).map(|b| (n, mine, b))
+                })
+                .collect::<Result<_, Error>>()?;
+            done += chunk;
+            let mut sampled = self.sampled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (n, mine, b) in built {
+                if let Some((_, s)) = &b {
+                    stats.merge(s);
+                    with_data += 1;
+                }
+                if mine {
+                    sampled.insert(n, b);
+                }
+            }
+        }
+        tracing::info!(sampled = done, with_data, deepest = tiles.len(), "preview cut sampled");
+        crate::cut::from_stats(&stats).ok_or_else(|| Error::NoCut {
+            location: self.store.location().to_string(),
+            message: format!(
+                "the {done} sampled deepest tile(s) hold no data or a single value; add previews with `hipsgen \
+                 previews --cut`"
+            ),
+        })
+    }
+
+    /// Draw and write the previews of a tile (nothing when no previews are asked for).
+    fn put_previews(&self, order: u8, npix: u64, data: &[f32]) -> Result<(), Error> {
+        let Some(spec) = &self.spec else { return Ok(()) };
+        let w = self.plan.width;
+        for &f in &spec.formats {
+            let bytes = try_encode_preview(f, data, w, w, spec)?;
+            self.store.put(&tile_key(order, npix, f.extension()), bytes)?;
+        }
+        Ok(())
     }
 
     fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> Result<u64, Error> {
         let bytes = tile::encode_fits_tile(order, npix, self.plan.width, self.plan.frame, data);
         let n = bytes.len() as u64;
         self.store.put(&tile_key(order, npix, "fits"), bytes)?;
+        self.put_previews(order, npix, data)?;
         Ok(n)
     }
 
@@ -225,7 +308,7 @@ impl<'a> Builder<'a> {
     fn build(&self, order: u8, npix: u64) -> Result<Option<Built>, Error> {
         let k = self.plan.order;
         let moc_order = (k + self.opts.moc_extra).min(29);
-        if order == CHECKPOINT_ORDER.min(k) && self.opts.resume {
+        if order == CHECKPOINT_ORDER.min(k) && self.opts.resume && self.opts.trust_checkpoints {
             if let Some(b) = self.store.get(&checkpoint_key(npix))? {
                 if let (Ok(stats), Some(data)) = (serde_json::from_slice::<Stats>(&b), self.get_tile(order, npix)?) {
                     self.progress.advance(self.deep_count(&[npix]));
@@ -234,7 +317,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let result = if order == k { self.build_deep(npix)? } else { self.build_parent(order, npix)? };
+        let result = if order == k { self.take_or_build_deep(npix)? } else { self.build_parent(order, npix)? };
         if let Some((data, stats)) = &result {
             self.note_order3(order, npix, data);
             if order == CHECKPOINT_ORDER.min(k) {
@@ -271,12 +354,30 @@ impl<'a> Builder<'a> {
         Ok(Some((data, stats)))
     }
 
-    fn build_deep(&self, npix: u64) -> Result<Option<Built>, Error> {
+    /// A deepest tile of the pyramid pass: from the cut sample (its previews drawn now), else built.
+    fn take_or_build_deep(&self, npix: u64) -> Result<Option<Built>, Error> {
+        let taken = self.sampled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&npix);
+        match taken {
+            Some(built) => {
+                if let Some((data, _)) = &built {
+                    self.put_previews(self.plan.order, npix, data)?;
+                }
+                Ok(built)
+            }
+            None => self.build_deep(npix, true),
+        }
+    }
+
+    /// Build a deepest tile; `write`: store it (and count it), else only compute it (a sample tile of another shard).
+    fn build_deep(&self, npix: u64, write: bool) -> Result<Option<Built>, Error> {
         let (k, w) = (self.plan.order, self.plan.width);
         let moc_order = (k + self.opts.moc_extra).min(29);
         if self.opts.resume {
             if let Some(data) = self.get_tile(k, npix)? {
-                self.progress.advance(1);
+                if write {
+                    self.progress.advance(1);
+                    self.put_previews(k, npix, &data)?;
+                }
                 let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
                 s.tiles = 1;
                 s.bytes = tile::fits_tile_size(w);
@@ -290,13 +391,19 @@ impl<'a> Builder<'a> {
             static WORKSPACE: std::cell::RefCell<kernel::Workspace> = std::cell::RefCell::default();
         }
         WORKSPACE.with(|b| match b.try_borrow_mut() {
-            Ok(mut ws) => self.render_deep(&spec, idx, &mut ws),
+            Ok(mut ws) => self.render_deep(&spec, idx, &mut ws, write),
             // Re-entered on this thread (work stealing): use a fresh workspace rather than share.
-            Err(_) => self.render_deep(&spec, idx, &mut kernel::Workspace::default()),
+            Err(_) => self.render_deep(&spec, idx, &mut kernel::Workspace::default(), write),
         })
     }
 
-    fn render_deep(&self, spec: &TileSpec, idx: &[u32], ws: &mut kernel::Workspace) -> Result<Option<Built>, Error> {
+    fn render_deep(
+        &self,
+        spec: &TileSpec,
+        idx: &[u32],
+        ws: &mut kernel::Workspace,
+        write: bool,
+    ) -> Result<Option<Built>, Error> {
         let (k, w, npix) = (spec.order, spec.width, spec.npix);
         let moc_order = (k + self.opts.moc_extra).min(29);
         let live: Vec<usize> = idx.iter().map(|&i| i as usize).filter(|&i| !self.is_failed(i)).collect();
@@ -312,17 +419,23 @@ impl<'a> Builder<'a> {
         for &j in &used_pos {
             self.used[live[j]].store(true, Ordering::Relaxed);
         }
-        self.progress.advance(1);
-        self.rendered.fetch_add(1, Ordering::Relaxed);
+        if write {
+            self.progress.advance(1);
+            self.rendered.fetch_add(1, Ordering::Relaxed);
+        }
         if tile::is_blank(&data) {
             return Ok(None);
+        }
+        let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
+        s.tiles = 1;
+        if !write {
+            s.bytes = tile::fits_tile_size(w);
+            return Ok(Some((data, s)));
         }
         if self.opts.progenitors {
             let text = crate::progenitor::hpxfinder_lines(&used);
             self.store.put(&format!("HpxFinder/{}", tile_key(k, npix, "").trim_end_matches('.')), text)?;
         }
-        let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
-        s.tiles = 1;
         s.bytes = self.put_tile(k, npix, &data)?;
         Ok(Some((data, s)))
     }

@@ -75,16 +75,6 @@ pub enum Error {
         /// Why.
         message: String,
     },
-    /// Previews drawn after the FITS tiles that failed.
-    #[error("{location}: {count} preview tile(s) failed, first: {first}")]
-    PreviewFailures {
-        /// The HiPS location.
-        location: String,
-        /// How many failed.
-        count: usize,
-        /// The first failure.
-        first: String,
-    },
     /// A worker thread pool that cannot be started.
     #[error("cannot start {threads} worker threads: {source}")]
     Threads {

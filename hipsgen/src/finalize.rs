@@ -43,6 +43,8 @@ pub struct Describe {
     pub formats: Vec<String>,
     /// Whether HpxFinder was written.
     pub progenitors: bool,
+    /// `hips_pixel_cut` as the previews were drawn (`None`: from the statistics).
+    pub pixel_cut: Option<String>,
 }
 
 /// Wavelength range (metres) and regime of well-known bands.
@@ -92,6 +94,13 @@ pub fn display_cut(stats: &Stats) -> Option<(f64, f64)> {
     Some(if hi > lo { (lo, hi) } else { (stats.min, stats.max.max(stats.min)) })
 }
 
+/// The `hips_pixel_cut` and `hips_data_range` values of statistics (`None` when there is no data).
+#[must_use]
+pub fn cut_texts(stats: &Stats) -> Option<(String, String)> {
+    let (lo, hi) = display_cut(stats)?;
+    Some((format!("{} {}", fmt_g(lo), fmt_g(hi)), format!("{} {}", fmt_g(stats.min), fmt_g(stats.max))))
+}
+
 /// Write `properties` from the run description and the statistics of every deepest tile.
 ///
 /// # Errors
@@ -122,9 +131,9 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
     p.set("hips_tile_format", d.formats.join(" "));
     p.set("hips_pixel_bitpix", "-32");
     p.set("data_pixel_bitpix", d.data_bitpix.to_string());
-    if let Some((lo, hi)) = display_cut(stats) {
-        p.set("hips_pixel_cut", format!("{} {}", fmt_g(lo), fmt_g(hi)));
-        p.set("hips_data_range", format!("{} {}", fmt_g(stats.min), fmt_g(stats.max)));
+    if let Some((pixel_cut, data_range)) = cut_texts(stats) {
+        p.set("hips_pixel_cut", d.pixel_cut.clone().unwrap_or(pixel_cut));
+        p.set("hips_data_range", data_range);
     }
     p.set("hips_sampling", d.sampling);
     p.set("hips_overlay", "mean");

@@ -10,6 +10,7 @@
 pub mod build;
 pub mod cli;
 pub mod color;
+pub mod cut;
 pub mod demo;
 pub mod error;
 pub mod finalize;

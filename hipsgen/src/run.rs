@@ -135,6 +135,10 @@ struct RunRecord {
     interp: String,
     inputs: usize,
     creation_date: String,
+    /// Preview formats drawn with the tiles (`None` in records written before previews were drawn in the same
+    /// pass: their checkpoints are then not trusted when this run draws previews).
+    #[serde(default)]
+    previews: Option<Vec<String>>,
 }
 
 /// Run a `tiles` job, reporting progress in deepest tiles to `progress`.
@@ -167,7 +171,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
     let plan = Plan::new(coadds, std::mem::take(&mut skipped), job.order, job.tile_width, frame)?;
     skipped = plan.skipped.clone();
     tracing::info!(order = plan.order, deepest_tiles = plan.tiles.len(), coadds = plan.coadds.len(), "planned");
-    let creation_date = record_run(&store, job, &plan)?;
+    let (creation_date, trust_checkpoints) = record_run(&store, job, &plan)?;
 
     let opts = BuildOptions {
         interp: job.interp,
@@ -175,6 +179,8 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         shard: job.shard,
         progenitors: job.progenitors,
         moc_extra: job.moc_extra,
+        previews: job.previews.clone(),
+        trust_checkpoints,
     };
     let builder = Builder::new(&plan, &store, opts, progress);
     progress.set_total(builder.deep_count(&builder.roots()));
@@ -188,6 +194,13 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         let coverage = finalize::coverage_moc(&result.stats);
         let sky_fraction = finalize::write_moc(&store, &coverage, frame)?;
         finalize::write_allsky(&store, &result.allsky, plan.width)?;
+        if let Some((spec, _)) = &result.previews {
+            let (aw, ah, data) = finalize::allsky_array(&result.allsky, plan.width);
+            for &f in &spec.formats {
+                let bytes = crate::preview::try_encode_preview(f, &data, aw, ah, spec)?;
+                store.put(&format!("Norder3/Allsky.{}", f.extension()), bytes)?;
+            }
+        }
         let d = Describe {
             id: job.id.clone().unwrap_or_else(|| default_id(job)),
             title: job.title.clone().unwrap_or_else(|| default_title(job)),
@@ -201,17 +214,18 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
             initial: initial_view(&used),
             sampling: job.interp.name(),
             creation_date,
-            formats: vec!["fits".into()],
+            formats: crate::preview::tile_format_value(&job.previews, true)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
             progenitors: job.progenitors,
+            pixel_cut: result.previews.as_ref().map(|(_, text)| text.clone()),
         };
         let props = finalize::write_properties(&store, &d, &result.stats, sky_fraction)?;
         if d.progenitors {
             finalize::write_hpxfinder_meta(&store, &d, &coverage)?;
         }
         crate::html::write_index_html(&store, &props, &crate::html::aladin_url(None))?;
-        if !job.previews.is_empty() {
-            previews_for_tiles(&store, &job.previews)?;
-        }
     }
     Ok(TilesReport {
         skipped,
@@ -224,24 +238,11 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
     })
 }
 
-/// Add PNG/JPEG previews to the FITS HiPS in `store` (cut from its properties, linear stretch); writes `index.html`.
-fn previews_for_tiles(store: &Store, formats: &[PreviewFormat]) -> Result<(), Error> {
-    let props = crate::preview::step::read_properties(store)?;
-    let cut = crate::preview::step::resolve_cut(store, &props, None)?;
-    let spec = crate::preview::PreviewSpec::new(formats.to_vec(), cut, crate::preview::Stretch::default());
-    let report = crate::preview::add_previews(store, &spec, false, false, &crate::html::aladin_url(None))?;
-    if let Some(f) = report.failures.first() {
-        return Err(Error::PreviewFailures {
-            location: store.location().to_string(),
-            count: report.failures.len(),
-            first: f.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// Write (or, resuming, check) the run record; returns the HiPS creation date (kept across resumed runs).
-fn record_run(store: &Store, job: &TilesJob, plan: &Plan) -> Result<String, Error> {
+/// Write (or, resuming, check) the run record; returns the HiPS creation date (kept across resumed runs) and whether
+/// the checkpoints in the output hold the previews this run draws.
+fn record_run(store: &Store, job: &TilesJob, plan: &Plan) -> Result<(String, bool), Error> {
+    let previews: Vec<String> = job.previews.iter().map(|f| f.format_name().to_string()).collect();
+    let mut trust_checkpoints = true;
     let record_key = format!("{STATE_DIR}/run.json");
     let mut record = RunRecord {
         order: plan.order,
@@ -250,6 +251,7 @@ fn record_run(store: &Store, job: &TilesJob, plan: &Plan) -> Result<String, Erro
         interp: job.interp.name().to_string(),
         inputs: plan.coadds.len(),
         creation_date: finalize::now_hips_date(),
+        previews: Some(previews.clone()),
     };
     if let Some(old) = store.get(&record_key)?.and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) {
         if job.resume || job.shard.is_some() {
@@ -268,12 +270,13 @@ fn record_run(store: &Store, job: &TilesJob, plan: &Plan) -> Result<String, Erro
                 });
             }
             record.creation_date = old.creation_date;
+            trust_checkpoints = old.previews.unwrap_or_default() == previews;
         }
     }
     let bytes =
         serde_json::to_vec_pretty(&record).map_err(|source| Error::State { key: record_key.clone(), source })?;
     store.put(&record_key, bytes)?;
-    Ok(record.creation_date)
+    Ok((record.creation_date, trust_checkpoints))
 }
 
 fn slug(s: &str) -> String {
