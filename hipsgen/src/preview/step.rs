@@ -89,6 +89,8 @@ pub struct PreviewsReport {
     pub failures: Vec<String>,
     /// The cut used.
     pub cut: (f32, f32),
+    /// Wall time.
+    pub elapsed: std::time::Duration,
 }
 
 /// Read the properties of a HiPS.
@@ -209,6 +211,7 @@ pub fn add_previews(
     set_cut: bool,
     aladin_url: &str,
 ) -> Result<PreviewsReport, PreviewError> {
+    let t0 = std::time::Instant::now();
     let mut props = read_properties(store)?;
     let loc = store.location().to_string();
     let max = order_of(&props, "hips_order", &loc)?;
@@ -247,6 +250,7 @@ pub fn add_previews(
         skipped: skipped.into_inner(),
         failures,
         cut: spec.cut,
+        elapsed: t0.elapsed(),
     })
 }
 
