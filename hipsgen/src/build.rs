@@ -153,10 +153,13 @@ impl<'a> Builder<'a> {
         self.plan.tiles.keys().filter(|t| set.contains(&(*t >> shift))).count() as u64
     }
 
-    /// Build everything: the shard's subtrees, or (unsharded) the whole pyramid from order 0.
+    /// Build everything: the shard's subtrees, or (unsharded) the whole pyramid from order 0. With previews, the
+    /// deepest tiles of the cut sample are built first ([`crate::cut`]) and every tile's previews are drawn as it is
+    /// written.
     ///
     /// # Errors
-    /// When the output store fails (inputs that fail are recorded, not fatal).
+    /// When the output store fails, a preview cannot be encoded, or the sample gives no display cut (inputs that
+    /// fail are recorded, not fatal).
     pub fn run(mut self) -> Result<BuildResult, Error> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
         let mut previews = None;
