@@ -1,12 +1,14 @@
 //! Building the tile pyramid: depth-first from each root tile, rendering the deepest tiles with the kernel and
-//! making every lower tile from its four children, in parallel (rayon), writing each tile as soon as it exists.
+//! making every lower tile from its four children, in parallel (rayon), writing each tile as soon as it exists, with
+//! its PNG/JPEG previews drawn from the same in-memory array when previews are asked for (the display cut comes from
+//! a sample of deepest tiles rendered first, see [`crate::cut`]).
 //!
 //! Memory is bounded by (threads x depth x 4) tiles, whatever the number of inputs. Every tile is a pure function
 //! of the inputs, so a run can be killed and resumed (`--resume`): existing deepest tiles are read back instead of
 //! re-rendered, and whole order-3 subtrees whose checkpoint (the tile plus a statistics sidecar written after it)
 //! exists are skipped. Shards split the order-3 subtrees between machines without coordination.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -14,18 +16,21 @@ use hips_core::coadd::Coadd;
 use hips_core::healpix::tile_key;
 use hips_core::kernel::{self, Interp, TileSpec};
 use hips_core::storage::Store;
-use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 use crate::plan::{Plan, Skipped};
+use crate::preview::{try_encode_preview, PreviewFormat, PreviewSpec, Stretch};
 use crate::stats::Stats;
 use crate::tile;
+use crate::{Error, Progress};
 
 /// A built tile (FITS-order pixels) with the statistics of the deepest tiles under it.
 type Built = (Vec<f32>, Stats);
 
 /// Order of the checkpoints (statistics sidecars) and of the shard roots.
 pub const CHECKPOINT_ORDER: u8 = 3;
+/// Fewest deepest tiles rendered at once while sampling the preview cut.
+const SAMPLE_CHUNK: usize = 8;
 /// Folder (in the output) holding run state: checkpoints and the run record. Not part of the HiPS proper.
 pub const STATE_DIR: &str = "hipsgen-state";
 
@@ -42,6 +47,10 @@ pub struct BuildOptions {
     pub progenitors: bool,
     /// Coverage order offset below the tile order (MOC order = tile order + this).
     pub moc_extra: u8,
+    /// Preview formats drawn next to every FITS tile (none: FITS only).
+    pub previews: Vec<PreviewFormat>,
+    /// Resuming: skip order-3 subtrees that have a checkpoint (false when the previous run drew other previews).
+    pub trust_checkpoints: bool,
 }
 
 /// What the build produced.
@@ -55,6 +64,8 @@ pub struct BuildResult {
     pub failed: Vec<Skipped>,
     /// Deepest tiles rendered in this run (not read back).
     pub rendered: u64,
+    /// The previews drawn (formats, cut, stretch) and the `hips_pixel_cut` text of the cut; `None` without previews.
+    pub previews: Option<(PreviewSpec, String)>,
 }
 
 /// The stateful pyramid builder.
@@ -67,7 +78,11 @@ pub struct Builder<'a> {
     failed: Mutex<BTreeMap<usize, String>>,
     used: Vec<AtomicBool>,
     rendered: AtomicU64,
-    progress: ProgressBar,
+    progress: &'a dyn Progress,
+    /// The previews to draw, set once the cut sample is done.
+    spec: Option<PreviewSpec>,
+    /// Deepest tiles of the cut sample, built before the pyramid pass and taken from here when it reaches them.
+    sampled: Mutex<HashMap<u64, Option<Built>>>,
 }
 
 fn checkpoint_key(npix: u64) -> String {
@@ -77,7 +92,7 @@ fn checkpoint_key(npix: u64) -> String {
 impl<'a> Builder<'a> {
     /// A builder for a plan writing into a store.
     #[must_use]
-    pub fn new(plan: &'a Plan, store: &'a Store, opts: BuildOptions, progress: ProgressBar) -> Self {
+    pub fn new(plan: &'a Plan, store: &'a Store, opts: BuildOptions, progress: &'a dyn Progress) -> Self {
         let k = plan.order;
         let mut coverage = vec![HashSet::new(); usize::from(k) + 1];
         coverage[usize::from(k)] = plan.tiles.keys().copied().collect();
@@ -96,6 +111,8 @@ impl<'a> Builder<'a> {
             used,
             rendered: AtomicU64::new(0),
             progress,
+            spec: None,
+            sampled: Mutex::new(HashMap::new()),
         }
     }
 
@@ -136,19 +153,29 @@ impl<'a> Builder<'a> {
         self.plan.tiles.keys().filter(|t| set.contains(&(*t >> shift))).count() as u64
     }
 
-    /// Build everything: the shard's subtrees, or (unsharded) the whole pyramid from order 0.
+    /// Build everything: the shard's subtrees, or (unsharded) the whole pyramid from order 0. With previews, the
+    /// deepest tiles of the cut sample are built first ([`crate::cut`]) and every tile's previews are drawn as it is
+    /// written.
     ///
     /// # Errors
-    /// When the output store fails (inputs that fail are recorded, not fatal).
-    pub fn run(self) -> anyhow::Result<BuildResult> {
+    /// When the output store fails, a preview cannot be encoded, or the sample gives no display cut (inputs that
+    /// fail are recorded, not fatal).
+    pub fn run(mut self) -> Result<BuildResult, Error> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
+        let mut previews = None;
+        if !self.opts.previews.is_empty() {
+            let (cut, text) = self.sample_cut()?;
+            let spec = PreviewSpec::new(self.opts.previews.clone(), cut, Stretch::default());
+            self.spec = Some(spec.clone());
+            previews = Some((spec, text));
+        }
         let stats = if self.opts.shard.is_some() {
             let roots = self.roots();
             let c = CHECKPOINT_ORDER.min(self.plan.order);
             let parts: Vec<Stats> = roots
                 .par_iter()
                 .map(|&r| self.build(c, r).map(|o| o.map(|(_, s)| s)))
-                .collect::<anyhow::Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>, Error>>()?
                 .into_iter()
                 .flatten()
                 .collect();
@@ -159,13 +186,12 @@ impl<'a> Builder<'a> {
             let parts: Vec<Stats> = roots
                 .par_iter()
                 .map(|&r| self.build(0, r).map(|o| o.map(|(_, s)| s)))
-                .collect::<anyhow::Result<Vec<_>>>()?
+                .collect::<Result<Vec<_>, Error>>()?
                 .into_iter()
                 .flatten()
                 .collect();
             merge_all(parts, moc_order)
         };
-        self.progress.finish_and_clear();
         let mut failed: Vec<Skipped> = self
             .failed
             .into_inner()
@@ -190,17 +216,83 @@ impl<'a> Builder<'a> {
             allsky: self.allsky.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
             failed,
             rendered: self.rendered.load(Ordering::Relaxed),
+            previews,
         })
     }
 
-    fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> anyhow::Result<u64> {
+    /// Build the deepest tiles of the cut sample (this run's are kept for the pyramid pass; a shard also renders,
+    /// without writing, the sample tiles of other shards so that every shard draws with the same cut) and return the
+    /// cut with its `hips_pixel_cut` text.
+    fn sample_cut(&self) -> Result<((f32, f32), String), Error> {
+        let k = self.plan.order;
+        let tiles: Vec<u64> = self.plan.tiles.keys().copied().collect();
+        let order = crate::cut::spread(&tiles);
+        let budget = crate::cut::budget(self.plan.width);
+        let shift = 2 * u32::from(k - CHECKPOINT_ORDER.min(k));
+        let roots: HashSet<u64> = self.roots().into_iter().collect();
+        let mut stats = Stats::new((k + self.opts.moc_extra).min(29));
+        let (mut done, mut with_data) = (0usize, 0usize);
+        // Prefixes of the spread order, each rendered in parallel, until `budget` sampled tiles hold data (blank
+        // tiles cost no memory). The chunk sizes depend only on the data (not on the threads), so every run and shard
+        // samples the same tiles.
+        while done < order.len() && with_data < budget {
+            let chunk = (budget - with_data).max(SAMPLE_CHUNK).min(order.len() - done);
+            let built: Vec<(u64, bool, Option<Built>)> = order[done..done + chunk]
+                .par_iter()
+                .map(|&n| {
+                    let mine = roots.contains(&(n >> shift));
+                    self.build_deep(n, mine).map(|b| (n, mine, b))
+                })
+                .collect::<Result<_, Error>>()?;
+            done += chunk;
+            let mut sampled = self.sampled.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (n, mine, b) in built {
+                if let Some((_, s)) = &b {
+                    stats.merge(s);
+                    with_data += 1;
+                }
+                if mine {
+                    sampled.insert(n, b);
+                }
+            }
+        }
+        tracing::info!(sampled = done, with_data, deepest = tiles.len(), "preview cut sampled");
+        crate::cut::from_stats(&stats).ok_or_else(|| Error::NoCut {
+            location: self.store.location().to_string(),
+            message: format!(
+                "the {done} sampled deepest tile(s) hold no data or a single value; add previews with `hipsgen \
+                 previews --cut`"
+            ),
+        })
+    }
+
+    /// Draw and write the previews of a tile (nothing when no previews are asked for).
+    fn put_previews(&self, order: u8, npix: u64, data: &[f32]) -> Result<(), Error> {
+        let Some(spec) = &self.spec else { return Ok(()) };
+        let w = self.plan.width;
+        for &f in &spec.formats {
+            let bytes = try_encode_preview(f, data, w, w, spec)?;
+            self.store.put(&tile_key(order, npix, f.extension()), bytes)?;
+        }
+        Ok(())
+    }
+
+    fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> Result<u64, Error> {
         let bytes = tile::encode_fits_tile(order, npix, self.plan.width, self.plan.frame, data);
         let n = bytes.len() as u64;
         self.store.put(&tile_key(order, npix, "fits"), bytes)?;
+        self.put_previews(order, npix, data)?;
         Ok(n)
     }
 
-    fn get_tile(&self, order: u8, npix: u64) -> anyhow::Result<Option<Vec<f32>>> {
+    fn put_checkpoint(&self, npix: u64, stats: &Stats) -> Result<(), Error> {
+        let key = checkpoint_key(npix);
+        let bytes = serde_json::to_vec(stats).map_err(|source| Error::State { key: key.clone(), source })?;
+        self.store.put(&key, bytes)?;
+        Ok(())
+    }
+
+    fn get_tile(&self, order: u8, npix: u64) -> Result<Option<Vec<f32>>, Error> {
         let key = tile_key(order, npix, "fits");
         match self.store.get(&key)? {
             Some(b) => Ok(Some(tile::decode_fits_tile(&key, b, self.plan.width)?)),
@@ -216,38 +308,38 @@ impl<'a> Builder<'a> {
     }
 
     /// Build tile (order, npix) and everything below it; `None` when it holds no data.
-    fn build(&self, order: u8, npix: u64) -> anyhow::Result<Option<Built>> {
+    fn build(&self, order: u8, npix: u64) -> Result<Option<Built>, Error> {
         let k = self.plan.order;
         let moc_order = (k + self.opts.moc_extra).min(29);
-        if order == CHECKPOINT_ORDER.min(k) && self.opts.resume {
+        if order == CHECKPOINT_ORDER.min(k) && self.opts.resume && self.opts.trust_checkpoints {
             if let Some(b) = self.store.get(&checkpoint_key(npix))? {
                 if let (Ok(stats), Some(data)) = (serde_json::from_slice::<Stats>(&b), self.get_tile(order, npix)?) {
-                    self.progress.inc(self.deep_count(&[npix]));
+                    self.progress.advance(self.deep_count(&[npix]));
                     self.note_order3(order, npix, &data);
                     return Ok(Some((data, stats)));
                 }
             }
         }
-        let result = if order == k { self.build_deep(npix)? } else { self.build_parent(order, npix)? };
+        let result = if order == k { self.take_or_build_deep(npix)? } else { self.build_parent(order, npix)? };
         if let Some((data, stats)) = &result {
             self.note_order3(order, npix, data);
             if order == CHECKPOINT_ORDER.min(k) {
-                self.store.put(&checkpoint_key(npix), serde_json::to_vec(stats)?)?;
+                self.put_checkpoint(npix, stats)?;
             }
         } else if order == CHECKPOINT_ORDER.min(k) {
-            self.store.put(&checkpoint_key(npix), serde_json::to_vec(&Stats::new(moc_order))?)?;
+            self.put_checkpoint(npix, &Stats::new(moc_order))?;
         }
         Ok(result)
     }
 
-    fn build_parent(&self, order: u8, npix: u64) -> anyhow::Result<Option<Built>> {
+    fn build_parent(&self, order: u8, npix: u64) -> Result<Option<Built>, Error> {
         let moc_order = (self.plan.order + self.opts.moc_extra).min(29);
         let next = &self.coverage[usize::from(order) + 1];
         let kids: Vec<(usize, Option<Built>)> = (0..4usize)
             .into_par_iter()
             .filter(|q| next.contains(&(4 * npix + *q as u64)))
             .map(|q| self.build(order + 1, 4 * npix + q as u64).map(|r| (q, r)))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, Error>>()?;
         let mut children: [Option<Vec<f32>>; 4] = Default::default();
         let mut stats = Stats::new(moc_order);
         for (q, r) in kids {
@@ -265,12 +357,30 @@ impl<'a> Builder<'a> {
         Ok(Some((data, stats)))
     }
 
-    fn build_deep(&self, npix: u64) -> anyhow::Result<Option<Built>> {
+    /// A deepest tile of the pyramid pass: from the cut sample (its previews drawn now), else built.
+    fn take_or_build_deep(&self, npix: u64) -> Result<Option<Built>, Error> {
+        let taken = self.sampled.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&npix);
+        match taken {
+            Some(built) => {
+                if let Some((data, _)) = &built {
+                    self.put_previews(self.plan.order, npix, data)?;
+                }
+                Ok(built)
+            }
+            None => self.build_deep(npix, true),
+        }
+    }
+
+    /// Build a deepest tile; `write`: store it (and count it), else only compute it (a sample tile of another shard).
+    fn build_deep(&self, npix: u64, write: bool) -> Result<Option<Built>, Error> {
         let (k, w) = (self.plan.order, self.plan.width);
         let moc_order = (k + self.opts.moc_extra).min(29);
         if self.opts.resume {
             if let Some(data) = self.get_tile(k, npix)? {
-                self.progress.inc(1);
+                if write {
+                    self.progress.advance(1);
+                    self.put_previews(k, npix, &data)?;
+                }
                 let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
                 s.tiles = 1;
                 s.bytes = tile::fits_tile_size(w);
@@ -284,13 +394,19 @@ impl<'a> Builder<'a> {
             static WORKSPACE: std::cell::RefCell<kernel::Workspace> = std::cell::RefCell::default();
         }
         WORKSPACE.with(|b| match b.try_borrow_mut() {
-            Ok(mut ws) => self.render_deep(&spec, idx, &mut ws),
+            Ok(mut ws) => self.render_deep(&spec, idx, &mut ws, write),
             // Re-entered on this thread (work stealing): use a fresh workspace rather than share.
-            Err(_) => self.render_deep(&spec, idx, &mut kernel::Workspace::default()),
+            Err(_) => self.render_deep(&spec, idx, &mut kernel::Workspace::default(), write),
         })
     }
 
-    fn render_deep(&self, spec: &TileSpec, idx: &[u32], ws: &mut kernel::Workspace) -> anyhow::Result<Option<Built>> {
+    fn render_deep(
+        &self,
+        spec: &TileSpec,
+        idx: &[u32],
+        ws: &mut kernel::Workspace,
+        write: bool,
+    ) -> Result<Option<Built>, Error> {
         let (k, w, npix) = (spec.order, spec.width, spec.npix);
         let moc_order = (k + self.opts.moc_extra).min(29);
         let live: Vec<usize> = idx.iter().map(|&i| i as usize).filter(|&i| !self.is_failed(i)).collect();
@@ -306,17 +422,23 @@ impl<'a> Builder<'a> {
         for &j in &used_pos {
             self.used[live[j]].store(true, Ordering::Relaxed);
         }
-        self.progress.inc(1);
-        self.rendered.fetch_add(1, Ordering::Relaxed);
+        if write {
+            self.progress.advance(1);
+            self.rendered.fetch_add(1, Ordering::Relaxed);
+        }
         if tile::is_blank(&data) {
             return Ok(None);
+        }
+        let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
+        s.tiles = 1;
+        if !write {
+            s.bytes = tile::fits_tile_size(w);
+            return Ok(Some((data, s)));
         }
         if self.opts.progenitors {
             let text = crate::progenitor::hpxfinder_lines(&used);
             self.store.put(&format!("HpxFinder/{}", tile_key(k, npix, "").trim_end_matches('.')), text)?;
         }
-        let mut s = Stats::of_tile(&data, k, npix, w, moc_order);
-        s.tiles = 1;
         s.bytes = self.put_tile(k, npix, &data)?;
         Ok(Some((data, s)))
     }

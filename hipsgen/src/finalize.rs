@@ -10,6 +10,7 @@ use hips_core::wcs::Frame;
 
 use crate::properties::Properties;
 use crate::stats::Stats;
+use crate::Error;
 
 /// Facts about the run that go into `properties`.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct Describe {
     pub formats: Vec<String>,
     /// Whether HpxFinder was written.
     pub progenitors: bool,
+    /// `hips_pixel_cut` as the previews were drawn (`None`: from the statistics).
+    pub pixel_cut: Option<String>,
 }
 
 /// Wavelength range (metres) and regime of well-known bands.
@@ -91,11 +94,18 @@ pub fn display_cut(stats: &Stats) -> Option<(f64, f64)> {
     Some(if hi > lo { (lo, hi) } else { (stats.min, stats.max.max(stats.min)) })
 }
 
+/// The `hips_pixel_cut` and `hips_data_range` values of statistics (`None` when there is no data).
+#[must_use]
+pub fn cut_texts(stats: &Stats) -> Option<(String, String)> {
+    let (lo, hi) = display_cut(stats)?;
+    Some((format!("{} {}", fmt_g(lo), fmt_g(hi)), format!("{} {}", fmt_g(stats.min), fmt_g(stats.max))))
+}
+
 /// Write `properties` from the run description and the statistics of every deepest tile.
 ///
 /// # Errors
 /// When the store fails.
-pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction: f64) -> anyhow::Result<Properties> {
+pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction: f64) -> Result<Properties, Error> {
     let mut p = Properties::new();
     p.set("creator_did", &d.id);
     p.set("obs_title", &d.title);
@@ -121,9 +131,9 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
     p.set("hips_tile_format", d.formats.join(" "));
     p.set("hips_pixel_bitpix", "-32");
     p.set("data_pixel_bitpix", d.data_bitpix.to_string());
-    if let Some((lo, hi)) = display_cut(stats) {
-        p.set("hips_pixel_cut", format!("{} {}", fmt_g(lo), fmt_g(hi)));
-        p.set("hips_data_range", format!("{} {}", fmt_g(stats.min), fmt_g(stats.max)));
+    if let Some((pixel_cut, data_range)) = cut_texts(stats) {
+        p.set("hips_pixel_cut", d.pixel_cut.clone().unwrap_or(pixel_cut));
+        p.set("hips_data_range", data_range);
     }
     p.set("hips_sampling", d.sampling);
     p.set("hips_overlay", "mean");
@@ -176,8 +186,10 @@ fn coord_sys(frame: Frame) -> moc_tools::CoordSys {
 ///
 /// # Errors
 /// When the MOC cannot be serialized or stored.
-pub fn write_moc(store: &Store, moc: &moc_tools::SMoc, frame: Frame) -> anyhow::Result<f64> {
-    store.put("Moc.fits", moc_tools::to_fits_bytes(moc, coord_sys(frame))?)?;
+pub fn write_moc(store: &Store, moc: &moc_tools::SMoc, frame: Frame) -> Result<f64, Error> {
+    let bytes = moc_tools::to_fits_bytes(moc, coord_sys(frame))
+        .map_err(|source| Error::Moc { key: "Moc.fits".into(), source })?;
+    store.put("Moc.fits", bytes)?;
     Ok(moc_tools::sky_fraction(moc))
 }
 
@@ -188,9 +200,11 @@ pub fn write_moc(store: &Store, moc: &moc_tools::SMoc, frame: Frame) -> anyhow::
 ///
 /// # Errors
 /// When the MOC cannot be serialized or an object cannot be stored.
-pub fn write_hpxfinder_meta(store: &Store, d: &Describe, coverage: &moc_tools::SMoc) -> anyhow::Result<()> {
+pub fn write_hpxfinder_meta(store: &Store, d: &Describe, coverage: &moc_tools::SMoc) -> Result<(), Error> {
     let tiles = moc_tools::degrade(coverage, d.order);
-    store.put("HpxFinder/Moc.fits", moc_tools::to_fits_bytes(&tiles, coord_sys(d.frame))?)?;
+    let bytes = moc_tools::to_fits_bytes(&tiles, coord_sys(d.frame))
+        .map_err(|source| Error::Moc { key: "HpxFinder/Moc.fits".into(), source })?;
+    store.put("HpxFinder/Moc.fits", bytes)?;
     let mut p = Properties::new();
     p.set("creator_did", format!("{}/meta", d.id));
     p.set("obs_title", format!("{}-meta", d.title));
@@ -227,7 +241,7 @@ pub fn allsky_array(tiles: &BTreeMap<u64, Vec<f32>>, width: usize) -> (usize, us
 ///
 /// # Errors
 /// When the store fails.
-pub fn write_allsky(store: &Store, tiles: &BTreeMap<u64, Vec<f32>>, width: usize) -> anyhow::Result<()> {
+pub fn write_allsky(store: &Store, tiles: &BTreeMap<u64, Vec<f32>>, width: usize) -> Result<(), Error> {
     let (aw, ah, data) = allsky_array(tiles, width);
     let cards = [
         Card::int("ORDER", 3, "HEALPix order of the tiles"),

@@ -1,11 +1,18 @@
 //! hipsgen: turns coadd FITS images into IVOA HiPS (HEALPix tile pyramids) on object storage.
 //!
-//! The batch orchestration lives here; the FITS, WCS, storage and rendering kernel are in `hips-core`, shared with
-//! hipsserve's on-demand tiles.
+//! The library is a set of jobs, each a validated value with one entry point that returns a report or a typed
+//! [`Error`]: [`run::TilesJob`] ([`run::run_tiles`]), [`preview::PreviewsJob`] ([`preview::run_previews`]),
+//! [`color::ColorJob`] ([`color::run_color`]), [`lint::LintJob`] ([`lint::run_lint`]), [`synth::SynthJob`]
+//! ([`synth::run_synth`]) and [`demo::DemoJob`] ([`demo::run_demo`]). The command line ([`cli`]) parses arguments
+//! and turns them into jobs; the library never prints and never picks exit codes (the binary maps reports to them).
+//! The FITS, WCS, storage and rendering kernel are in `hips-core`, shared with hipsserve's on-demand tiles.
 
 pub mod build;
+pub mod cli;
 pub mod color;
+pub mod cut;
 pub mod demo;
+pub mod error;
 pub mod finalize;
 pub mod html;
 pub mod lint;
@@ -18,32 +25,22 @@ pub mod stats;
 pub mod synth;
 pub mod tile;
 
+pub use error::Error;
 pub use hips_core::error_chain;
 
-/// Add PNG/JPEG previews to the FITS HiPS in `store` (cut from its properties, linear stretch); returns the
-/// formats added. Writes `index.html` too.
-///
-/// # Errors
-/// When tiles cannot be read or written, or a format is unknown.
-pub fn previews_for_tiles(store: &hips_core::storage::Store, formats: &[&str]) -> anyhow::Result<Vec<String>> {
-    let fmts: Vec<preview::PreviewFormat> = formats
-        .iter()
-        .map(|f| preview::PreviewFormat::parse(f).ok_or_else(|| anyhow::anyhow!("unknown preview format {f:?}")))
-        .collect::<anyhow::Result<_>>()?;
-    let props = preview::step::read_properties(store)?;
-    let cut = preview::step::resolve_cut(store, &props, None)?;
-    let spec = preview::PreviewSpec::new(fmts.clone(), cut, preview::Stretch::default());
-    let report = preview::add_previews(store, &spec, false, false, &html::aladin_url(None))?;
-    if let Some(f) = report.failures.first() {
-        anyhow::bail!("{} preview tile(s) failed, first: {f}", report.failures.len());
-    }
-    Ok(fmts.iter().map(|f| f.format_name().to_string()).collect())
+/// Where a long job reports its progress (the binary draws a progress bar; the library only counts).
+pub trait Progress: Sync {
+    /// The total amount of work (e.g. deepest tiles to build), once known.
+    fn set_total(&self, total: u64);
+    /// `n` more units done.
+    fn advance(&self, n: u64);
 }
 
-/// Write `index.html` (an Aladin Lite view, script from `$HIPS_ALADIN_URL` or the CDS CDN) for the HiPS in `store`.
-///
-/// # Errors
-/// When the store fails.
-pub fn write_index_html(store: &hips_core::storage::Store, props: &properties::Properties) -> anyhow::Result<()> {
-    html::write_index_html(store, props, &html::aladin_url(None)).map_err(|e| anyhow::anyhow!("{e}"))
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn set_total(&self, _total: u64) {}
+    fn advance(&self, _n: u64) {}
 }

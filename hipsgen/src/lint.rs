@@ -8,14 +8,14 @@ use hips_core::healpix::{parse_tile_key, ALLSKY_COLUMNS, ALLSKY_ROWS};
 use hips_core::storage::Store;
 
 use crate::properties::Properties;
+use crate::Error;
 
-/// Arguments of `hipsgen lint`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LintArgs {
+/// A validated `lint` job.
+#[derive(Debug, Clone)]
+pub struct LintJob {
     /// The HiPS: a local directory or an object-store URL.
     pub location: String,
     /// Decode and check at most this many tiles (all tiles are always listed and placed).
-    #[arg(long, default_value_t = 5000)]
     pub max_decoded: usize,
 }
 
@@ -57,35 +57,20 @@ fn is_hips_date(s: &str) -> bool {
         || chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ").is_ok()
 }
 
-/// Check the HiPS at `args.location`, print the report, and return it.
+/// Run a `lint` job: check the HiPS at `job.location`.
 ///
 /// # Errors
 /// When the location cannot be opened or listed at all.
-pub fn run_lint(args: &LintArgs) -> anyhow::Result<LintReport> {
-    let store = Store::open(&args.location)?;
-    let r = lint(&store, args.max_decoded)?;
-    for e in &r.errors {
-        println!("ERROR   {e}");
-    }
-    for w in &r.warnings {
-        println!("WARNING {w}");
-    }
-    let orders: Vec<String> = r.tiles_per_order.iter().map(|(o, n)| format!("{o}:{n}")).collect();
-    println!(
-        "{}: {} error(s), {} warning(s); tiles per order {}",
-        args.location,
-        r.errors.len(),
-        r.warnings.len(),
-        orders.join(" ")
-    );
-    Ok(r)
+pub fn run_lint(job: &LintJob) -> Result<LintReport, Error> {
+    let store = Store::open(&job.location)?;
+    lint(&store, job.max_decoded)
 }
 
 /// Check a HiPS in a store.
 ///
 /// # Errors
 /// When the store cannot be listed.
-pub fn lint(store: &Store, max_decoded: usize) -> anyhow::Result<LintReport> {
+pub fn lint(store: &Store, max_decoded: usize) -> Result<LintReport, Error> {
     let mut r = LintReport::default();
     let Some(text) = store.get("properties")? else {
         r.errors.push("properties: missing".into());
@@ -295,7 +280,7 @@ pub fn lint(store: &Store, max_decoded: usize) -> anyhow::Result<LintReport> {
     Ok(r)
 }
 
-fn check_allsky_fits(store: &Store, key: &str, width: usize, r: &mut LintReport) -> anyhow::Result<()> {
+fn check_allsky_fits(store: &Store, key: &str, width: usize, r: &mut LintReport) -> Result<(), Error> {
     let Some(b) = store.get(key)? else { return Ok(()) };
     let src = MemSource::new(key.to_string(), b);
     match fits::scan_hdus(&src) {

@@ -1,12 +1,18 @@
 //! `hipsgen` command line: `tiles` (coadds to a HiPS), `previews`, `color`, `synth` (LSST-like sample coadds),
 //! `demo` (the embedded default job) and `lint` (conformance).
 //!
-//! `main` maps outcomes to exit codes: 0 success, 1 fatal error (the error chain is printed), 2 usage error (clap),
-//! 3 finished but some inputs were skipped or the lint found problems.
+//! The binary parses arguments, validates them into jobs (`hipsgen::cli`), runs the library's job, draws the progress
+//! bar, prints the report, and maps it to the exit code: 0 success, 1 fatal error (the error chain is printed once),
+//! 2 usage error (clap, or a job value that does not hold), 3 finished but some inputs were skipped or the lint found
+//! problems. `previews` and `color` exit 1 when some tiles failed (each failure is printed).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use hipsgen::cli::{ColorArgs, DemoArgs, LintArgs, PreviewsArgs, SynthArgs, TilesArgs};
+use hipsgen::{Error, Progress};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// mimalloc keeps freed tile-sized blocks for reuse; with glibc's allocator every 1 MiB tile buffer was returned to
 /// the kernel and page-faulted (and zeroed) again: 13% of the CPU of `previews` (see BENCHMARKS.md).
@@ -24,49 +30,51 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Turn coadd images of one band into a complete HiPS (FITS tiles, every order to 0, Allsky, MOC, properties).
-    Tiles(hipsgen::run::TilesArgs),
+    Tiles(TilesArgs),
     /// Write LSST-like synthetic coadds (IMAGE/MASK/VARIANCE, TAN tract WCS, stars, NO_DATA) and a truth catalog.
     Synth(SynthArgs),
     /// Check a HiPS for conformance (properties, tiles, orders, Allsky, MOC); exit 0 when it holds.
-    Lint(hipsgen::lint::LintArgs),
+    Lint(LintArgs),
     /// Add PNG/JPEG previews (cut and stretch from the full-precision FITS tiles) to an existing FITS HiPS.
-    Previews(hipsgen::preview::PreviewsArgs),
+    Previews(PreviewsArgs),
     /// Build a color HiPS (Lupton asinh or linear) from three band HiPS.
-    Color(hipsgen::color::ColorArgs),
+    Color(ColorArgs),
     /// The embedded default job: sample LSST-like coadds in g, r, i -> three band HiPS and a color HiPS.
-    Demo(hipsgen::demo::DemoArgs),
+    Demo(DemoArgs),
 }
 
-/// Arguments of `hipsgen synth`.
-#[derive(Debug, clap::Args)]
-struct SynthArgs {
-    /// Output directory (created).
-    #[arg(long, short = 'o')]
-    out: std::path::PathBuf,
-    /// Bands, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "g,r,i")]
-    bands: Vec<String>,
-    /// Number of patches per band.
-    #[arg(long, default_value_t = 4)]
-    patches: usize,
-    /// Patch width and height in pixels.
-    #[arg(long, default_value_t = 1024)]
-    patch_size: usize,
-    /// Random seed (same seed, same files).
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Pixel scale in arcseconds.
-    #[arg(long, default_value_t = 0.2)]
-    pixel_scale: f64,
-    /// Overlap between neighbouring patches, pixels.
-    #[arg(long, default_value_t = 100)]
-    overlap: usize,
-    /// Tract centre right ascension, degrees.
-    #[arg(long, default_value_t = 150.0)]
-    ra: f64,
-    /// Tract centre declination, degrees.
-    #[arg(long, default_value_t = 2.0)]
-    dec: f64,
+/// The progress bar of the deepest tiles, drawn on stderr when it is a terminal.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let target =
+            if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({per_sec}, ETA {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bar(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn set_total(&self, total: u64) {
+        self.0.reset();
+        self.0.set_length(total);
+    }
+    fn advance(&self, n: u64) {
+        self.0.inc(n);
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn init_tracing() {
@@ -75,25 +83,45 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+fn print_tiles(r: &hipsgen::run::TilesReport) {
+    eprintln!(
+        "hipsgen tiles: {} input(s) used, {} skipped; order {}; {} tiles ({} deepest rendered this run); {:.1} s",
+        r.used,
+        r.skipped.len(),
+        r.order,
+        r.tiles,
+        r.rendered,
+        r.elapsed.as_secs_f64()
+    );
+    for s in &r.skipped {
+        eprintln!("  skipped: {}", s.reason);
+    }
+}
+
+/// Exit code of a step that went on past per-tile failures: each is printed, and any makes the code 1.
+fn failures_code(failures: &[String]) -> ExitCode {
+    for f in failures {
+        eprintln!("error: {f}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Tiles(args) => {
-            let out = hipsgen::run::run_tiles(&args)?;
-            Ok(if out.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+            let bar = Bar::new();
+            let report = hipsgen::run::run_tiles(&args.try_into()?, &bar)?;
+            drop(bar);
+            print_tiles(&report);
+            Ok(if report.skipped.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
-        Command::Synth(a) => {
-            let cfg = hipsgen::synth::SynthConfig {
-                bands: a.bands,
-                patches: a.patches,
-                patch_size: a.patch_size,
-                seed: a.seed,
-                pixel_scale_arcsec: a.pixel_scale,
-                overlap: a.overlap,
-                ra: a.ra,
-                dec: a.dec,
-            };
+        Command::Synth(args) => {
             let t0 = std::time::Instant::now();
-            let s = hipsgen::synth::generate(&cfg, &a.out)?;
+            let s = hipsgen::synth::run_synth(&args.try_into()?)?;
             eprintln!(
                 "hipsgen synth: {} files, {} stars, truth catalog {} ({:.1} s)",
                 s.files.len(),
@@ -103,12 +131,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Previews(args) => hipsgen::preview::run_previews(&args),
-        Command::Color(args) => hipsgen::color::run_color(&args),
-        Command::Demo(args) => Ok(if hipsgen::demo::run_demo(&args)? { ExitCode::SUCCESS } else { ExitCode::from(3) }),
+        Command::Previews(args) => Ok(failures_code(&hipsgen::preview::run_previews(&args.try_into()?)?.failures)),
+        Command::Color(args) => Ok(failures_code(&hipsgen::color::run_color(&args.try_into()?)?.failures)),
+        Command::Demo(args) => {
+            let job: hipsgen::demo::DemoJob = args.into();
+            eprintln!(
+                "hipsgen demo: writing {} patches x {} bands of {}^2 px to {}",
+                job.patches,
+                hipsgen::demo::DEMO_BANDS.len(),
+                job.patch_size,
+                job.out.join("coadds").display()
+            );
+            let bar = Bar::new();
+            let report = hipsgen::demo::run_demo(&job, &bar)?;
+            drop(bar);
+            for b in &report.bands {
+                print_tiles(b);
+            }
+            eprintln!("hipsgen demo: done. Serve it with: hipsserve --root {}", job.out.display());
+            Ok(if report.all_used() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }
         Command::Lint(args) => {
-            let report = hipsgen::lint::run_lint(&args)?;
-            Ok(if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+            let job: hipsgen::lint::LintJob = args.into();
+            let r = hipsgen::lint::run_lint(&job)?;
+            for e in &r.errors {
+                println!("ERROR   {e}");
+            }
+            for w in &r.warnings {
+                println!("WARNING {w}");
+            }
+            let orders: Vec<String> = r.tiles_per_order.iter().map(|(o, n)| format!("{o}:{n}")).collect();
+            println!(
+                "{}: {} error(s), {} warning(s); tiles per order {}",
+                job.location,
+                r.errors.len(),
+                r.warnings.len(),
+                orders.join(" ")
+            );
+            Ok(if r.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
     }
 }
@@ -119,9 +179,12 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-            eprintln!("hipsgen: error: {}", chain.join(": "));
-            ExitCode::FAILURE
+            eprintln!("hipsgen: error: {}", hipsgen::error_chain(&e));
+            if e.is_usage() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

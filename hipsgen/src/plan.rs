@@ -9,6 +9,8 @@ use hips_core::healpix::{pixel_size_deg, width_log2};
 use hips_core::wcs::{self, Frame};
 use rayon::prelude::*;
 
+use crate::Error;
+
 /// An input that could not be used, with the reason (the error chain as text).
 #[derive(Debug, Clone)]
 pub struct Skipped {
@@ -41,8 +43,9 @@ pub struct Plan {
 /// them).
 ///
 /// # Errors
-/// When a glob pattern is malformed.
-pub fn expand_inputs(inputs: &[String]) -> anyhow::Result<Vec<String>> {
+/// When a glob pattern is malformed or matches no file, or a directory cannot be walked.
+pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, Error> {
+    let err = |pattern: &str, message: String| Error::Inputs { pattern: pattern.to_string(), message };
     let mut out = Vec::new();
     for i in inputs {
         if hips_core::storage::is_url(i) {
@@ -50,18 +53,18 @@ pub fn expand_inputs(inputs: &[String]) -> anyhow::Result<Vec<String>> {
         } else if std::path::Path::new(i).is_dir() {
             for pat in ["**/*.fits", "**/*.fit", "**/*.fts"] {
                 let p = format!("{}/{pat}", i.trim_end_matches('/'));
-                for e in glob::glob(&p)? {
-                    out.push(e?.to_string_lossy().into_owned());
+                for e in glob::glob(&p).map_err(|e| err(&p, e.to_string()))? {
+                    out.push(e.map_err(|e| err(&p, e.to_string()))?.to_string_lossy().into_owned());
                 }
             }
         } else if i.contains(['*', '?', '[']) {
             let mut n = 0;
-            for e in glob::glob(i)? {
-                out.push(e?.to_string_lossy().into_owned());
+            for e in glob::glob(i).map_err(|e| err(i, e.to_string()))? {
+                out.push(e.map_err(|e| err(i, e.to_string()))?.to_string_lossy().into_owned());
                 n += 1;
             }
             if n == 0 {
-                anyhow::bail!("input pattern {i:?} matches no file");
+                return Err(err(i, "matches no file".into()));
             }
         } else {
             out.push(i.clone());
@@ -175,9 +178,9 @@ impl Plan {
         order: Option<u8>,
         width: usize,
         frame: Frame,
-    ) -> anyhow::Result<Plan> {
+    ) -> Result<Plan, Error> {
         if coadds.is_empty() {
-            anyhow::bail!("no usable input ({} skipped)", skipped.len());
+            return Err(Error::NoUsableInput { skipped: skipped.len() });
         }
         coadds.sort_by(|a, b| a.name.cmp(&b.name));
         let scale = coadds.iter().map(|c| c.wcs.pixel_scale_deg()).fold(f64::INFINITY, f64::min);

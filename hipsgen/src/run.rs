@@ -1,113 +1,129 @@
-//! The `tiles` command: plan, build the pyramid, then write the describing files. Inputs that fail are reported and
-//! skipped; the outcome says so, and the exit code follows.
+//! The `tiles` job: plan, build the pyramid, then write the describing files. Inputs that fail are skipped and
+//! listed in the report (the binary turns a report with skipped inputs into exit code 3).
 
-use std::io::IsTerminal;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hips_core::coadd::{Coadd, HduSelector};
 use hips_core::kernel::Interp;
 use hips_core::storage::Store;
 use hips_core::wcs::Frame;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::build::{BuildOptions, Builder, STATE_DIR};
 use crate::finalize::{self, Describe};
 use crate::plan::{self, Plan, Skipped};
+use crate::preview::PreviewFormat;
+use crate::{Error, Progress};
 
-/// Frame of the output HiPS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FrameArg {
-    /// ICRS equatorial.
-    Equatorial,
-    /// Galactic.
-    Galactic,
-}
-
-/// Arguments of `hipsgen tiles`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct TilesArgs {
-    /// Input coadds: FITS paths, globs (quote them), directories (searched for *.fits) or URLs (s3://, gs://,
-    /// az://, http(s)://, memory://). Read by byte range.
-    #[arg(long, short = 'i', num_args = 1.., required = true)]
-    pub input: Vec<String>,
-    /// Output HiPS: a local directory or an object-store URL (s3://bucket/prefix, gs://, az://, memory://).
-    #[arg(long, short = 'o')]
+/// A validated `tiles` job: coadds of one band to a complete HiPS.
+#[derive(Debug, Clone)]
+pub struct TilesJob {
+    /// Input coadds: FITS paths, globs, directories or object-store URLs.
+    pub inputs: Vec<String>,
+    /// Output HiPS location (directory or object-store URL).
     pub out: String,
-    /// Band name (g, r, i, ...): used in the title, em_min/em_max and obs_regime.
-    #[arg(long)]
+    /// Band name (title, em_min/em_max, obs_regime).
     pub band: Option<String>,
-    /// creator_did of the HiPS (an IVOID, ivo://AUTHORITY/P/...). Default derived from the band or output name.
-    #[arg(long)]
+    /// creator_did (default derived from the band or output name).
     pub id: Option<String>,
-    /// obs_title of the HiPS.
-    #[arg(long)]
+    /// obs_title (default from the band).
     pub title: Option<String>,
-    /// Deepest order. Default: the smallest order whose pixels are not coarser than the finest input pixels by
-    /// more than 5% (0.2"/px -> 11 with 512-px tiles), at least 3.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(3..=20))]
+    /// Deepest order (3..=20); `None` chooses it from the finest input pixels.
     pub order: Option<u8>,
-    /// Tile width in pixels: a power of two from 64 to 4096.
-    #[arg(long, default_value_t = 512, value_parser = parse_width)]
+    /// Tile width: a power of two from 64 to 4096.
     pub tile_width: usize,
     /// Frame of the HiPS.
-    #[arg(long, value_enum, default_value_t = FrameArg::Equatorial)]
-    pub frame: FrameArg,
-    /// Image HDU to use (index, 0 = primary, or EXTNAME/EXTTYPE). Default: the HDU named IMAGE (with MASK and
-    /// VARIANCE planes when present), else the first 2-D image.
-    #[arg(long)]
+    pub frame: Frame,
+    /// Image HDU to use (default: IMAGE with MASK and VARIANCE, else the first 2-D image).
     pub hdu: Option<HduSelector>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
+    /// Worker threads (`None`: all cores).
     pub threads: Option<usize>,
-    /// Keep tiles and checkpoints already in the output and do only the rest; the result is identical to a clean run.
-    #[arg(long)]
+    /// Keep tiles and checkpoints already in the output.
     pub resume: bool,
-    /// Interpolation: bilinear, nearest or lanczos3.
-    #[arg(long, default_value = "bilinear")]
+    /// Interpolation kernel.
     pub interp: Interp,
-    /// Build only shard I of N (`I/N`, 0-based) of the order-3 subtrees; then run once more without --shard and with
-    /// --resume to finish (lower orders, Allsky, MOC, properties).
-    #[arg(long, value_parser = parse_shard)]
+    /// `(index, count)`, `index < count`: build only this shard of the order-3 subtrees.
     pub shard: Option<(usize, usize)>,
-    /// Tile formats: fits plus optional png and jpeg previews (drawn from the FITS values).
-    #[arg(long, value_delimiter = ',', default_value = "fits")]
-    pub formats: Vec<String>,
-    /// Do not write the HpxFinder progenitor index.
-    #[arg(long)]
-    pub no_progenitors: bool,
-    /// Coverage (Moc.fits) order above the tile order.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=9))]
+    /// Preview formats drawn next to the FITS tiles (no duplicates; FITS tiles are always written).
+    pub previews: Vec<PreviewFormat>,
+    /// Write the HpxFinder progenitor index.
+    pub progenitors: bool,
+    /// Coverage (Moc.fits) order above the tile order (0..=9).
     pub moc_extra: u8,
 }
 
-fn parse_width(s: &str) -> Result<usize, String> {
-    let w: usize = s.parse().map_err(|e| format!("{e}"))?;
-    if w.is_power_of_two() && (64..=4096).contains(&w) {
-        Ok(w)
-    } else {
-        Err(format!("tile width {w} is not a power of two between 64 and 4096"))
+impl TilesJob {
+    /// A job with the command line's defaults: order from the inputs, 512-px tiles, equatorial, bilinear, FITS only,
+    /// progenitors, MOC 3 orders deeper than the tiles.
+    #[must_use]
+    pub fn new(inputs: Vec<String>, out: impl Into<String>) -> Self {
+        TilesJob {
+            inputs,
+            out: out.into(),
+            band: None,
+            id: None,
+            title: None,
+            order: None,
+            tile_width: 512,
+            frame: Frame::Equatorial,
+            hdu: None,
+            threads: None,
+            resume: false,
+            interp: Interp::Bilinear,
+            shard: None,
+            previews: Vec::new(),
+            progenitors: true,
+            moc_extra: 3,
+        }
+    }
+
+    /// Check the fields a caller could have set out of range (the command line checks them too).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.inputs.is_empty() {
+            return Err(Error::invalid("--input", "no input given"));
+        }
+        if !(self.tile_width.is_power_of_two() && (64..=4096).contains(&self.tile_width)) {
+            return Err(Error::invalid(
+                "--tile-width",
+                format!("tile width {} is not a power of two between 64 and 4096", self.tile_width),
+            ));
+        }
+        if let Some(o) = self.order.filter(|o| !(3..=20).contains(o)) {
+            return Err(Error::invalid("--order", format!("{o} is not in 3..=20")));
+        }
+        if let Some((i, n)) = self.shard.filter(|(i, n)| *n == 0 || i >= n) {
+            return Err(Error::invalid("--shard", format!("shard {i}/{n}: need 0 <= I < N")));
+        }
+        if self.moc_extra > 9 {
+            return Err(Error::invalid("--moc-extra", format!("{} is not in 0..=9", self.moc_extra)));
+        }
+        if self.threads == Some(0) {
+            return Err(Error::invalid("--threads", "need at least one thread"));
+        }
+        Ok(())
     }
 }
 
-fn parse_shard(s: &str) -> Result<(usize, usize), String> {
-    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
-    let (i, n): (usize, usize) = (i.parse().map_err(|e| format!("{e}"))?, n.parse().map_err(|e| format!("{e}"))?);
-    if n == 0 || i >= n {
-        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
-    }
-    Ok((i, n))
-}
-
-/// What a run did.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Inputs skipped (unreadable, bad WCS, all blank...).
+/// What a `tiles` job did.
+#[derive(Debug, Clone)]
+pub struct TilesReport {
+    /// Inputs skipped (unreadable, bad WCS, all blank...), with the reasons.
     pub skipped: Vec<Skipped>,
+    /// Inputs used.
+    pub used: usize,
     /// Deepest order.
     pub order: u8,
-    /// Tiles written in total (all orders).
+    /// FITS tiles in the HiPS (all orders; this shard's only when sharded).
     pub tiles: u64,
+    /// Deepest tiles rendered in this run (not read back by `--resume`).
+    pub rendered: u64,
+    /// Preview formats written next to the FITS tiles.
+    pub previews: Vec<PreviewFormat>,
+    /// Wall time of the job.
+    pub elapsed: Duration,
 }
 
 /// Record of the run kept in the output so resumed runs check they continue the same job.
@@ -119,95 +135,76 @@ struct RunRecord {
     interp: String,
     inputs: usize,
     creation_date: String,
+    /// Preview formats drawn with the tiles (`None` in records written before previews were drawn in the same
+    /// pass: their checkpoints are then not trusted when this run draws previews).
+    #[serde(default)]
+    previews: Option<Vec<String>>,
 }
 
-/// Run `hipsgen tiles`.
+/// Run a `tiles` job, reporting progress in deepest tiles to `progress`.
 ///
 /// # Errors
-/// Fatal problems only: no usable input, output store failures, a resumed run whose parameters differ.
-pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
+/// Fatal problems only: an invalid job, no usable input, output store failures, a resumed run whose parameters
+/// differ. Inputs that fail are skipped and listed in the report.
+pub fn run_tiles(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport, Error> {
+    job.validate()?;
+    match job.threads {
+        Some(threads) => rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|source| Error::Threads { threads, source })?
+            .install(|| tiles_in_pool(job, progress)),
+        None => tiles_in_pool(job, progress),
+    }
+}
+
+fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport, Error> {
     let t0 = Instant::now();
-    if let Some(n) = args.threads {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-    }
-    let frame = match args.frame {
-        FrameArg::Equatorial => Frame::Equatorial,
-        FrameArg::Galactic => Frame::Galactic,
-    };
-    for f in &args.formats {
-        if !["fits", "png", "jpeg", "jpg"].contains(&f.as_str()) {
-            anyhow::bail!("unknown tile format {f:?} (fits, png, jpeg)");
-        }
-    }
-    let store = Store::open(&args.out)?;
-    let inputs = plan::expand_inputs(&args.input)?;
+    let frame = job.frame;
+    let store = Store::open(&job.out)?;
+    let inputs = plan::expand_inputs(&job.inputs)?;
     tracing::info!(inputs = inputs.len(), "opening inputs");
-    let (coadds, mut skipped) = plan::open_all(&inputs, args.hdu.as_ref());
+    let (coadds, mut skipped) = plan::open_all(&inputs, job.hdu.as_ref());
     for s in &skipped {
         tracing::error!("skipping input: {}", s.reason);
     }
-    let plan = Plan::new(coadds, std::mem::take(&mut skipped), args.order, args.tile_width, frame)?;
+    let plan = Plan::new(coadds, std::mem::take(&mut skipped), job.order, job.tile_width, frame)?;
     skipped = plan.skipped.clone();
     tracing::info!(order = plan.order, deepest_tiles = plan.tiles.len(), coadds = plan.coadds.len(), "planned");
-
-    let record_key = format!("{STATE_DIR}/run.json");
-    let mut record = RunRecord {
-        order: plan.order,
-        width: plan.width,
-        frame: format!("{frame:?}"),
-        interp: args.interp.name().to_string(),
-        inputs: plan.coadds.len(),
-        creation_date: finalize::now_hips_date(),
-    };
-    if let Some(old) = store.get(&record_key)?.and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) {
-        if args.resume || args.shard.is_some() {
-            let same = old.order == record.order
-                && old.width == record.width
-                && old.frame == record.frame
-                && old.interp == record.interp;
-            if !same {
-                anyhow::bail!(
-                    "{}: the output was started with order {}, width {}, frame {}, {} sampling; this run asks for order {}, width {}, frame {}, {} sampling",
-                    store.location(), old.order, old.width, old.frame, old.interp, record.order, record.width, record.frame, record.interp
-                );
-            }
-            record.creation_date = old.creation_date;
-        }
-    }
-    store.put(&record_key, serde_json::to_vec_pretty(&record)?)?;
+    let (creation_date, trust_checkpoints) = record_run(&store, job, &plan)?;
 
     let opts = BuildOptions {
-        interp: args.interp,
-        resume: args.resume,
-        shard: args.shard,
-        progenitors: !args.no_progenitors,
-        moc_extra: args.moc_extra,
+        interp: job.interp,
+        resume: job.resume,
+        shard: job.shard,
+        progenitors: job.progenitors,
+        moc_extra: job.moc_extra,
+        previews: job.previews.clone(),
+        trust_checkpoints,
     };
-    let progress = ProgressBar::with_draw_target(
-        Some(0),
-        if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-    );
-    progress.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({per_sec}, ETA {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let builder = Builder::new(&plan, &store, opts, progress.clone());
-    progress.set_length(builder.deep_count(&builder.roots()));
+    let builder = Builder::new(&plan, &store, opts, progress);
+    progress.set_total(builder.deep_count(&builder.roots()));
     let result = builder.run()?;
     skipped.extend(result.failed.iter().cloned());
 
     // Inputs skipped while rendering (unreadable, or no valid pixel) do not describe the HiPS.
     let failed: std::collections::HashSet<&str> = result.failed.iter().map(|f| f.input.as_str()).collect();
     let used: Vec<&Coadd> = plan.coadds.iter().filter(|c| !failed.contains(c.name.as_str())).collect();
-    if args.shard.is_none() {
+    if job.shard.is_none() {
         let coverage = finalize::coverage_moc(&result.stats);
         let sky_fraction = finalize::write_moc(&store, &coverage, frame)?;
         finalize::write_allsky(&store, &result.allsky, plan.width)?;
-        let formats: Vec<String> = vec!["fits".into()];
+        if let Some((spec, _)) = &result.previews {
+            let (aw, ah, data) = finalize::allsky_array(&result.allsky, plan.width);
+            for &f in &spec.formats {
+                let bytes = crate::preview::try_encode_preview(f, &data, aw, ah, spec)?;
+                store.put(&format!("Norder3/Allsky.{}", f.extension()), bytes)?;
+            }
+        }
         let d = Describe {
-            id: args.id.clone().unwrap_or_else(|| default_id(args)),
-            title: args.title.clone().unwrap_or_else(|| default_title(args)),
-            band: args.band.clone().or_else(|| common_band(&used)),
+            id: job.id.clone().unwrap_or_else(|| default_id(job)),
+            title: job.title.clone().unwrap_or_else(|| default_title(job)),
+            band: job.band.clone().or_else(|| common_band(&used)),
             order: plan.order,
             width: plan.width,
             frame,
@@ -215,51 +212,87 @@ pub fn run_tiles(args: &TilesArgs) -> anyhow::Result<Outcome> {
             input_scale_deg: used.iter().map(|c| c.wcs.pixel_scale_deg()).fold(f64::INFINITY, f64::min),
             n_inputs: used.len(),
             initial: initial_view(&used),
-            sampling: args.interp.name(),
-            creation_date: record.creation_date.clone(),
-            formats: formats.clone(),
-            progenitors: !args.no_progenitors,
+            sampling: job.interp.name(),
+            creation_date,
+            formats: crate::preview::tile_format_value(&job.previews, true)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            progenitors: job.progenitors,
+            pixel_cut: result.previews.as_ref().map(|(_, text)| text.clone()),
         };
         let props = finalize::write_properties(&store, &d, &result.stats, sky_fraction)?;
         if d.progenitors {
             finalize::write_hpxfinder_meta(&store, &d, &coverage)?;
         }
-        let previews: Vec<&str> = args.formats.iter().map(String::as_str).filter(|f| *f != "fits").collect();
-        crate::write_index_html(&store, &props)?;
-        if !previews.is_empty() {
-            crate::previews_for_tiles(&store, &previews)?;
+        crate::html::write_index_html(&store, &props, &crate::html::aladin_url(None))?;
+    }
+    Ok(TilesReport {
+        skipped,
+        used: used.len(),
+        order: plan.order,
+        tiles: result.stats.tiles,
+        rendered: result.rendered,
+        previews: job.previews.clone(),
+        elapsed: t0.elapsed(),
+    })
+}
+
+/// Write (or, resuming, check) the run record; returns the HiPS creation date (kept across resumed runs) and whether
+/// the checkpoints in the output hold the previews this run draws.
+fn record_run(store: &Store, job: &TilesJob, plan: &Plan) -> Result<(String, bool), Error> {
+    let previews: Vec<String> = job.previews.iter().map(|f| f.format_name().to_string()).collect();
+    let mut trust_checkpoints = true;
+    let record_key = format!("{STATE_DIR}/run.json");
+    let mut record = RunRecord {
+        order: plan.order,
+        width: plan.width,
+        frame: format!("{:?}", job.frame),
+        interp: job.interp.name().to_string(),
+        inputs: plan.coadds.len(),
+        creation_date: finalize::now_hips_date(),
+        previews: Some(previews.clone()),
+    };
+    if let Some(old) = store.get(&record_key)?.and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) {
+        if job.resume || job.shard.is_some() {
+            let same = old.order == record.order
+                && old.width == record.width
+                && old.frame == record.frame
+                && old.interp == record.interp;
+            if !same {
+                let describe = |r: &RunRecord| {
+                    format!("order {}, width {}, frame {}, {} sampling", r.order, r.width, r.frame, r.interp)
+                };
+                return Err(Error::ResumeMismatch {
+                    location: store.location().to_string(),
+                    started: describe(&old),
+                    asked: describe(&record),
+                });
+            }
+            record.creation_date = old.creation_date;
+            trust_checkpoints = old.previews.unwrap_or_default() == previews;
         }
     }
-    let tiles = result.stats.tiles;
-    eprintln!(
-        "hipsgen tiles: {} input(s) used, {} skipped; order {}; {} tiles ({} deepest rendered this run); {:.1} s",
-        used.len(),
-        skipped.len(),
-        plan.order,
-        tiles,
-        result.rendered,
-        t0.elapsed().as_secs_f64()
-    );
-    for s in &skipped {
-        eprintln!("  skipped: {}", s.reason);
-    }
-    Ok(Outcome { skipped, order: plan.order, tiles })
+    let bytes =
+        serde_json::to_vec_pretty(&record).map_err(|source| Error::State { key: record_key.clone(), source })?;
+    store.put(&record_key, bytes)?;
+    Ok((record.creation_date, trust_checkpoints))
 }
 
 fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
-fn default_id(args: &TilesArgs) -> String {
-    let base = args.out.trim_end_matches('/').rsplit('/').next().unwrap_or("hips").to_string();
-    match &args.band {
+fn default_id(job: &TilesJob) -> String {
+    let base = job.out.trim_end_matches('/').rsplit('/').next().unwrap_or("hips").to_string();
+    match &job.band {
         Some(b) => format!("ivo://hipsgen.local/P/{}/{}", slug(&base), slug(b)),
         None => format!("ivo://hipsgen.local/P/{}", slug(&base)),
     }
 }
 
-fn default_title(args: &TilesArgs) -> String {
-    match &args.band {
+fn default_title(job: &TilesJob) -> String {
+    match &job.band {
         Some(b) => format!("Coadds, band {b}"),
         None => "Coadd images".to_string(),
     }

@@ -324,6 +324,23 @@ fn in_wedge(wedges: &[(usize, usize)], size: usize, x: usize, y: usize) -> bool 
     wedges.iter().any(|&(wx, wy)| x >= wx && y >= wy && (x - wx) + (y - wy) < size)
 }
 
+/// A validated `synth` job: a tract configuration and the output directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthJob {
+    /// What to generate.
+    pub config: SynthConfig,
+    /// Output directory (created).
+    pub out: PathBuf,
+}
+
+/// Run a `synth` job ([`generate`] into `job.out`).
+///
+/// # Errors
+/// As [`generate`].
+pub fn run_synth(job: &SynthJob) -> Result<SynthSummary, SynthError> {
+    generate(&job.config, &job.out)
+}
+
 /// Generate the tract: `out_dir/<band>/patch_<band>_<NNNN>.fits` for every band and patch, and `out_dir/truth.csv`.
 ///
 /// Patches are generated in parallel (rayon), one patch per task, so memory stays at a few planes per thread.

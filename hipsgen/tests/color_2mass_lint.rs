@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::Command;
 
 use clap::Parser;
-use hipsgen::color::{run_color, ColorArgs};
-use hipsgen::preview::{run_previews, PreviewsArgs};
+use hipsgen::cli::{ColorArgs, PreviewsArgs};
+use hipsgen::color::{run_color, ColorJob};
+use hipsgen::preview::{run_previews, PreviewsJob};
 use hipsgen::properties::Properties;
 
 #[derive(Parser)]
@@ -67,8 +68,9 @@ fn two_mass_color_hips_passes_cds_lint() {
     }
     // Band previews on J (PNG + JPEG) and LINT on it.
     let j = band_dir("j").display().to_string();
-    let code = run_previews(&PreviewsCli::parse_from(["x", &j, "--stretch", "asinh"]).a).expect("previews");
-    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let job = PreviewsJob::try_from(PreviewsCli::parse_from(["x", &j, "--stretch", "asinh"]).a).expect("job");
+    let report = run_previews(&job).expect("previews");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
     let jp = Properties::parse(&std::fs::read_to_string(band_dir("j").join("properties")).expect("properties"));
     assert_eq!(jp.get("hips_tile_format"), Some("png jpeg fits"));
     assert!(band_dir("j").join("Norder3/Allsky.png").exists() && band_dir("j").join("index.html").exists());
@@ -79,7 +81,8 @@ fn two_mass_color_hips_passes_cds_lint() {
     let (k, h) = (band_dir("k").display().to_string(), band_dir("h").display().to_string());
     let o = out.display().to_string();
     let args = ColorCli::parse_from(["x", "--red", &k, "--green", &h, "--blue", &j, "--out", &o]).a;
-    assert_eq!(run_color(&args).expect("color"), std::process::ExitCode::SUCCESS);
+    let report = run_color(&ColorJob::try_from(args).expect("job")).expect("color");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
     let text = lint(&out);
     assert!(text.contains("Allsky found"), "{text}");
     let p = Properties::parse(&std::fs::read_to_string(out.join("properties")).expect("properties"));

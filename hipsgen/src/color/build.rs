@@ -121,6 +121,8 @@ pub struct ColorReport {
     pub skipped: usize,
     /// Failures, with reasons.
     pub failures: Vec<String>,
+    /// Wall time.
+    pub elapsed: std::time::Duration,
 }
 
 /// Read one band's FITS object as f32, `None` when absent; checks the size.
@@ -234,6 +236,7 @@ pub fn build_color(
     mapper: &ColorMapper,
     opts: &ColorOptions,
 ) -> Result<ColorReport, ColorError> {
+    let t0 = std::time::Instant::now();
     check_compatible(bands)?;
     if opts.formats.is_empty() {
         return Err(ColorError::Usage("no output format".into()));
@@ -290,6 +293,7 @@ pub fn build_color(
         written: written.into_inner(),
         skipped: skipped.into_inner(),
         failures: failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+        elapsed: t0.elapsed(),
     })
 }
 

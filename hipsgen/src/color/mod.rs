@@ -1,4 +1,4 @@
-//! Color HiPS from three band HiPS (R, G, B): `hipsgen color`.
+//! Color HiPS from three band HiPS (R, G, B): the `color` job.
 //!
 //! Every tile present in any band, at every order, is computed from the three full-precision FITS tiles of that order
 //! (never from 8-bit previews) with [`mapping`] (Lupton asinh by default, linear per-band cuts as the alternative)
@@ -8,8 +8,6 @@
 
 pub mod build;
 pub mod mapping;
-
-use std::process::ExitCode;
 
 pub use build::{build_color, BandHips, ColorOptions, ColorReport};
 pub use mapping::{rgba_pixels, ColorMapper, ColorMethod, ColorParams};
@@ -67,58 +65,93 @@ impl From<hips_core::storage::StoreError> for ColorError {
 /// and brighter pixels keep their hue.
 pub const DEFAULT_LUPTON_RANGE: f64 = 100.0;
 
-/// Command-line arguments of `hipsgen color`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ColorArgs {
+/// Default Lupton softening parameter Q.
+pub const DEFAULT_Q: f64 = 8.0;
+/// Default Lupton linear stretch.
+pub const DEFAULT_STRETCH: f64 = 5.0;
+
+/// A validated `color` job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColorJob {
     /// Band HiPS shown in red (directory or object-store URL).
-    #[arg(long)]
     pub red: String,
     /// Band HiPS shown in green.
-    #[arg(long)]
     pub green: String,
     /// Band HiPS shown in blue.
-    #[arg(long)]
     pub blue: String,
-    /// Output color HiPS (directory or object-store URL).
-    #[arg(long)]
+    /// Output color HiPS.
     pub out: String,
     /// Color method.
-    #[arg(long, value_enum, default_value_t = ColorMethod::Lupton)]
     pub method: ColorMethod,
-    /// Lupton asinh softening parameter.
-    #[arg(long, default_value_t = 8.0)]
+    /// Lupton asinh softening parameter (>= 0).
     pub q: f64,
-    /// Lupton linear stretch (in scaled units, see --scale).
-    #[arg(long, default_value_t = 5.0)]
+    /// Lupton linear stretch (> 0).
     pub stretch: f64,
-    /// Value shown black, one for all bands or R G B (default: each band's hips_pixel_cut low value).
-    #[arg(long, num_args = 1..=3, allow_negative_numbers = true)]
-    pub minimum: Option<Vec<f64>>,
-    /// Linear method: value shown at full intensity, one or R G B (default: each band's hips_pixel_cut high value).
-    #[arg(long, num_args = 1..=3, allow_negative_numbers = true)]
-    pub maximum: Option<Vec<f64>>,
-    /// Lupton: per-band multipliers applied after subtracting the minimum, one or R G B
-    /// (default: 100 / (cut high - cut low) of each band).
-    #[arg(long, num_args = 1..=3)]
-    pub scale: Option<Vec<f64>>,
-    /// Output tile formats.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [PreviewFormat::Jpeg, PreviewFormat::Png])]
-    pub format: Vec<PreviewFormat>,
+    /// Value shown black per band (`None`: each band's hips_pixel_cut low value).
+    pub minimum: Option<[f64; 3]>,
+    /// Linear method: value shown at full intensity per band (`None`: each band's hips_pixel_cut high value).
+    pub maximum: Option<[f64; 3]>,
+    /// Lupton per-band multipliers (`None`: 100 / (cut high - cut low) of each band).
+    pub scale: Option<[f64; 3]>,
+    /// Output tile formats (no duplicates, at least one).
+    pub formats: Vec<PreviewFormat>,
     /// JPEG quality (1-100).
-    #[arg(long, default_value_t = DEFAULT_JPEG_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub jpeg_quality: u8,
-    /// creator_did of the color HiPS (default: derived from the bands' creator_did).
-    #[arg(long)]
+    /// creator_did (default derived from the bands').
     pub id: Option<String>,
-    /// obs_title of the color HiPS (default: built from the band titles).
-    #[arg(long)]
+    /// obs_title (default from the bands').
     pub title: Option<String>,
-    /// Skip tiles whose outputs already exist (to finish a killed run with the same parameters).
-    #[arg(long)]
+    /// Skip tiles whose outputs already exist.
     pub resume: bool,
-    /// Aladin Lite script URL for index.html (default: $HIPS_ALADIN_URL, else the CDS CDN).
-    #[arg(long)]
+    /// Aladin Lite script URL for index.html (`None`: `$HIPS_ALADIN_URL`, else the CDS CDN).
     pub aladin_url: Option<String>,
+}
+
+impl ColorJob {
+    /// A job with the command line's defaults (Lupton, Q 8, stretch 5, cuts from the bands, JPEG and PNG).
+    #[must_use]
+    pub fn new(
+        red: impl Into<String>,
+        green: impl Into<String>,
+        blue: impl Into<String>,
+        out: impl Into<String>,
+    ) -> Self {
+        ColorJob {
+            red: red.into(),
+            green: green.into(),
+            blue: blue.into(),
+            out: out.into(),
+            method: ColorMethod::Lupton,
+            q: DEFAULT_Q,
+            stretch: DEFAULT_STRETCH,
+            minimum: None,
+            maximum: None,
+            scale: None,
+            formats: vec![PreviewFormat::Jpeg, PreviewFormat::Png],
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
+            id: None,
+            title: None,
+            resume: false,
+            aladin_url: None,
+        }
+    }
+
+    /// Check the values a caller could have set out of range.
+    ///
+    /// # Errors
+    /// [`ColorError::Usage`] saying what is wrong.
+    pub fn validate(&self) -> Result<(), ColorError> {
+        if self.stretch <= 0.0 || self.q < 0.0 {
+            return Err(ColorError::Usage("--stretch must be > 0 and --q >= 0".into()));
+        }
+        if self.formats.is_empty() {
+            return Err(ColorError::Usage("no output format".into()));
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(ColorError::Usage(format!("--jpeg-quality {} is not in 1..=100", self.jpeg_quality)));
+        }
+        Ok(())
+    }
 }
 
 /// Expand 1 or 3 values to R, G, B.
@@ -133,20 +166,19 @@ pub fn per_band(name: &str, v: &[f64]) -> Result<[f64; 3], ColorError> {
     }
 }
 
-/// Run `hipsgen color`.
+/// Run a `color` job. Per-tile failures are in the report (`failures`), not errors.
 ///
 /// # Errors
-/// When a band cannot be opened or read, the bands are incompatible, or the output cannot be written.
-pub fn run_color(args: &ColorArgs) -> anyhow::Result<ExitCode> {
+/// When the job is invalid, a band cannot be opened or read, the bands are incompatible, or the output cannot be
+/// written.
+pub fn run_color(job: &ColorJob) -> Result<ColorReport, ColorError> {
+    job.validate()?;
     let bands =
-        [BandHips::open("red", &args.red)?, BandHips::open("green", &args.green)?, BandHips::open("blue", &args.blue)?];
+        [BandHips::open("red", &job.red)?, BandHips::open("green", &job.green)?, BandHips::open("blue", &job.blue)?];
     let cuts = bands.each_ref().map(|b| b.cut);
-    let minimum = match &args.minimum {
-        Some(v) => per_band("minimum", v)?,
-        None => cuts.map(|c| c.map_or(0.0, |c| f64::from(c.0))),
-    };
-    let maximum = match &args.maximum {
-        Some(v) => per_band("maximum", v)?,
+    let minimum = job.minimum.unwrap_or_else(|| cuts.map(|c| c.map_or(0.0, |c| f64::from(c.0))));
+    let maximum = match job.maximum {
+        Some(m) => m,
         None => {
             let mut m = [0.0; 3];
             for i in 0..3 {
@@ -157,44 +189,36 @@ pub fn run_color(args: &ColorArgs) -> anyhow::Result<ExitCode> {
             m
         }
     };
-    let scale = match &args.scale {
-        Some(v) => per_band("scale", v)?,
-        None => {
-            let mut s = [1.0; 3];
-            for i in 0..3 {
-                let range = maximum[i] - minimum[i];
-                if range > 0.0 {
-                    s[i] = DEFAULT_LUPTON_RANGE / range;
-                }
+    let scale = job.scale.unwrap_or_else(|| {
+        let mut s = [1.0; 3];
+        for i in 0..3 {
+            let range = maximum[i] - minimum[i];
+            if range > 0.0 {
+                s[i] = DEFAULT_LUPTON_RANGE / range;
             }
-            s
         }
-    };
-    if args.stretch <= 0.0 || args.q < 0.0 {
-        anyhow::bail!("--stretch must be > 0 and --q >= 0");
-    }
-    let params = ColorParams { method: args.method, minimum, maximum, scale, stretch: args.stretch, q: args.q };
-    let mut formats = args.format.clone();
-    formats.dedup();
+        s
+    });
+    let params = ColorParams { method: job.method, minimum, maximum, scale, stretch: job.stretch, q: job.q };
     let opts = ColorOptions {
-        formats,
-        jpeg_quality: args.jpeg_quality,
-        id: args.id.clone(),
-        title: args.title.clone(),
-        resume: args.resume,
-        aladin_url: crate::html::aladin_url(args.aladin_url.as_deref()),
+        formats: job.formats.clone(),
+        jpeg_quality: job.jpeg_quality,
+        id: job.id.clone(),
+        title: job.title.clone(),
+        resume: job.resume,
+        aladin_url: crate::html::aladin_url(job.aladin_url.as_deref()),
     };
-    let out = hips_core::storage::Store::open(&args.out)?;
+    let out = hips_core::storage::Store::open(&job.out)?;
     let t0 = std::time::Instant::now();
     let report = build_color(&bands, &out, &ColorMapper::new(params), &opts)?;
     tracing::info!(
         "color HiPS {}: {} tiles, {} images written, {} skipped, {} failed, {:.1} s",
-        args.out,
+        job.out,
         report.tiles,
         report.written,
         report.skipped,
         report.failures.len(),
         t0.elapsed().as_secs_f64()
     );
-    Ok(crate::preview::step::exit_code_for(&report.failures))
+    Ok(report)
 }

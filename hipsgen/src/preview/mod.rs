@@ -2,7 +2,7 @@
 //! stretch.
 //!
 //! The per-tile functions ([`encode_png`], [`encode_jpeg`], [`encode_preview`]) are what the `tiles` pipeline calls
-//! right after rendering a FITS tile; the `previews` step ([`run_previews`]) adds previews to an existing FITS HiPS.
+//! right after rendering a FITS tile; the `previews` job ([`run_previews`]) adds previews to an existing FITS HiPS.
 //! Orientation (`shared/docs/hips-notes.md`): the input is in FITS order (row 0 first in the file, shown at the
 //! bottom); the image rows are the FITS rows flipped. PNG is grey + alpha with alpha 0 exactly where the FITS pixel is
 //! NaN (blank); JPEG shows blank as black. The same functions draw the (non-square) `Norder3/Allsky` mosaic.
@@ -13,7 +13,7 @@ pub mod stretch;
 
 use crate::properties::Properties;
 pub use encode::Channels;
-pub use step::{add_previews, run_previews, PreviewsArgs, PreviewsReport};
+pub use step::{add_previews, run_previews, PreviewsJob, PreviewsReport};
 pub use stretch::{LevelMap, Stretch};
 
 /// The image formats of a preview.

@@ -7,7 +7,6 @@
 //! for finishing a killed run with the same parameters. A tile that cannot be read is reported and the run goes on;
 //! the exit code says something failed.
 
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -20,31 +19,61 @@ use super::{cut_from_properties, merge_tile_format, try_encode_preview, PreviewE
 use super::{Stretch, DEFAULT_JPEG_QUALITY};
 use crate::html;
 use crate::properties::Properties;
+use crate::Error;
 
-/// Command-line arguments of `hipsgen previews`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PreviewsArgs {
-    /// The FITS HiPS: a directory or an object-store URL (s3://, gs://, az://, file://).
+/// A validated `previews` job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreviewsJob {
+    /// The FITS HiPS: a directory or an object-store URL.
     pub hips: String,
-    /// Data values shown black and white (default: hips_pixel_cut, else hips_data_range, else the 0.5 and 99.5
-    /// percentiles of Norder3/Allsky.fits). When given, hips_pixel_cut is updated to it.
-    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"], allow_negative_numbers = true)]
-    pub cut: Option<Vec<f32>>,
+    /// Data values shown black and white (finite, `lo < hi`); `None`: from properties, else from Allsky. When given,
+    /// `hips_pixel_cut` is updated to it.
+    pub cut: Option<(f32, f32)>,
     /// Transfer function between the cut values.
-    #[arg(long, value_enum, default_value_t = Stretch::Linear)]
     pub stretch: Stretch,
-    /// Preview formats to write.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [PreviewFormat::Png, PreviewFormat::Jpeg])]
+    /// Preview formats to write (no duplicates).
     pub formats: Vec<PreviewFormat>,
     /// JPEG quality (1-100).
-    #[arg(long, default_value_t = DEFAULT_JPEG_QUALITY, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub jpeg_quality: u8,
-    /// Skip tiles whose previews already exist (to finish a killed run made with the same parameters).
-    #[arg(long)]
+    /// Skip tiles whose previews already exist.
     pub resume: bool,
-    /// Aladin Lite script URL for index.html (default: $HIPS_ALADIN_URL, else the CDS CDN).
-    #[arg(long)]
+    /// Aladin Lite script URL for index.html (`None`: `$HIPS_ALADIN_URL`, else the CDS CDN).
     pub aladin_url: Option<String>,
+}
+
+impl PreviewsJob {
+    /// A job with the command line's defaults: cut from the HiPS, linear, PNG and JPEG at the default quality.
+    #[must_use]
+    pub fn new(hips: impl Into<String>) -> Self {
+        PreviewsJob {
+            hips: hips.into(),
+            cut: None,
+            stretch: Stretch::Linear,
+            formats: vec![PreviewFormat::Png, PreviewFormat::Jpeg],
+            jpeg_quality: DEFAULT_JPEG_QUALITY,
+            resume: false,
+            aladin_url: None,
+        }
+    }
+
+    /// Check the values a caller could have set out of range.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some((lo, hi)) = self.cut {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(Error::invalid("--cut", format!("needs two finite values MIN < MAX, got {lo} {hi}")));
+            }
+        }
+        if !(1..=100).contains(&self.jpeg_quality) {
+            return Err(Error::invalid("--jpeg-quality", format!("{} is not in 1..=100", self.jpeg_quality)));
+        }
+        if self.formats.is_empty() {
+            return Err(Error::invalid("--formats", "no preview format"));
+        }
+        Ok(())
+    }
 }
 
 /// What a `previews` run did.
@@ -60,6 +89,8 @@ pub struct PreviewsReport {
     pub failures: Vec<String>,
     /// The cut used.
     pub cut: (f32, f32),
+    /// Wall time.
+    pub elapsed: std::time::Duration,
 }
 
 /// Read the properties of a HiPS.
@@ -154,19 +185,6 @@ pub fn preview_targets(
     Ok(Some(targets))
 }
 
-/// The exit code of a step that went on past per-tile failures: each is printed, and any makes the code non-zero.
-#[must_use]
-pub fn exit_code_for(failures: &[String]) -> ExitCode {
-    for f in failures {
-        eprintln!("error: {f}");
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
 /// Draw and write the previews of one FITS object (`key` ends in `.fits`); returns how many images were written.
 fn preview_one(store: &Store, key: &str, spec: &PreviewSpec, resume: bool) -> Result<(usize, bool), PreviewError> {
     let Some(targets) = preview_targets(store, key, &spec.formats, resume)? else {
@@ -193,6 +211,7 @@ pub fn add_previews(
     set_cut: bool,
     aladin_url: &str,
 ) -> Result<PreviewsReport, PreviewError> {
+    let t0 = std::time::Instant::now();
     let mut props = read_properties(store)?;
     let loc = store.location().to_string();
     let max = order_of(&props, "hips_order", &loc)?;
@@ -231,6 +250,7 @@ pub fn add_previews(
         skipped: skipped.into_inner(),
         failures,
         cut: spec.cut,
+        elapsed: t0.elapsed(),
     })
 }
 
@@ -255,36 +275,31 @@ pub fn resolve_cut(
     percentile_cut(&data).ok_or_else(missing)
 }
 
-/// Run `hipsgen previews`.
+/// Run a `previews` job. Per-tile failures are in the report (`failures`), not errors.
 ///
 /// # Errors
-/// When the HiPS cannot be opened, has no usable properties or cut, or properties cannot be written.
-pub fn run_previews(args: &PreviewsArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&args.hips)?;
+/// When the job is invalid, the HiPS cannot be opened, has no usable properties or cut, or properties cannot be
+/// written.
+pub fn run_previews(job: &PreviewsJob) -> Result<PreviewsReport, Error> {
+    job.validate()?;
+    let store = Store::open(&job.hips)?;
     let props = read_properties(&store)?;
-    let explicit = match args.cut.as_deref() {
-        Some([lo, hi]) if lo.is_finite() && hi.is_finite() && lo < hi => Some((*lo, *hi)),
-        Some(c) => anyhow::bail!("--cut needs two finite values MIN < MAX, got {c:?}"),
-        None => None,
-    };
-    let cut = resolve_cut(&store, &props, explicit)?;
-    let mut formats = args.formats.clone();
-    formats.dedup();
-    let spec = PreviewSpec { formats, cut, stretch: args.stretch, jpeg_quality: args.jpeg_quality };
+    let cut = resolve_cut(&store, &props, job.cut)?;
+    let spec = PreviewSpec { formats: job.formats.clone(), cut, stretch: job.stretch, jpeg_quality: job.jpeg_quality };
     let t0 = std::time::Instant::now();
     let report =
-        add_previews(&store, &spec, args.resume, explicit.is_some(), &html::aladin_url(args.aladin_url.as_deref()))?;
+        add_previews(&store, &spec, job.resume, job.cut.is_some(), &html::aladin_url(job.aladin_url.as_deref()))?;
     tracing::info!(
         "previews of {}: {} tiles, {} images written, {} skipped, {} failed, cut {} {} ({}), {:.1} s",
-        args.hips,
+        job.hips,
         report.tiles,
         report.written,
         report.skipped,
         report.failures.len(),
         cut.0,
         cut.1,
-        args.stretch,
+        job.stretch,
         t0.elapsed().as_secs_f64()
     );
-    Ok(exit_code_for(&report.failures))
+    Ok(report)
 }

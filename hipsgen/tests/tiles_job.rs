@@ -1,0 +1,93 @@
+//! The `tiles` job as a library call: previews drawn in the same pass as the FITS tiles are byte-identical to those
+//! the `previews` job draws afterwards from the FITS tiles (the cut sample is every deepest tile here), `properties`
+//! says so, and invalid job values are usage errors.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use clap::Parser;
+use hipsgen::cli::TilesArgs;
+use hipsgen::preview::{PreviewFormat, PreviewsJob};
+use hipsgen::run::{run_tiles, TilesJob};
+use hipsgen::synth::{generate, SynthConfig};
+use hipsgen::NoProgress;
+
+#[derive(Parser)]
+struct TilesCli {
+    #[command(flatten)]
+    a: TilesArgs,
+}
+
+/// Every preview image under `dir`, by relative path.
+fn images(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "png" || x == "jpg") {
+                let rel = p.strip_prefix(dir).expect("prefix").display().to_string();
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+fn props(dir: &Path) -> hipsgen::properties::Properties {
+    hipsgen::properties::Properties::parse(&std::fs::read_to_string(dir.join("properties")).expect("properties"))
+}
+
+#[test]
+fn previews_in_the_same_pass_equal_previews_drawn_afterwards() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cfg = SynthConfig { bands: vec!["r".into()], patches: 4, patch_size: 600, seed: 5, ..SynthConfig::default() };
+    generate(&cfg, &tmp.path().join("in")).expect("synth");
+    let input = vec![tmp.path().join("in/r").display().to_string()];
+
+    let one = tmp.path().join("one");
+    let mut job = TilesJob::new(input.clone(), one.display().to_string());
+    job.previews = vec![PreviewFormat::Png, PreviewFormat::Jpeg];
+    let report = run_tiles(&job, &NoProgress).expect("tiles with previews");
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+
+    let two = tmp.path().join("two");
+    run_tiles(&TilesJob::new(input, two.display().to_string()), &NoProgress).expect("tiles");
+    let previews = hipsgen::preview::run_previews(&PreviewsJob::new(two.display().to_string())).expect("previews");
+    assert!(previews.failures.is_empty(), "{:?}", previews.failures);
+
+    let (a, b) = (images(&one), images(&two));
+    assert!(a.keys().any(|k| k == "Norder3/Allsky.png") && a.keys().any(|k| k.ends_with(".jpg")));
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let differ: Vec<&String> = a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).map(|(k, _)| k).collect();
+    assert!(
+        differ.is_empty(),
+        "{} of {} images differ, e.g. {:?}",
+        differ.len(),
+        a.len(),
+        &differ[..differ.len().min(5)]
+    );
+    let (pa, pb) = (props(&one), props(&two));
+    for key in ["hips_tile_format", "hips_pixel_cut", "hips_data_range", "hips_nb_tiles"] {
+        assert_eq!(pa.get(key), pb.get(key), "{key}");
+    }
+    assert_eq!(pa.get("hips_tile_format"), Some("png jpeg fits"));
+}
+
+#[test]
+fn invalid_values_are_usage_errors() {
+    let args = |extra: &[&str]| {
+        let mut v = vec!["x", "--input", "a.fits", "--out", "o"];
+        v.extend_from_slice(extra);
+        TilesCli::parse_from(v).a
+    };
+    let err = TilesJob::try_from(args(&["--formats", "fits,webp"])).expect_err("webp");
+    assert!(err.is_usage() && err.to_string().contains("webp"), "{err}");
+    let job = TilesJob::try_from(args(&["--formats", "fits,png,jpg,png"])).expect("formats");
+    assert_eq!(job.previews, vec![PreviewFormat::Png, PreviewFormat::Jpeg]);
+    let mut bad = TilesJob::new(vec!["a.fits".into()], "o");
+    bad.tile_width = 100;
+    assert!(run_tiles(&bad, &NoProgress).expect_err("width").is_usage());
+}
