@@ -1,5 +1,5 @@
 //! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, each
-//! connection's HTTP/1.1 fast path ([`crate::conn`]) or hyper with read-idle and write-stall timeouts, and graceful
+//! connection's HTTP/1.1 fast path (`super::conn`) or hyper with read-idle and write-stall timeouts, and graceful
 //! shutdown that drains in-flight requests.
 
 use std::future::Future;
@@ -21,14 +21,15 @@ use tokio::time::{Instant, Sleep};
 
 use bytes::Bytes;
 
-use crate::auth::{Auth, AuthError};
+use super::conn::{Driver, Input, Next};
+use super::handler::handle;
 use crate::catalog;
+use crate::catalog::auth::{Auth, AuthError};
 use crate::config::Config;
-use crate::conn::{Driver, Input, Next};
-use crate::handler::{handle, State};
 use crate::metrics::Metrics;
+use crate::state::State;
+use crate::store::zerocopy::{self, Hint};
 use crate::store::{Root, StoreError};
-use crate::zerocopy::{self, Hint};
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -336,7 +337,7 @@ async fn connection(
 /// A TCP stream that fails reads after `idle` without incoming bytes and writes stalled for `write` (a client that
 /// stops reading), so no client can hold a connection (and its permit) forever. Reads first return `prefix` (bytes
 /// the fast path read before handing the connection over). Body bytes of the hinted response are sent from their
-/// sealed copy ([`crate::zerocopy`]).
+/// sealed copy ([`crate::store::zerocopy`]).
 struct TimedIo {
     inner: TcpStream,
     prefix: Bytes,

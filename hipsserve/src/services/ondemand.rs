@@ -18,9 +18,9 @@ use hips_core::error_chain;
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
 use hips_core::wcs::Frame;
 
+use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
-use crate::handler::State;
-use crate::routing::HipsFile;
+use crate::state::State;
 use crate::store::{Object, StoreError};
 
 /// Why a [`bounded`] job gave no result.

@@ -8,7 +8,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 
 use crate::config::Config;
-use crate::handler::{hv, Resp};
+use crate::reply::{hv, Resp};
 
 /// Add a field name to the (single, comma-separated) Vary header.
 fn add_vary(h: &mut HeaderMap, field: &str) {

@@ -2,10 +2,10 @@
 //! the bytes already read, to hyper for anything this loop does not take on.
 //!
 //! Three tiers, per request:
-//! 1. Hot: a plain GET/HEAD of a cached file of a public HiPS ([`crate::fastpath`]) is answered with the object's
+//! 1. Hot: a plain GET/HEAD of a cached file of a public HiPS ([`super::parse`]) is answered with the object's
 //!    pre-encoded response head and its body (sent with `sendfile` from its sealed copy when large).
 //! 2. General: any other bodiless GET/HEAD/OPTIONS over HTTP/1.1 becomes an `http::Request` for the handler
-//!    ([`crate::handler::handle`]), and its response is encoded here with hyper's framing rules (Content-Length,
+//!    ([`super::handler::handle`]), and its response is encoded here with hyper's framing rules (Content-Length,
 //!    no body for HEAD, 204 and 304, `connection: close` when the connection ends).
 //! 3. Anything else (HTTP/1.0, HTTP/2, a request body, Expect or Upgrade, a head too large or that does not parse)
 //!    goes to hyper, for the rest of the connection, with the bytes already read replayed first.
@@ -30,14 +30,17 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::cors;
+use super::front::{self, Hot};
+use super::handler;
+use super::parse::{self as fastpath, Plain};
+use super::routing::{self, Route};
 use crate::config::Access;
-use crate::cors;
-use crate::fastpath::{self, Plain};
-use crate::front::{self, Hot};
-use crate::handler::{self, Resp, State};
-use crate::httputil;
-use crate::routing::{self, Route};
-use crate::zerocopy::{self, SealedCopy};
+use crate::reply::Resp;
+use crate::services::conditional as httputil;
+use crate::services::tiles;
+use crate::state::State;
+use crate::store::zerocopy::{self, SealedCopy};
 
 /// Most request headers parsed here; more go to hyper (which allows 100).
 const MAX_HEADERS: usize = 64;
@@ -207,7 +210,7 @@ impl<'a> Driver<'a> {
             };
             // Compressible types are negotiated by the handler when the client accepts a coding.
             if let Some(hot) = hot.filter(|h| !(p.accepts_encoding && httputil::compressible(h.ct))) {
-                if let Some(pre) = handler::ok_headers(&hot.obj, hot.ct, &hot.hips.settings.cache_control) {
+                if let Some(pre) = tiles::ok_headers(&hot.obj, hot.ct, &hot.hips.settings.cache_control) {
                     let close = p.close || self.stopping;
                     let mut id = [0u8; 64];
                     let id_len = state.request_id_into(p.request_id, &mut id);
@@ -377,7 +380,7 @@ async fn hot_object(state: &State, p: &Plain<'_>) -> Option<Hot> {
         return None;
     };
     let h = state.hips.get(&name)?;
-    if h.settings.access != Access::Public || handler::refusal(h, &file).is_some() {
+    if h.settings.access != Access::Public || tiles::refusal(h, &file).is_some() {
         return None;
     }
     let key = file.key_in(&h.dir);

@@ -1,6 +1,6 @@
 //! The HTTP/1.1 fast path's request classification and response heads: it recognises the plain requests that make up
 //! nearly all HiPS traffic (a GET or HEAD of a file of a public HiPS, without conditions, ranges or body) so that the
-//! connection driver ([`crate::conn`]) answers them from the object cache with the object's pre-encoded response
+//! connection driver (`super::conn`) answers them from the object cache with the object's pre-encoded response
 //! head, without building a hyper request and response for each.
 //!
 //! It sorts each complete request head (parsed by `httparse`, the parser hyper itself uses, with the same defaults):
@@ -12,13 +12,13 @@
 //! - otherwise: handed to the request handler as an `http::Request`, its response encoded by the driver.
 //!
 //! The route, the HiPS's access rule, the order/format/coverage checks and the CORS decision are the handler's own
-//! functions ([`crate::routing::route`], [`crate::handler::refusal`], [`crate::handler::cors_allow`]), so both paths
+//! functions ([`super::routing::route`], [`crate::services::tiles::refusal`], `super::cors::cors_allow`), so both paths
 //! share one definition of what is served.
 
 use std::cell::RefCell;
 use std::time::SystemTime;
 
-use crate::cors::{CorsAllow, CORS_EXPOSE_HEADERS};
+use super::cors::{CorsAllow, CORS_EXPOSE_HEADERS};
 
 /// Request headers that change the message framing or the protocol: such requests go to hyper.
 const FRAMING: &[&str] = &["content-length", "transfer-encoding", "expect", "upgrade", "te", "http2-settings"];

@@ -3,8 +3,14 @@
 //! Discovery walks each root with delimiter listings (never a full recursive listing, which would enumerate millions of
 //! tiles): a folder holding `properties` is a HiPS and is not descended into. The MOC is loaded once at start-up so
 //! tile requests outside the coverage are answered without touching storage.
+//!
+//! Beside it: the HiPS layout ([`layout`]: the files of a HiPS folder and their keys), access control ([`auth`]) and the
+//! `/hipslist` document ([`hipslist`]).
 
-use std::collections::BTreeMap;
+pub mod auth;
+pub mod hipslist;
+pub mod layout;
+
 use std::io::{BufReader, Cursor};
 use std::ops::Range;
 use std::time::Duration;
@@ -14,8 +20,8 @@ use moc::moc::range::RangeMOC;
 use moc::moc::{CellMOCIntoIterator, CellMOCIterator, RangeMOCIntoIterator, RangeMOCIterator};
 use moc::qty::Hpx;
 
-use crate::config::{Access, Config, ResolvedSettings};
-use crate::routing::valid_hips_name;
+use self::layout::valid_hips_name;
+use crate::config::{Config, ResolvedSettings};
 use crate::store::{Root, StoreError};
 
 /// One served HiPS.
@@ -219,44 +225,6 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
 
 fn root_basename(location: &str) -> String {
     location.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("hips").to_string()
-}
-
-/// Build the `/hipslist` document: one properties record per listed public HiPS, separated by blank lines, with
-/// `hips_service_url` set from the public URL and the mandatory registry keys present.
-#[must_use]
-pub fn hipslist(hips: &[Hips], public_url: Option<&str>, node_did: &str) -> String {
-    let mut out = String::new();
-    for h in hips.iter().filter(|h| h.settings.access == Access::Public && h.settings.listed) {
-        let mut rec: BTreeMap<&str, String> = BTreeMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        for (k, v) in &h.properties {
-            if !rec.contains_key(k.as_str()) {
-                order.push(k);
-            }
-            rec.insert(k, v.clone());
-        }
-        let mut set = |k: &'static str, v: String, force: bool| {
-            if force || !rec.contains_key(k) {
-                if !rec.contains_key(k) {
-                    order.push(k);
-                }
-                rec.insert(k, v);
-            }
-        };
-        if let Some(u) = public_url {
-            set("hips_service_url", format!("{u}/{}", h.name), true);
-        }
-        set("creator_did", format!("{node_did}/{}", h.name), false);
-        set("hips_release_date", "1970-01-01T00:00Z".into(), false);
-        set("hips_status", "public master unclonable".into(), false);
-        for k in order {
-            if let Some(v) = rec.get(k) {
-                out.push_str(&format!("{k:<20} = {v}\n"));
-            }
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -20,9 +20,11 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
+use super::failure::storage_failure;
+use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
-use crate::handler::{hv, storage_failure, text, Resp, State};
-use crate::routing::HipsFile;
+use crate::reply::{hv, text, Resp};
+use crate::state::State;
 use crate::store::{Object, StoreError};
 
 /// At most this many index tiles are read for one tile query (a tile 5 orders above the index).

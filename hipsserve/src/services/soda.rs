@@ -20,10 +20,12 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
+use super::failure::storage_failure;
+use super::ondemand::{bounded, progenitors, under_roots, Unfinished};
+use super::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
 use crate::catalog::Hips;
-use crate::handler::{hv, storage_failure, text, Resp, State};
-use crate::ondemand::{bounded, progenitors, under_roots, Unfinished};
-use crate::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
+use crate::reply::{hv, text, Resp};
+use crate::state::State;
 
 /// A parsed cutout request.
 #[derive(Debug, Clone, PartialEq)]

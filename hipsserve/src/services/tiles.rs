@@ -1,0 +1,246 @@
+//! The stored files of a HiPS (tiles, Allsky, properties, MOC, HpxFinder...): the order, format and coverage checks
+//! made without storage, reads through the object cache (or on-demand renders), and whole-object answers with
+//! validators, conditional requests, ranges and content coding.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+use super::conditional::{self, Coding, RangeReq};
+use super::failure::storage_failure;
+use super::ondemand;
+use crate::catalog::layout::HipsFile;
+use crate::catalog::Hips;
+use crate::config::Access;
+use crate::reply::{hv, text, Resp};
+use crate::state::{State, X_REQUEST_ID};
+use crate::store::zerocopy::{self, ZeroCopy};
+use crate::store::{Object, OkHeaders};
+
+/// Why a HiPS file is refused (404) without reading storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// A tile or Allsky of an order above `hips_order`.
+    OrderAbove,
+    /// A tile format not listed in `hips_tile_format`.
+    Format,
+    /// A tile outside the HiPS's MOC.
+    OutsideCoverage,
+    /// An Allsky of an order or format the HiPS does not have.
+    Allsky,
+}
+
+impl Refusal {
+    /// The text of the 404 answer.
+    pub(crate) fn message(self) -> &'static str {
+        match self {
+            Refusal::OrderAbove => "not found: tile order above hips_order",
+            Refusal::Format => "not found: tile format not in hips_tile_format",
+            Refusal::OutsideCoverage => "not found: tile outside the HiPS coverage (MOC)",
+            Refusal::Allsky => "not found",
+        }
+    }
+}
+
+/// The order, format and coverage checks of a HiPS file (no storage access).
+pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
+    let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
+    match file {
+        HipsFile::Tile { order, ipix, ext } => {
+            if h.max_order.is_some_and(|m| *order > m) && !ondemand::applies(h, *order, ext) {
+                Some(Refusal::OrderAbove)
+            } else if !tile_fmt_ok(ext) {
+                Some(Refusal::Format)
+            } else if !h.covers(*order, *ipix) {
+                Some(Refusal::OutsideCoverage)
+            } else {
+                None
+            }
+        }
+        HipsFile::Allsky { order, ext } if h.max_order.is_some_and(|m| *order > m) || !tile_fmt_ok(ext) => {
+            Some(Refusal::Allsky)
+        }
+        _ => None,
+    }
+}
+
+/// Answer a request for a file of HiPS `h` (access already checked): 404 for what the HiPS does not have (without
+/// reading storage when [`refusal`] says so), the object through the cache (or rendered on demand) otherwise.
+pub async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Resp {
+    if let Some(r) = refusal(h, file) {
+        let mut resp = text(StatusCode::NOT_FOUND, r.message());
+        if r == Refusal::OutsideCoverage && h.settings.access == Access::Public {
+            // Coverage may grow in a later release: cache the refusal briefly only.
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
+        }
+        return resp;
+    }
+    let key = file.key_in(&h.dir);
+    let ct = conditional::content_type(&key);
+    let root = &state.roots[h.root_idx];
+    let got = match file {
+        HipsFile::Tile { order, ipix, ext } if ondemand::applies(h, *order, ext) => {
+            ondemand::tile(state, h, *order, *ipix).await
+        }
+        HipsFile::Properties if h.settings.on_demand_orders > 0 => {
+            // Advertise the on-demand orders: hips_order raised by on_demand_orders (own cache key: a NUL never
+            // comes from a request path).
+            let deepest = h.max_order.map(|k| k.saturating_add(h.settings.on_demand_orders));
+            let timeout = Duration::from_millis(state.cfg.limits.storage_timeout_ms);
+            state
+                .cache
+                .get_with(h.root_idx, format!("{key}\0on-demand"), |_| async move {
+                    let r = root.read(&key, timeout).await?;
+                    Ok(r.map(|(b, m)| (Bytes::from(crate::catalog::with_hips_order(&b, deepest)), m)))
+                })
+                .await
+        }
+        _ => state.cache.get(h.root_idx, root, key).await,
+    };
+    match got {
+        Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
+        Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
+        Err(e) => storage_failure(state, id, h, &file.key_in(&h.dir), &e),
+    }
+}
+
+async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
+    let cell = match coding {
+        Coding::Identity => return None,
+        Coding::Gzip => &obj.gzip,
+        Coding::Brotli => &obj.brotli,
+    };
+    cell.get_or_init(|| async {
+        if obj.body.len() < 1024 {
+            return None;
+        }
+        let data = obj.body.clone();
+        if data.len() < 64 * 1024 {
+            return conditional::compress(&data, coding);
+        }
+        tokio::task::spawn_blocking(move || conditional::compress(&data, coding)).await.ok().flatten()
+    })
+    .await
+    .clone()
+}
+
+/// Headers of the full 200 identity response of `obj`: Cache-Control, Last-Modified, Vary (compressible types),
+/// Content-Type, Accept-Ranges, ETag, Content-Length, and an X-Request-Id placeholder replaced per request (in place:
+/// a cloned map then never grows).
+fn ok_header_map(obj: &Object, ct: &'static str, cache_control: &str) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(12);
+    h.insert(header::CACHE_CONTROL, hv(cache_control));
+    if let Some(m) = &obj.modified_header {
+        h.insert(header::LAST_MODIFIED, m.clone());
+    }
+    if conditional::compressible(ct) {
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, obj.etag_header.clone());
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(obj.body.len() as u64));
+    h.insert(X_REQUEST_ID, HeaderValue::from_static("-"));
+    h
+}
+
+/// The prebuilt headers of `obj`'s 200 identity response, built on first use; `None` when they were built for
+/// another (content type, cache control) pair.
+pub(crate) fn ok_headers<'o>(obj: &'o Object, ct: &'static str, cache_control: &str) -> Option<&'o OkHeaders> {
+    let pre = obj.ok_headers.get_or_init(|| OkHeaders::new(ct, cache_control, ok_header_map(obj, ct, cache_control)));
+    (pre.content_type == ct && pre.cache_control == cache_control).then_some(pre)
+}
+
+/// The full 200 identity response of `obj`: its prebuilt headers cloned, its body shared, and its sealed copy stashed
+/// for zero-copy sending ([`zerocopy::stash`]).
+fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
+    let mut r = Response::new(Full::new(obj.body.clone()));
+    *r.headers_mut() = match ok_headers(obj, ct, cache_control) {
+        Some(pre) => pre.headers.clone(),
+        None => ok_header_map(obj, ct, cache_control),
+    };
+    if let Some(file) = &obj.sealed {
+        zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
+    }
+    r
+}
+
+/// Serve a whole object with validators, conditional requests, ranges and content coding.
+pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
+    let comp = conditional::compressible(ct);
+    let plain = !comp
+        && !headers.contains_key(header::RANGE)
+        && !headers.contains_key(header::IF_NONE_MATCH)
+        && !headers.contains_key(header::IF_MODIFIED_SINCE);
+    if plain {
+        return ok_identity(obj, ct, cache_control);
+    }
+    let mut base = HeaderMap::new();
+    base.insert(header::CACHE_CONTROL, hv(cache_control));
+    if let Some(m) = &obj.modified_header {
+        base.insert(header::LAST_MODIFIED, m.clone());
+    }
+    if comp {
+        base.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    if conditional::not_modified(headers, &obj.etag, obj.modified) {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        *r.headers_mut() = base;
+        r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
+        return r;
+    }
+    base.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let len = obj.body.len() as u64;
+    if let Some(rv) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        if conditional::if_range_ok(headers, &obj.etag, obj.modified) {
+            match conditional::parse_range(rv, len) {
+                RangeReq::Full => {}
+                RangeReq::Unsatisfiable => {
+                    let mut r = Response::new(Full::new(Bytes::new()));
+                    *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+                    *r.headers_mut() = base;
+                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
+                    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+                    return r;
+                }
+                RangeReq::Partial(a, b) => {
+                    let body = obj.body.slice(a as usize..b as usize);
+                    let mut r = Response::new(Full::new(body));
+                    if let Some(file) = &obj.sealed {
+                        zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
+                    }
+                    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+                    *r.headers_mut() = base;
+                    r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
+                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes {a}-{}/{len}", b - 1)));
+                    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(b - a));
+                    return r;
+                }
+            }
+        }
+    }
+    let coding = if comp { conditional::negotiate(headers) } else { Coding::Identity };
+    let (body, etag, enc) = match coded(obj, coding).await {
+        Some(b) => {
+            let (suffix, enc) = if coding == Coding::Brotli { ("br", "br") } else { ("gz", "gzip") };
+            (b, format!("\"{}-{suffix}\"", obj.etag.trim_matches('"')), Some(enc))
+        }
+        None => return ok_identity(obj, ct, cache_control),
+    };
+    let blen = body.len() as u64;
+    let mut r = Response::new(Full::new(body));
+    *r.headers_mut() = base;
+    let h = r.headers_mut();
+    h.insert(header::ETAG, if etag.is_empty() { obj.etag_header.clone() } else { hv(&etag) });
+    if let Some(e) = enc {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(blen));
+    r
+}
