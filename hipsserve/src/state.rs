@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderName;
+#[cfg(test)]
+use http::header::{HeaderMap, HeaderValue};
 
 use crate::catalog::auth::Auth;
 use crate::catalog::{hipslist, Hips};
@@ -101,7 +103,9 @@ impl State {
         self.id_owner
     }
 
-    /// The client's X-Request-Id when it is short and plain, else `<start time hex>-<sequence>`.
+    /// The client's X-Request-Id when it is short and plain, else `<start time hex>-<sequence>` (the request paths
+    /// use [`State::request_id_into`], which does not allocate).
+    #[cfg(test)]
     pub(crate) fn request_id(&self, headers: &HeaderMap) -> HeaderValue {
         let given = headers.get(X_REQUEST_ID).map(HeaderValue::as_bytes);
         let mut buf = [0u8; 64];

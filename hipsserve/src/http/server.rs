@@ -305,13 +305,16 @@ async fn connection(
         hint.clone(),
     ));
     let st = state.clone();
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let st = st.clone();
         let hint = hint.clone();
         async move {
-            let resp = handle(st, req).await;
-            // Stashed by the handler in the same poll (no await since), so on this thread.
-            hint.set(zerocopy::take_stashed());
+            let head_only = req.method() == http::Method::HEAD;
+            let (reply, extras) = handle(&st, &req).await;
+            // The writer sends the body from the reply's sealed copy, when it has one.
+            hint.set(reply.zero_copy());
+            let mut resp = reply.into_response(head_only);
+            extras.apply(resp.headers_mut());
             Ok::<_, std::convert::Infallible>(resp)
         }
     });

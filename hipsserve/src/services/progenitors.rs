@@ -17,13 +17,12 @@ use futures::StreamExt;
 use hips_core::cutout::Shape;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 
 use super::failure::storage_failure;
 use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
-use crate::reply::{hv, text, Resp};
+use crate::reply::{hv, Reply};
 use crate::state::State;
 use crate::store::{Object, StoreError};
 
@@ -174,24 +173,26 @@ pub(crate) fn index_reads<'a>(
 /// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
 /// progenitor index, 502/503 on storage errors, else the JSON document. Index files are read through the object cache,
 /// 16 at a time.
-pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Resp {
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Reply {
     let q = match parse_query(query.unwrap_or("")) {
         Ok(q) => q,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(e) => return Reply::text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
     let Some(k) = h.max_order else {
-        return text(StatusCode::NOT_FOUND, "not found: the HiPS has no hips_order, so no progenitor index");
+        return Reply::text(StatusCode::NOT_FOUND, "not found: the HiPS has no hips_order, so no progenitor index");
     };
     let root = &state.roots[h.root_idx];
     let marker = HipsFile::HpxFinder("properties".into()).key_in(&h.dir);
     match state.cache.get(h.root_idx, root, marker.clone()).await {
         Ok(Some(_)) => {}
-        Ok(None) => return text(StatusCode::NOT_FOUND, "not found: this HiPS has no progenitor index (HpxFinder)"),
+        Ok(None) => {
+            return Reply::text(StatusCode::NOT_FOUND, "not found: this HiPS has no progenitor index (HpxFinder)")
+        }
         Err(e) => return storage_failure(state, id, h, &marker, &e),
     }
     let tiles = match index_tiles(h, k, q) {
         Ok(t) => t,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(e) => return Reply::text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
     let keys = index_keys(h, k, &tiles);
     let reads: Vec<_> = index_reads(state, h, &keys).collect().await;
@@ -210,7 +211,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         "index_tiles": files.len(),
         "progenitors": select(&files, q),
     });
-    let mut r = Response::new(Full::new(Bytes::from(format!("{doc}\n"))));
+    let mut r = Reply::new(StatusCode::OK, Bytes::from(format!("{doc}\n")));
     let hd = r.headers_mut();
     hd.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     hd.insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));

@@ -17,14 +17,13 @@ use hips_core::cutout::{cutout, CutoutError, Shape};
 use hips_core::error_chain;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 
 use super::failure::storage_failure;
 use super::ondemand::{bounded, progenitors, under_roots, Unfinished};
 use super::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
 use crate::catalog::Hips;
-use crate::reply::{hv, text, Resp};
+use crate::reply::{hv, Reply};
 use crate::state::State;
 
 /// A parsed cutout request.
@@ -69,8 +68,8 @@ pub fn parse_query(q: &str) -> Result<Request, String> {
     }
 }
 
-fn soda_error(status: StatusCode, word: &str, msg: &str) -> Resp {
-    text(status, &format!("{word}: {msg}"))
+fn soda_error(status: StatusCode, word: &str, msg: &str) -> Reply {
+    Reply::text(status, &format!("{word}: {msg}"))
 }
 
 /// The index tiles (order `k`) the region overlaps, inside the HiPS's coverage.
@@ -93,7 +92,7 @@ fn listed_hdu(index: &[u8], id: &str) -> Option<usize> {
 }
 
 /// Answer a cutout request on HiPS `h` (access already checked).
-pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Resp {
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Reply {
     let req = match parse_query(query.unwrap_or("")) {
         Ok(r) => r,
         Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e),
@@ -175,7 +174,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     let stem = req.id.rsplit('/').next().unwrap_or("coadd").trim_end_matches(".fits").trim_end_matches(".fz");
     let safe: String =
         stem.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    let mut r = Response::new(Full::new(Bytes::from(c.fits)));
+    let mut r = Reply::new(StatusCode::OK, Bytes::from(c.fits));
     let hd = r.headers_mut();
     hd.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fits"));
     hd.insert(header::CONTENT_DISPOSITION, hv(&format!("inline; filename=\"{safe}_cutout.fits\"")));

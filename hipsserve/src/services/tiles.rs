@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 
 use super::conditional::{self, Coding, RangeReq};
 use super::failure::storage_failure;
@@ -16,9 +15,8 @@ use super::ondemand;
 use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
 use crate::config::Access;
-use crate::reply::{hv, text, Resp};
+use crate::reply::{self, hv, Reply};
 use crate::state::{State, X_REQUEST_ID};
-use crate::store::zerocopy::{self, ZeroCopy};
 use crate::store::{Object, OkHeaders};
 
 /// Why a HiPS file is refused (404) without reading storage.
@@ -70,9 +68,21 @@ pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
 
 /// Answer a request for a file of HiPS `h` (access already checked): 404 for what the HiPS does not have (without
 /// reading storage when [`refusal`] says so), the object through the cache (or rendered on demand) otherwise.
-pub async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Resp {
-    if let Some(r) = refusal(h, file) {
-        let mut resp = text(StatusCode::NOT_FOUND, r.message());
+pub async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &HipsFile, id: &str) -> Reply {
+    checked_file(state, headers, h, file, refusal(h, file), id).await
+}
+
+/// [`hips_file`] with the order, format and coverage checks already made: `refused` is what [`refusal`] said.
+pub(crate) async fn checked_file(
+    state: &State,
+    headers: &HeaderMap,
+    h: &Hips,
+    file: &HipsFile,
+    refused: Option<Refusal>,
+    id: &str,
+) -> Reply {
+    if let Some(r) = refused {
+        let mut resp = Reply::text(StatusCode::NOT_FOUND, r.message());
         if r == Refusal::OutsideCoverage && h.settings.access == Access::Public {
             // Coverage may grow in a later release: cache the refusal briefly only.
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
@@ -103,7 +113,7 @@ pub async fn hips_file(state: &State, headers: &HeaderMap, h: &Hips, file: &Hips
     };
     match got {
         Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
-        Ok(None) => text(StatusCode::NOT_FOUND, "not found"),
+        Ok(None) => Reply::text(StatusCode::NOT_FOUND, "not found"),
         Err(e) => storage_failure(state, id, h, &file.key_in(&h.dir), &e),
     }
 }
@@ -151,26 +161,21 @@ fn ok_header_map(obj: &Object, ct: &'static str, cache_control: &str) -> HeaderM
 /// The prebuilt headers of `obj`'s 200 identity response, built on first use; `None` when they were built for
 /// another (content type, cache control) pair.
 pub(crate) fn ok_headers<'o>(obj: &'o Object, ct: &'static str, cache_control: &str) -> Option<&'o OkHeaders> {
-    let pre = obj.ok_headers.get_or_init(|| OkHeaders::new(ct, cache_control, ok_header_map(obj, ct, cache_control)));
+    let pre = obj.ok_headers.get_or_init(|| {
+        let headers = ok_header_map(obj, ct, cache_control);
+        OkHeaders::new(ct, cache_control, reply::ok_wire(&headers), headers)
+    });
     (pre.content_type == ct && pre.cache_control == cache_control).then_some(pre)
 }
 
-/// The full 200 identity response of `obj`: its prebuilt headers cloned, its body shared, and its sealed copy stashed
-/// for zero-copy sending ([`zerocopy::stash`]).
-fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
-    let mut r = Response::new(Full::new(obj.body.clone()));
-    *r.headers_mut() = match ok_headers(obj, ct, cache_control) {
-        Some(pre) => pre.headers.clone(),
-        None => ok_header_map(obj, ct, cache_control),
-    };
-    if let Some(file) = &obj.sealed {
-        zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
-    }
-    r
+/// The full 200 identity answer of `obj`, with its prebuilt head ([`ok_headers`]).
+fn ok_identity(obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Reply {
+    let prebuilt = ok_headers(obj, ct, cache_control).is_some();
+    Reply::object(obj.clone(), prebuilt, || ok_header_map(obj, ct, cache_control))
 }
 
 /// Serve a whole object with validators, conditional requests, ranges and content coding.
-pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Resp {
+pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static str, cache_control: &str) -> Reply {
     let comp = conditional::compressible(ct);
     let plain = !comp
         && !headers.contains_key(header::RANGE)
@@ -188,11 +193,8 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
         base.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     if conditional::not_modified(headers, &obj.etag, obj.modified) {
-        let mut r = Response::new(Full::new(Bytes::new()));
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        *r.headers_mut() = base;
-        r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
-        return r;
+        base.insert(header::ETAG, obj.etag_header.clone());
+        return Reply::with_headers(StatusCode::NOT_MODIFIED, base, Bytes::new());
     }
     base.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -202,25 +204,16 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
             match conditional::parse_range(rv, len) {
                 RangeReq::Full => {}
                 RangeReq::Unsatisfiable => {
-                    let mut r = Response::new(Full::new(Bytes::new()));
-                    *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-                    *r.headers_mut() = base;
-                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
-                    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
-                    return r;
+                    base.insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
+                    base.insert(header::CONTENT_LENGTH, HeaderValue::from(0u64));
+                    return Reply::with_headers(StatusCode::RANGE_NOT_SATISFIABLE, base, Bytes::new());
                 }
                 RangeReq::Partial(a, b) => {
+                    base.insert(header::ETAG, obj.etag_header.clone());
+                    base.insert(header::CONTENT_RANGE, hv(&format!("bytes {a}-{}/{len}", b - 1)));
+                    base.insert(header::CONTENT_LENGTH, HeaderValue::from(b - a));
                     let body = obj.body.slice(a as usize..b as usize);
-                    let mut r = Response::new(Full::new(body));
-                    if let Some(file) = &obj.sealed {
-                        zerocopy::stash(ZeroCopy { body: obj.body.clone(), file: file.clone() });
-                    }
-                    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
-                    *r.headers_mut() = base;
-                    r.headers_mut().insert(header::ETAG, obj.etag_header.clone());
-                    r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes {a}-{}/{len}", b - 1)));
-                    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(b - a));
-                    return r;
+                    return Reply::part_of(obj, StatusCode::PARTIAL_CONTENT, base, body);
                 }
             }
         }
@@ -233,14 +226,10 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
         }
         None => return ok_identity(obj, ct, cache_control),
     };
-    let blen = body.len() as u64;
-    let mut r = Response::new(Full::new(body));
-    *r.headers_mut() = base;
-    let h = r.headers_mut();
-    h.insert(header::ETAG, if etag.is_empty() { obj.etag_header.clone() } else { hv(&etag) });
+    base.insert(header::ETAG, if etag.is_empty() { obj.etag_header.clone() } else { hv(&etag) });
     if let Some(e) = enc {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
+        base.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
     }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(blen));
-    r
+    base.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len() as u64));
+    Reply::with_headers(StatusCode::OK, base, body)
 }

@@ -56,19 +56,9 @@ pub struct OkHeaders {
 }
 
 impl OkHeaders {
-    /// Keep `headers` and encode their wire form.
+    /// Keep `headers` and their `wire` form.
     #[must_use]
-    pub fn new(content_type: &'static str, cache_control: &str, headers: http::HeaderMap) -> OkHeaders {
-        let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
-        for (k, v) in &headers {
-            if k.as_str() == "x-request-id" {
-                continue;
-            }
-            wire.extend_from_slice(k.as_str().as_bytes());
-            wire.extend_from_slice(b": ");
-            wire.extend_from_slice(v.as_bytes());
-            wire.extend_from_slice(b"\r\n");
-        }
+    pub fn new(content_type: &'static str, cache_control: &str, wire: Vec<u8>, headers: http::HeaderMap) -> OkHeaders {
         OkHeaders { content_type, cache_control: cache_control.to_string(), headers, wire }
     }
 }
