@@ -2,8 +2,8 @@
 //!
 //! Folders, from the wire inwards: [`http`] (listener, connection loop, request parsing, routing, CORS, the request
 //! handler), [`services`] (what is answered: stored HiPS files, on-demand tiles, progenitor queries, SODA cutouts),
-//! [`catalog`] (HiPS discovery, layout, access control, `/hipslist`) and [`store`] (storage roots, the coalescing object
-//! cache, the memory budget, zero-copy copies). At the top: [`config`], [`metrics`], the shared [`state`] and the
+//! [`catalog`] (HiPS discovery, layout, access control, `/hipslist`) and [`store`] (storage roots, the coalescing
+//! object cache, the memory budget, zero-copy copies). At the top: [`config`], [`metrics`], the shared [`state`] and the
 //! response value every request gets ([`reply`]).
 //!
 //! Dependencies go one way: `http` -> `services` -> (`state`, `reply`) -> `catalog` -> `store` -> (`config`,

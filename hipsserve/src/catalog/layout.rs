@@ -24,7 +24,7 @@ pub enum HipsFile {
         /// Order K.
         order: u8,
         /// NESTED index N.
-        ipix: u64,
+        npix: u64,
         /// Extension (fits, png, jpg, webp).
         ext: String,
     },
@@ -44,17 +44,17 @@ impl HipsFile {
             HipsFile::IndexHtml => "index.html".into(),
             HipsFile::Preview(f) | HipsFile::Meta(f) => f.clone(),
             HipsFile::Allsky { order, ext } => format!("Norder{order}/Allsky.{ext}"),
-            HipsFile::Tile { order, ipix, ext } => {
-                format!("Norder{order}/Dir{}/Npix{ipix}.{ext}", (ipix / 10_000) * 10_000)
+            HipsFile::Tile { order, npix, ext } => {
+                format!("Norder{order}/Dir{}/Npix{npix}.{ext}", (npix / 10_000) * 10_000)
             }
             HipsFile::HpxFinder(rest) => format!("HpxFinder/{rest}"),
         }
     }
 
-    /// The progenitor index file of tile `ipix` at `order` (`HpxFinder/NorderK/DirD/NpixN`, no extension).
+    /// The progenitor index file of tile `npix` at `order` (`HpxFinder/NorderK/DirD/NpixN`, no extension).
     #[must_use]
-    pub fn hpxfinder_tile(order: u8, ipix: u64) -> HipsFile {
-        HipsFile::HpxFinder(format!("Norder{order}/Dir{}/Npix{ipix}", (ipix / 10_000) * 10_000))
+    pub fn hpxfinder_tile(order: u8, npix: u64) -> HipsFile {
+        HipsFile::HpxFinder(format!("Norder{order}/Dir{}/Npix{npix}", (npix / 10_000) * 10_000))
     }
 
     /// The storage key of this file inside the HiPS folder `dir` (relative to the storage root; empty: the root).
@@ -67,8 +67,8 @@ impl HipsFile {
             k.push('/');
         }
         match self {
-            HipsFile::Tile { order, ipix, ext } => {
-                let _ = write!(k, "Norder{order}/Dir{}/Npix{ipix}.{ext}", (ipix / 10_000) * 10_000);
+            HipsFile::Tile { order, npix, ext } => {
+                let _ = write!(k, "Norder{order}/Dir{}/Npix{npix}.{ext}", (npix / 10_000) * 10_000);
             }
             other => k.push_str(&other.key()),
         }

@@ -4,8 +4,8 @@
 //! tiles): a folder holding `properties` is a HiPS and is not descended into. The MOC is loaded once at start-up so
 //! tile requests outside the coverage are answered without touching storage.
 //!
-//! Beside it: the HiPS layout ([`layout`]: the files of a HiPS folder and their keys), access control ([`auth`]) and the
-//! `/hipslist` document ([`hipslist`]).
+//! Beside it: the HiPS layout ([`layout`]: the files of a HiPS folder and their keys), access control ([`auth`]) and
+//! the `/hipslist` document ([`hipslist`]).
 
 pub mod auth;
 pub mod hipslist;
@@ -56,12 +56,12 @@ impl Hips {
         }
     }
 
-    /// Whether the tile (order, ipix) intersects the coverage (true when there is no MOC).
+    /// Whether the tile (order, npix) intersects the coverage (true when there is no MOC).
     #[must_use]
-    pub fn covers(&self, order: u8, ipix: u64) -> bool {
+    pub fn covers(&self, order: u8, npix: u64) -> bool {
         let Some(cov) = &self.coverage else { return true };
         let shift = 2 * (29 - u32::from(order.min(29)));
-        let (lo, hi) = (ipix << shift, (ipix + 1) << shift);
+        let (lo, hi) = (npix << shift, (npix + 1) << shift);
         // First range whose end is above lo; it intersects when it starts below hi.
         let i = cov.partition_point(|r| r.end <= lo);
         cov.get(i).is_some_and(|r| r.start < hi)

@@ -80,8 +80,8 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
     }
     // Longest prefix that names a HiPS (segments are separated by single slashes, so the first n segments joined
     // are the body up to the end of segment n: no allocation per candidate). A name never holds a `NorderK` or
-    // `HpxFinder` segment ([`crate::catalog::layout::valid_hips_name`]), so only prefixes ending before the first one are looked up (one
-    // lookup for a tile path instead of one per segment).
+    // `HpxFinder` segment ([`crate::catalog::layout::valid_hips_name`]), so only prefixes ending before the first one
+    // are looked up (one lookup for a tile path instead of one per segment).
     let max_n = segs.iter().position(|s| is_content_segment(s)).unwrap_or(segs.len());
     let mut end = body.len();
     for n in (1..=segs.len()).rev() {
@@ -152,8 +152,8 @@ fn parse_file(tail: &[&str]) -> Result<HipsFile, RouteError> {
         }
         [norder, dir, file] => {
             let order = parse_order(norder)?;
-            let (order, ipix, ext) = parse_tile(order, dir, file)?;
-            Ok(HipsFile::Tile { order, ipix, ext: tile_ext(ext)? })
+            let (order, npix, ext) = parse_tile(order, dir, file)?;
+            Ok(HipsFile::Tile { order, npix, ext: tile_ext(ext)? })
         }
         _ => Err(RouteError::NotFound),
     }
@@ -171,14 +171,14 @@ fn parse_tile<'a>(order: u8, dir: &str, file: &'a str) -> Result<(u8, u64, &'a s
     let d = parse_num(dir.strip_prefix("Dir").ok_or(RouteError::NotFound)?)?;
     let rest = file.strip_prefix("Npix").ok_or(RouteError::NotFound)?;
     let (num, ext) = rest.split_once('.').unwrap_or((rest, ""));
-    let ipix = parse_num(num)?;
-    if ipix >= 12u64 << (2 * u32::from(order)) {
+    let npix = parse_num(num)?;
+    if npix >= 12u64 << (2 * u32::from(order)) {
         return Err(RouteError::BadPath("tile index beyond the order's 12*4^order cells"));
     }
-    if d != (ipix / 10_000) * 10_000 {
+    if d != (npix / 10_000) * 10_000 {
         return Err(RouteError::BadPath("DirD does not match NpixN (D must be N/10000*10000)"));
     }
-    Ok((order, ipix, ext))
+    Ok((order, npix, ext))
 }
 
 fn parse_hpxfinder(rest: &[&str]) -> Result<HipsFile, RouteError> {
@@ -208,7 +208,7 @@ mod tests {
     fn routes_hips_files() {
         assert_eq!(
             r("/CFHT/Norder5/Dir0/Npix3380.png"),
-            Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::Tile { order: 5, ipix: 3380, ext: "png".into() } })
+            Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::Tile { order: 5, npix: 3380, ext: "png".into() } })
         );
         assert_eq!(r("/dr1/g/properties"), Ok(Route::Hips { name: "dr1/g".into(), file: HipsFile::Properties }));
         assert_eq!(r("/CFHT"), Ok(Route::HipsDirRedirect("CFHT".into())));
@@ -223,7 +223,7 @@ mod tests {
             r("/CFHT/HpxFinder/Norder9/Dir1740000/Npix1744410"),
             Ok(Route::Hips { file: HipsFile::HpxFinder(_), .. })
         ));
-        let t = HipsFile::Tile { order: 9, ipix: 1_744_410, ext: "fits".into() };
+        let t = HipsFile::Tile { order: 9, npix: 1_744_410, ext: "fits".into() };
         assert_eq!(t.key(), "Norder9/Dir1740000/Npix1744410.fits");
         assert_eq!(t.key_in("dr1/g"), "dr1/g/Norder9/Dir1740000/Npix1744410.fits");
         assert_eq!(t.key_in(""), t.key());

@@ -1,6 +1,7 @@
 //! How services answer a storage failure: 502 or 503 (with Retry-After when retrying can help), logged with the
 //! request id.
 
+use hips_core::error_chain;
 use http::header;
 use http::StatusCode;
 
@@ -11,7 +12,7 @@ use crate::store::StoreError;
 
 /// The 502/503 (with Retry-After) answer to a storage error reading `key` of `h`, logged with the request id.
 pub(crate) fn storage_failure(state: &State, id: &str, h: &Hips, key: &str, e: &StoreError) -> Reply {
-    tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %e, "storage error");
+    tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %error_chain(e), "storage error");
     let (status, msg) = match e {
         StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
         StoreError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tile renderers busy, retry later"),

@@ -48,12 +48,12 @@ impl Refusal {
 pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
     let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
     match file {
-        HipsFile::Tile { order, ipix, ext } => {
+        HipsFile::Tile { order, npix, ext } => {
             if h.max_order.is_some_and(|m| *order > m) && !ondemand::applies(h, *order, ext) {
                 Some(Refusal::OrderAbove)
             } else if !tile_fmt_ok(ext) {
                 Some(Refusal::Format)
-            } else if !h.covers(*order, *ipix) {
+            } else if !h.covers(*order, *npix) {
                 Some(Refusal::OutsideCoverage)
             } else {
                 None
@@ -93,8 +93,8 @@ pub(crate) async fn checked_file(
     let ct = conditional::content_type(&key);
     let root = &state.roots[h.root_idx];
     let got = match file {
-        HipsFile::Tile { order, ipix, ext } if ondemand::applies(h, *order, ext) => {
-            ondemand::tile(state, h, *order, *ipix).await
+        HipsFile::Tile { order, npix, ext } if ondemand::applies(h, *order, ext) => {
+            ondemand::tile(state, h, *order, *npix).await
         }
         HipsFile::Properties if h.settings.on_demand_orders > 0 => {
             // Advertise the on-demand orders: hips_order raised by on_demand_orders (own cache key: a NUL never

@@ -13,8 +13,9 @@
 //!
 //! The HTTP/1.1 connection loop knows where a reply's body lies in its sealed copy and sends it from there. For hyper,
 //! how the bytes are matched, and why it is safe: a reply carries a [`ZeroCopy`] (a clone of the body `Bytes` plus its
-//! sealed copy), which the connection's service keeps in its [`Hint`]. When hyper asks the connection to write an `IoSlice` that lies inside the hinted body's memory (the hint keeps that memory alive, so
-//! an address inside it can only be those bytes), the writer sends the same range of the sealed file instead. The
+//! sealed copy), which the connection's service keeps in its [`Hint`]. When hyper asks the connection to write an
+//! `IoSlice` that lies inside the hinted body's memory (the hint keeps that memory alive, so an address inside it can
+//! only be those bytes), the writer sends the same range of the sealed file instead. The
 //! file is sealed against writes, shrinking and growing (or, spooled, has no writable descriptor left), so its
 //! content is the body's content for its whole life. Anything that does not match (headers, small or uncached
 //! bodies, compressed variants) is written normally.
