@@ -145,7 +145,7 @@ pub struct Limits {
     /// Value of Retry-After (seconds) on 502/503.
     pub retry_after_secs: u64,
     /// Bytes of object bodies held in memory outside the cache at once (objects larger than
-    /// `cache.max_object_bytes`, or every object with the cache off); see [`crate::budget`].
+    /// `cache.max_object_bytes`, or every object with the cache off); see [`crate::store::budget`].
     pub max_uncached_bytes: u64,
 }
 
@@ -178,7 +178,7 @@ pub struct CacheConfig {
     /// Seconds an entry may stay cached before it is re-read from storage.
     pub ttl_secs: u64,
     /// Directory for the unlinked, read-only copies that cached bodies of 4 KiB and more are sent from with
-    /// `sendfile` (see [`crate::zerocopy`]); `None` keeps them in memory (memfd).
+    /// `sendfile` (see [`crate::store::zerocopy`]); `None` keeps them in memory (memfd).
     pub spool_dir: Option<PathBuf>,
 }
 

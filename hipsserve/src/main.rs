@@ -85,9 +85,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         o.access_log = Some(false);
     }
     let cfg = file.apply(o)?;
-    hipsserve::zerocopy::set_budget(hipsserve::zerocopy::budget_for(cfg.limits.max_connections));
+    hipsserve::store::zerocopy::set_budget(hipsserve::store::zerocopy::budget_for(cfg.limits.max_connections));
     if let Some(dir) = &cfg.cache.spool_dir {
-        hipsserve::zerocopy::set_spool_dir(dir)
+        hipsserve::store::zerocopy::set_spool_dir(dir)
             .with_context(|| format!("cache.spool_dir {}: cannot hold an unlinked file", dir.display()))?;
     }
     let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -99,14 +99,14 @@ fn run(args: Args) -> anyhow::Result<()> {
     rt.block_on(async move {
         let listen = cfg.listen;
         let state = hipsserve::build_state(cfg).await?;
-        let listeners = hipsserve::server::bind_workers(listen, workers)?;
+        let listeners = hipsserve::http::server::bind_workers(listen, workers)?;
         let addr = listeners.first().map_or(Ok(listen), std::net::TcpListener::local_addr)?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut threads = Vec::with_capacity(listeners.len());
         // A worker whose connections are drained keeps its runtime running until all are: storage clients pool
         // connections whose tasks live on the runtime that opened them, and other workers may still use them.
         let drained = Arc::new(tokio::sync::Barrier::new(listeners.len()));
-        let seats = hipsserve::server::Balance::seats(listeners.len());
+        let seats = hipsserve::http::server::Balance::seats(listeners.len());
         for ((i, l), seat) in listeners.into_iter().enumerate().zip(seats) {
             let state = state.clone();
             let drained = drained.clone();
@@ -119,7 +119,7 @@ fn run(args: Args) -> anyhow::Result<()> {
                         let stopped = async move {
                             let _ = stop.wait_for(|s| *s).await;
                         };
-                        hipsserve::server::serve_seated(listener, state, stopped, Some(seat)).await;
+                        hipsserve::http::server::serve_seated(listener, state, stopped, Some(seat)).await;
                         drained.wait().await;
                         Ok(())
                     })

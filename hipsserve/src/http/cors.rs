@@ -4,11 +4,10 @@
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 
 use crate::config::Config;
-use crate::handler::{hv, Resp};
+use crate::reply::{hv, Reply};
 
 /// Add a field name to the (single, comma-separated) Vary header.
 fn add_vary(h: &mut HeaderMap, field: &str) {
@@ -59,10 +58,10 @@ pub(crate) fn cors_allow<'a>(cfg: &Config, origin: Option<&'a str>, restricted: 
     }
 }
 
-/// Add CORS response headers for an allowed Origin ([`cors_allow`]).
-pub(crate) fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restricted: bool) {
-    let origin = req.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    match cors_allow(cfg, origin, restricted) {
+/// Add the CORS headers of `allow` to a response's headers (`Origin` merged into its Vary; no expose list on a
+/// preflight answer, which carries Access-Control-Allow-Methods).
+pub(crate) fn apply(resp: &mut HeaderMap, allow: CorsAllow<'_>) {
+    match allow {
         CorsAllow::No => return,
         CorsAllow::Any => {
             resp.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
@@ -80,13 +79,32 @@ pub(crate) fn cors(cfg: &Config, req: &HeaderMap, resp: &mut HeaderMap, restrict
     }
 }
 
+/// Append the CORS headers of `allow` as header lines after a pre-encoded head (an echoed origin adds a second
+/// `vary: Origin` line, which HTTP reads as one list with the first).
+pub(crate) fn push_lines(out: &mut Vec<u8>, allow: CorsAllow<'_>) {
+    match allow {
+        CorsAllow::No => return,
+        CorsAllow::Any => out.extend_from_slice(b"access-control-allow-origin: *\r\n"),
+        CorsAllow::Echo { origin, credentials } => {
+            out.extend_from_slice(b"access-control-allow-origin: ");
+            out.extend_from_slice(origin.as_bytes());
+            out.extend_from_slice(b"\r\nvary: Origin\r\n");
+            if credentials {
+                out.extend_from_slice(b"access-control-allow-credentials: true\r\n");
+            }
+        }
+    }
+    out.extend_from_slice(b"access-control-expose-headers: ");
+    out.extend_from_slice(CORS_EXPOSE_HEADERS.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 const ALLOWED_REQUEST_HEADERS: &[&str] =
     &["authorization", "range", "if-none-match", "if-modified-since", "if-range", "cache-control", "x-requested-with"];
 
 /// Answer an OPTIONS request (a CORS preflight when it carries Origin and Access-Control-Request-Method).
-pub(crate) fn preflight(cfg: &Config, req: &HeaderMap) -> Resp {
-    let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = StatusCode::NO_CONTENT;
+pub(crate) fn preflight(cfg: &Config, req: &HeaderMap) -> Reply {
+    let mut r = Reply::new(StatusCode::NO_CONTENT, Bytes::new());
     let h = r.headers_mut();
     h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
     let origin_ok = req.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|o| origin_allowed(cfg, o));

@@ -2,11 +2,16 @@
 //! the bytes already read, to hyper for anything this loop does not take on.
 //!
 //! Three tiers, per request:
-//! 1. Hot: a plain GET/HEAD of a cached file of a public HiPS ([`crate::fastpath`]) is answered with the object's
-//!    pre-encoded response head and its body (sent with `sendfile` from its sealed copy when large).
+//! 1. Hot: a plain GET/HEAD of a cached file of a public HiPS ([`super::parse`]) is answered with the object's
+//!    [`Reply`] straight from the cache, without building an `http::Request`.
 //! 2. General: any other bodiless GET/HEAD/OPTIONS over HTTP/1.1 becomes an `http::Request` for the handler
-//!    ([`crate::handler::handle`]), and its response is encoded here with hyper's framing rules (Content-Length,
-//!    no body for HEAD, 204 and 304, `connection: close` when the connection ends).
+//!    ([`super::handler::respond`]), which gets what the hot tier already found out (its route and checks) so that
+//!    nothing is done twice.
+//!
+//!    Both tiers end alike: the request epilogue ([`super::handler::finish`]), then the reply is sent, its head
+//!    pre-encoded or encoded with hyper's framing rules ([`Reply::push_head`]: Content-Length, no body for HEAD, 204
+//!    and 304, `connection: close` when the connection ends), its body from the object's sealed copy with `sendfile`
+//!    when it has one and is large.
 //! 3. Anything else (HTTP/1.0, HTTP/2, a request body, Expect or Upgrade, a head too large or that does not parse)
 //!    goes to hyper, for the rest of the connection, with the bytes already read replayed first.
 //!
@@ -23,21 +28,21 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{HeaderMap, Method, Request};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use super::front::{self, Hot};
+use super::handler::{self, Extras, RequestId, Routed, Seen};
+use super::parse::{self as fastpath, Plain};
+use super::routing::{self, Route};
 use crate::config::Access;
-use crate::cors;
-use crate::fastpath::{self, Plain};
-use crate::front::{self, Hot};
-use crate::handler::{self, Resp, State};
-use crate::httputil;
-use crate::routing::{self, Route};
-use crate::zerocopy::{self, SealedCopy};
+use crate::reply::{self, Reply};
+use crate::services::conditional as httputil;
+use crate::services::tiles;
+use crate::state::State;
+use crate::store::zerocopy::{self, SealedCopy};
 
 /// Most request headers parsed here; more go to hyper (which allows 100).
 const MAX_HEADERS: usize = 64;
@@ -190,70 +195,50 @@ impl<'a> Driver<'a> {
     /// Answer one complete request head (tier 1 or 2), or decline.
     async fn answer(&mut self, req: &httparse::Request<'_, '_>, p: &Plain<'_>) -> io::Result<Answer> {
         let state = self.state;
-        if p.hot {
-            let now = std::time::Instant::now();
-            let hot = match front::get(state.id(), p.path.as_bytes(), now) {
-                Some(h) => {
-                    state.metrics.cache_hit(h.obj.body.len());
-                    Some(h)
-                }
-                None => {
-                    let h = hot_object(state, p).await;
-                    if let Some(h) = &h {
-                        front::put(state.id(), p.path.as_bytes(), h, now);
-                    }
-                    h
-                }
-            };
-            // Compressible types are negotiated by the handler when the client accepts a coding.
-            if let Some(hot) = hot.filter(|h| !(p.accepts_encoding && httputil::compressible(h.ct))) {
-                if let Some(pre) = handler::ok_headers(&hot.obj, hot.ct, &hot.hips.settings.cache_control) {
-                    let close = p.close || self.stopping;
-                    let mut id = [0u8; 64];
-                    let id_len = state.request_id_into(p.request_id, &mut id);
-                    let cors = cors::cors_allow(&state.cfg, p.origin, false);
-                    fastpath::response_head(&mut self.out, &pre.wire, &id[..id_len], cors, close);
-                    let elapsed = now.elapsed();
-                    state.metrics.record(hot.label, 200, elapsed);
-                    if state.cfg.log.access_log {
-                        let id = std::str::from_utf8(&id[..id_len]).unwrap_or("");
-                        state.log_access(id, if p.head { "HEAD" } else { "GET" }, p.path, 200, elapsed);
-                    }
-                    let body: &[u8] = if p.head { &[] } else { &hot.obj.body };
-                    let head = std::mem::take(&mut self.out);
-                    let r = self.write(&head, body, hot.obj.sealed.as_deref(), 0).await;
-                    self.out = head;
-                    r?;
-                    return Ok(Answer::Sent { close });
-                }
+        let start = std::time::Instant::now();
+        let id = RequestId::new(state, p.request_id);
+        let (reply, label, restricted) = match hot_reply(state, p, start).await {
+            Ok((reply, label)) => (reply, label, false),
+            Err(routed) => {
+                let Some(request) = to_request(req) else { return Ok(Answer::HandOff) };
+                handler::respond(state, &request, &id, routed).await
             }
-        }
-        let Some(request) = to_request(req) else { return Ok(Answer::HandOff) };
-        let head_only = request.method() == Method::HEAD;
-        let close = p.close || self.stopping;
-        let resp = handler::handle(state.clone(), request).await;
-        let stashed = zerocopy::take_stashed();
-        let body = encode(resp, head_only, close, &mut self.out).await;
-        let (file, offset) = match &stashed {
-            Some(z) => z.offset_of(&body).map_or((None, 0), |off| (Some(&*z.file), off)),
-            None => (None, 0),
         };
-        let head = std::mem::take(&mut self.out);
-        let r = self.write(&head, &body, file, offset).await;
-        self.out = head;
-        r?;
+        let close = p.close || self.stopping;
+        let seen = Seen { start, method: req.method.unwrap_or(""), path: p.path, origin: p.origin, id };
+        let extras = handler::finish(state, seen, reply.status(), label, restricted);
+        self.send(reply, &extras, p.head, close).await?;
         Ok(Answer::Sent { close })
     }
 
-    /// Write `head` then `body` (from `file` at `offset` with `sendfile` when given and large), waiting at most
+    /// Send `reply` with its per-request headers: from its pre-encoded head when it has one and nothing needs
+    /// merging into it, else encoded from its header map.
+    async fn send(&mut self, mut reply: Reply, extras: &Extras<'_>, head_only: bool, close: bool) -> io::Result<()> {
+        let mut head = std::mem::take(&mut self.out);
+        let ready = reply.ready_head().filter(|_| extras.appendable()).map(|pre| {
+            reply::push_ready_head(&mut head, &pre.wire, |out| extras.push_lines(out), close);
+            !head_only
+        });
+        let body_follows = ready.unwrap_or_else(|| {
+            extras.apply(reply.headers_mut());
+            reply.push_head(&mut head, head_only, close)
+        });
+        let payload = reply.payload();
+        let (body, file) = if body_follows { (payload.bytes, payload.file) } else { (&[][..], None) };
+        let r = self.write(&head, body, file).await;
+        self.out = head;
+        r
+    }
+
+    /// Write `head` then `body` (from `file` at its offset with `sendfile` when given and large), waiting at most
     /// `write_timeout_ms` each time the client does not take bytes.
-    async fn write(&mut self, head: &[u8], body: &[u8], file: Option<&SealedCopy>, offset: usize) -> io::Result<()> {
+    async fn write(&mut self, head: &[u8], body: &[u8], file: Option<(&SealedCopy, usize)>) -> io::Result<()> {
         let total = head.len() + body.len();
         let file = file.filter(|_| body.len() >= zerocopy::MIN_BYTES);
         let mut sent = 0;
         let mut deadline: Option<Instant> = None;
         while sent < total {
-            let r = if let Some(f) = file {
+            let r = if let Some((f, offset)) = file {
                 let head_rest = &head[sent.min(head.len())..];
                 let done = sent.saturating_sub(head.len());
                 let bufs = [IoSlice::new(head_rest)];
@@ -368,22 +353,49 @@ fn read_some(stream: &TcpStream, spare: &mut [u8]) -> io::Result<usize> {
     stream.try_read(spare)
 }
 
-/// The cached object behind a hot request, when every check of the handler passes without storage: a routed file
-/// of a public HiPS, not refused by order, format or coverage.
-async fn hot_object(state: &State, p: &Plain<'_>) -> Option<Hot> {
-    let Ok(Route::Hips { name, file }) =
-        routing::route(p.path, state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n))
-    else {
-        return None;
-    };
-    let h = state.hips.get(&name)?;
-    if h.settings.access != Access::Public || handler::refusal(h, &file).is_some() {
-        return None;
+/// The answer of a hot request from the object cache (with its metrics label), when every check of the handler
+/// passes without storage (a routed file of a public HiPS, not refused by order, format or coverage) and the object
+/// is cached; otherwise how far the request got ([`Routed`]), so that the handler does not route or check it again.
+async fn hot_reply(state: &State, p: &Plain<'_>, now: std::time::Instant) -> Result<(Reply, &'static str), Routed> {
+    if !p.hot {
+        return Err(Routed::No);
     }
-    let key = file.key_in(&h.dir);
-    let ct = httputil::content_type(&key);
-    let obj = state.cache.cached(h.root_idx, key).await?;
-    Some(Hot { obj, hips: h.clone(), ct, label: file.kind() })
+    let (hot, checked) = match front::get(state.id(), p.path.as_bytes(), now) {
+        Some(h) => {
+            state.metrics.cache_hit(h.obj.body.len());
+            (h, None)
+        }
+        None => {
+            let (name, file) =
+                match routing::route(p.path, state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n)) {
+                    Ok(Route::Hips { name, file }) => (name, file),
+                    other => return Err(Routed::Route(other)),
+                };
+            let Some(h) = state.hips.get(&name).filter(|h| h.settings.access == Access::Public) else {
+                return Err(Routed::Route(Ok(Route::Hips { name, file })));
+            };
+            let refusal = tiles::refusal(h, &file);
+            let key = file.key_in(&h.dir);
+            let cached = match refusal {
+                None => state.cache.cached(h.root_idx, key.clone()).await,
+                Some(_) => None,
+            };
+            let Some(obj) = cached else { return Err(Routed::Checked { hips: h.clone(), file, refusal }) };
+            let hot = Hot { obj, hips: h.clone(), ct: httputil::content_type(&key), label: file.kind() };
+            front::put(state.id(), p.path.as_bytes(), &hot, now);
+            (hot, Some((h.clone(), file)))
+        }
+    };
+    // Compressible types are negotiated by the handler when the client accepts a coding.
+    if !(p.accepts_encoding && httputil::compressible(hot.ct))
+        && tiles::ok_headers(&hot.obj, hot.ct, &hot.hips.settings.cache_control).is_some()
+    {
+        return Ok((Reply::object(hot.obj, true, HeaderMap::new), hot.label));
+    }
+    Err(match checked {
+        Some((hips, file)) => Routed::Checked { hips, file, refusal: None },
+        None => Routed::No,
+    })
 }
 
 /// The `http::Request` of a parsed bodiless request; `None` when hyper would refuse or treat it differently (a
@@ -404,52 +416,4 @@ fn to_request(req: &httparse::Request<'_, '_>) -> Option<Request<()>> {
         headers.append(name, http::HeaderValue::from_bytes(h.value).ok()?);
     }
     b.body(()).ok()
-}
-
-/// Encode the head of `resp` into `out` with hyper's HTTP/1.1 framing rules and return the body to send: no body for
-/// HEAD, 1xx, 204 and 304; Content-Length from the body (kept from the headers for HEAD); 1xx, 204 and 304 without
-/// Content-Length; a Date; `connection: close` when the connection ends after it.
-async fn encode(resp: Resp, head_only: bool, close: bool, out: &mut Vec<u8>) -> Bytes {
-    let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map_or_else(|e| match e {}, http_body_util::Collected::to_bytes);
-    let status = parts.status;
-    let no_body_status =
-        status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
-    out.clear();
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-    let mut length_written = false;
-    for (k, v) in &parts.headers {
-        if k == http::header::CONTENT_LENGTH {
-            // Only a HEAD answer keeps the GET's length; otherwise it is the body's, written below.
-            if !head_only || no_body_status || length_written {
-                continue;
-            }
-            length_written = true;
-        } else if k == http::header::CONNECTION || k == http::header::DATE {
-            continue;
-        }
-        out.extend_from_slice(k.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(v.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if !head_only && !no_body_status {
-        out.extend_from_slice(b"content-length: ");
-        out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    fastpath::push_date(out);
-    out.extend_from_slice(b"\r\n");
-    if head_only || no_body_status {
-        Bytes::new()
-    } else {
-        body
-    }
 }

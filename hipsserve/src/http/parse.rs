@@ -1,6 +1,6 @@
-//! The HTTP/1.1 fast path's request classification and response heads: it recognises the plain requests that make up
+//! The HTTP/1.1 connection loop's request classification: it recognises the plain requests that make up
 //! nearly all HiPS traffic (a GET or HEAD of a file of a public HiPS, without conditions, ranges or body) so that the
-//! connection driver ([`crate::conn`]) answers them from the object cache with the object's pre-encoded response
+//! connection driver (`super::conn`) answers them from the object cache with the object's pre-encoded response
 //! head, without building a hyper request and response for each.
 //!
 //! It sorts each complete request head (parsed by `httparse`, the parser hyper itself uses, with the same defaults):
@@ -12,13 +12,8 @@
 //! - otherwise: handed to the request handler as an `http::Request`, its response encoded by the driver.
 //!
 //! The route, the HiPS's access rule, the order/format/coverage checks and the CORS decision are the handler's own
-//! functions ([`crate::routing::route`], [`crate::handler::refusal`], [`crate::handler::cors_allow`]), so both paths
+//! functions ([`super::routing::route`], [`crate::services::tiles::refusal`], `super::cors::cors_allow`), so both paths
 //! share one definition of what is served.
-
-use std::cell::RefCell;
-use std::time::SystemTime;
-
-use crate::cors::{CorsAllow, CORS_EXPOSE_HEADERS};
 
 /// Request headers that change the message framing or the protocol: such requests go to hyper.
 const FRAMING: &[&str] = &["content-length", "transfer-encoding", "expect", "upgrade", "te", "http2-settings"];
@@ -107,63 +102,6 @@ pub(crate) fn classify<'b>(req: &httparse::Request<'_, 'b>) -> Option<Plain<'b>>
     Some(p)
 }
 
-thread_local! {
-    /// This thread's `Date` value and the second it was formatted for.
-    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((u64::MAX, [0; 29])) };
-}
-
-/// Append the current `date: <IMF-fixdate>` line (formatted once per second per thread).
-pub(crate) fn push_date(out: &mut Vec<u8>) {
-    let now = SystemTime::now();
-    let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    DATE.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.0 != secs {
-            let s = httpdate::fmt_http_date(now);
-            if s.len() == 29 {
-                d.1.copy_from_slice(s.as_bytes());
-                d.0 = secs;
-            }
-        }
-        out.extend_from_slice(b"date: ");
-        out.extend_from_slice(&d.1);
-        out.extend_from_slice(b"\r\n");
-    });
-}
-
-/// Assemble a 200 response head into `out`: the object's pre-encoded `wire` head, then Date, X-Request-Id, the CORS
-/// headers and `connection: close` when the connection ends after it, and the blank line.
-pub(crate) fn response_head(out: &mut Vec<u8>, wire: &[u8], request_id: &[u8], cors: CorsAllow<'_>, close: bool) {
-    out.clear();
-    out.extend_from_slice(wire);
-    push_date(out);
-    out.extend_from_slice(b"x-request-id: ");
-    out.extend_from_slice(request_id);
-    out.extend_from_slice(b"\r\n");
-    match cors {
-        CorsAllow::No => {}
-        CorsAllow::Any => out.extend_from_slice(b"access-control-allow-origin: *\r\n"),
-        CorsAllow::Echo { origin, credentials } => {
-            out.extend_from_slice(b"access-control-allow-origin: ");
-            out.extend_from_slice(origin.as_bytes());
-            // Vary is a list: a second line adds to the Accept-Encoding one of compressible types.
-            out.extend_from_slice(b"\r\nvary: Origin\r\n");
-            if credentials {
-                out.extend_from_slice(b"access-control-allow-credentials: true\r\n");
-            }
-        }
-    }
-    if cors != CorsAllow::No {
-        out.extend_from_slice(b"access-control-expose-headers: ");
-        out.extend_from_slice(CORS_EXPOSE_HEADERS.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -221,23 +159,5 @@ mod tests {
         ] {
             assert_eq!(parse(raw), None, "{raw:?}");
         }
-    }
-
-    #[test]
-    fn heads_end_with_the_per_request_lines() {
-        let mut out = Vec::new();
-        let wire = b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n";
-        response_head(&mut out, wire, b"id-1", CorsAllow::Echo { origin: "https://p", credentials: false }, true);
-        let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\ncontent-length: 3\r\ndate: "), "{text}");
-        assert!(text.ends_with(
-            "\r\nx-request-id: id-1\r\naccess-control-allow-origin: https://p\r\nvary: Origin\r\n\
-             access-control-expose-headers: ETag, Content-Range, Content-Length, Accept-Ranges, Last-Modified, \
-             Content-Encoding, X-Request-Id\r\nconnection: close\r\n\r\n"
-        ));
-        let date = text.lines().find_map(|l| l.strip_prefix("date: ")).unwrap();
-        assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
-        response_head(&mut out, wire, b"id-2", CorsAllow::No, false);
-        assert!(String::from_utf8(out).unwrap().ends_with("\r\nx-request-id: id-2\r\n\r\n"));
     }
 }

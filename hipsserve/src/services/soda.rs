@@ -12,18 +12,19 @@
 
 use bytes::Bytes;
 use futures::StreamExt;
-use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::cutout::{cutout, CutoutError, Shape};
 use hips_core::error_chain;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 
+use super::failure::storage_failure;
+use super::ondemand::{bounded, progenitors, under_roots, Unfinished};
+use super::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
 use crate::catalog::Hips;
-use crate::handler::{hv, storage_failure, text, Resp, State};
-use crate::ondemand::{bounded, progenitors, under_roots, Unfinished};
-use crate::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
+use crate::reply::{hv, Reply};
+use crate::state::State;
 
 /// A parsed cutout request.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,53 +35,108 @@ pub struct Request {
     pub shape: Shape,
 }
 
+/// Why a cutout request is refused (400, SODA's `UsageError`); each names the parameter at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UsageError {
+    /// ID given twice.
+    #[error("one ID per request")]
+    TwoIds,
+    /// A response format other than FITS.
+    #[error("RESPONSEFORMAT={0:?}: only application/fits is offered")]
+    Format(String),
+    /// A region (POS, CIRCLE, POLYGON) that does not parse (the parser's message).
+    #[error("{0}")]
+    Region(String),
+    /// BAND, TIME or POL.
+    #[error("{0} is not supported: these coadds have one band")]
+    Unsupported(String),
+    /// Any other parameter.
+    #[error("unknown parameter {0:?} (use ID with one of POS, CIRCLE, POLYGON)")]
+    Unknown(String),
+    /// More than one region.
+    #[error("one region per request (POS, CIRCLE or POLYGON)")]
+    TwoRegions,
+    /// No ID or no region.
+    #[error("give ID (a coadd listed by this HiPS's progenitors) and one of POS, CIRCLE, POLYGON")]
+    Missing,
+    /// The region's bounding cone covers too many progenitor-index tiles.
+    #[error("the region spans {tiles} progenitor-index tiles of order {order}, more than {MAX_INDEX_TILES}: cut smaller regions")]
+    TooManyTiles {
+        /// Index tiles.
+        tiles: usize,
+        /// Index order.
+        order: u8,
+    },
+}
+
+/// Why a cutout job gave no FITS file.
+#[derive(Debug, thiserror::Error)]
+enum CutoutFailure {
+    /// No cutout worker became free within `on_demand.timeout_ms`.
+    #[error("all cutout workers busy")]
+    Busy,
+    /// The job panicked (its message).
+    #[error("the cutout job failed: {0}")]
+    Panicked(String),
+    /// The coadd could not be opened.
+    #[error("cannot open coadd {path:?}")]
+    Open {
+        /// The coadd.
+        path: String,
+        /// Why.
+        #[source]
+        source: CoaddError,
+    },
+    /// The cutout itself failed: the region (no overlap, too large...) or reading the coadd.
+    #[error(transparent)]
+    Cutout(CutoutError),
+}
+
 /// Parse the query string (parameter names case-insensitive, as SODA's are).
 ///
 /// # Errors
-/// A message naming the parameter at fault.
-pub fn parse_query(q: &str) -> Result<Request, String> {
+/// [`UsageError`], naming the parameter at fault.
+pub fn parse_query(q: &str) -> Result<Request, UsageError> {
     let (mut id, mut shape): (Option<String>, Option<Shape>) = (None, None);
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
         let key = k.to_ascii_uppercase();
         let parsed = match key.as_str() {
             "ID" => {
                 if id.replace(v.trim().to_string()).is_some() {
-                    return Err("one ID per request".into());
+                    return Err(UsageError::TwoIds);
                 }
                 continue;
             }
             "RESPONSEFORMAT" if matches!(v.trim(), "application/fits" | "fits") => continue,
-            "RESPONSEFORMAT" => return Err(format!("RESPONSEFORMAT={v:?}: only application/fits is offered")),
-            "POS" => Shape::parse_pos(&v)?,
-            "CIRCLE" => Shape::parse_circle(&v)?,
-            "POLYGON" => Shape::parse_polygon(&v)?,
-            "BAND" | "TIME" | "POL" => return Err(format!("{key} is not supported: these coadds have one band")),
-            _ => return Err(format!("unknown parameter {k:?} (use ID with one of POS, CIRCLE, POLYGON)")),
+            "RESPONSEFORMAT" => return Err(UsageError::Format(v.to_string())),
+            "POS" => Shape::parse_pos(&v).map_err(UsageError::Region)?,
+            "CIRCLE" => Shape::parse_circle(&v).map_err(UsageError::Region)?,
+            "POLYGON" => Shape::parse_polygon(&v).map_err(UsageError::Region)?,
+            "BAND" | "TIME" | "POL" => return Err(UsageError::Unsupported(key)),
+            _ => return Err(UsageError::Unknown(k.to_string())),
         };
         if shape.replace(parsed).is_some() {
-            return Err("one region per request (POS, CIRCLE or POLYGON)".into());
+            return Err(UsageError::TwoRegions);
         }
     }
     match (id, shape) {
         (Some(id), Some(shape)) if !id.is_empty() => Ok(Request { id, shape }),
-        _ => Err("give ID (a coadd listed by this HiPS's progenitors) and one of POS, CIRCLE, POLYGON".into()),
+        _ => Err(UsageError::Missing),
     }
 }
 
-fn soda_error(status: StatusCode, word: &str, msg: &str) -> Resp {
-    text(status, &format!("{word}: {msg}"))
+fn soda_error(status: StatusCode, word: &str, msg: &str) -> Reply {
+    Reply::text(status, &format!("{word}: {msg}"))
 }
 
 /// The index tiles (order `k`) the region overlaps, inside the HiPS's coverage.
-fn index_tiles(h: &Hips, k: u8, shape: &Shape) -> Result<Vec<u64>, String> {
+fn index_tiles(h: &Hips, k: u8, shape: &Shape) -> Result<Vec<u64>, UsageError> {
     let (ra, dec, radius) = shape.bounding_cone();
     let (lon, lat) = convert(ra, dec, Frame::Equatorial, h.frame());
     let bmoc = cdshealpix::nested::cone_coverage_approx(k, lon.to_radians(), lat.to_radians(), radius.to_radians());
     let n = bmoc.deep_size();
     if n as u64 > MAX_INDEX_TILES {
-        return Err(format!(
-            "the region spans {n} progenitor-index tiles of order {k}, more than {MAX_INDEX_TILES}: cut smaller regions"
-        ));
+        return Err(UsageError::TooManyTiles { tiles: n, order: k });
     }
     Ok(bmoc.flat_iter().filter(|t| h.covers(k, *t)).collect())
 }
@@ -91,10 +147,10 @@ fn listed_hdu(index: &[u8], id: &str) -> Option<usize> {
 }
 
 /// Answer a cutout request on HiPS `h` (access already checked).
-pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Resp {
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Reply {
     let req = match parse_query(query.unwrap_or("")) {
         Ok(r) => r,
-        Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e),
+        Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
     let roots = &state.cfg.on_demand.coadd_roots;
     if roots.is_empty() {
@@ -109,7 +165,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     };
     let tiles = match index_tiles(h, k, &req.shape) {
         Ok(t) => t,
-        Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e),
+        Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
     let keys = index_keys(h, k, &tiles);
     let mut reads = std::pin::pin!(index_reads(state, h, &keys));
@@ -140,40 +196,41 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     }
     let max_pixels = state.cfg.on_demand.max_cutout_pixels;
     let (path, shape) = (req.id.clone(), req.shape.clone());
-    let done = match bounded(state, move || {
-        let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu))).map_err(|e| Err(error_chain(&e)))?;
-        cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout")).map_err(
-            |e| match e {
-                CutoutError::Fits(f) => Err(error_chain(&f)),
-                other => Ok(other),
-            },
-        )
+    let done = bounded(state, move || {
+        let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu)))
+            .map_err(|source| CutoutFailure::Open { path: path.clone(), source })?;
+        cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
+            .map_err(CutoutFailure::Cutout)
     })
     .await
-    {
-        Ok(done) => done,
-        Err(Unfinished::Failed(reason)) => Err(Err(reason)),
-        Err(Unfinished::Busy) => {
+    .unwrap_or_else(|u| {
+        Err(match u {
+            Unfinished::Busy => CutoutFailure::Busy,
+            Unfinished::Failed(reason) => CutoutFailure::Panicked(reason),
+        })
+    });
+    let c = match done {
+        Ok(c) => c,
+        Err(CutoutFailure::Busy) => {
             let mut r = soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "cutout workers busy, retry later");
             r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
             return r;
         }
-    };
-    let c = match done {
-        Ok(c) => c,
-        Err(Ok(e @ CutoutError::NoOverlap { .. })) => {
+        Err(CutoutFailure::Cutout(e @ CutoutError::NoOverlap { .. })) => {
             return soda_error(StatusCode::NOT_FOUND, "NotFoundError", &e.to_string())
         }
-        Err(Ok(e)) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
-        Err(Err(reason)) => {
-            tracing::warn!(request_id = %id, hips = %h.name, coadd = %req.id, error = %reason, "cutout failed");
+        Err(
+            e @ (CutoutFailure::Open { .. } | CutoutFailure::Panicked(_) | CutoutFailure::Cutout(CutoutError::Fits(_))),
+        ) => {
+            tracing::warn!(request_id = %id, hips = %h.name, coadd = %req.id, error = %error_chain(&e), "cutout failed");
             return soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd");
         }
+        Err(CutoutFailure::Cutout(e)) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
     let stem = req.id.rsplit('/').next().unwrap_or("coadd").trim_end_matches(".fits").trim_end_matches(".fz");
     let safe: String =
         stem.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    let mut r = Response::new(Full::new(Bytes::from(c.fits)));
+    let mut r = Reply::new(StatusCode::OK, Bytes::from(c.fits));
     let hd = r.headers_mut();
     hd.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fits"));
     hd.insert(header::CONTENT_DISPOSITION, hv(&format!("inline; filename=\"{safe}_cutout.fits\"")));
@@ -204,7 +261,7 @@ mod tests {
             ("ID=a&foo=1", "unknown parameter"),
             ("ID=a&POS=CIRCLE+1+2+0.1&RESPONSEFORMAT=votable", "RESPONSEFORMAT"),
         ] {
-            let e = parse_query(q).unwrap_err();
+            let e = parse_query(q).unwrap_err().to_string();
             assert!(e.contains(word), "{q}: {e}");
         }
     }

@@ -1,5 +1,5 @@
 //! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, each
-//! connection's HTTP/1.1 fast path ([`crate::conn`]) or hyper with read-idle and write-stall timeouts, and graceful
+//! connection's HTTP/1.1 fast path (`super::conn`) or hyper with read-idle and write-stall timeouts, and graceful
 //! shutdown that drains in-flight requests.
 
 use std::future::Future;
@@ -21,14 +21,15 @@ use tokio::time::{Instant, Sleep};
 
 use bytes::Bytes;
 
-use crate::auth::{Auth, AuthError};
+use super::conn::{Driver, Input, Next};
+use super::handler::handle;
 use crate::catalog;
+use crate::catalog::auth::{Auth, AuthError};
 use crate::config::Config;
-use crate::conn::{Driver, Input, Next};
-use crate::handler::{handle, State};
 use crate::metrics::Metrics;
+use crate::state::State;
+use crate::store::zerocopy::{self, Hint};
 use crate::store::{Root, StoreError};
-use crate::zerocopy::{self, Hint};
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
@@ -304,13 +305,16 @@ async fn connection(
         hint.clone(),
     ));
     let st = state.clone();
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let st = st.clone();
         let hint = hint.clone();
         async move {
-            let resp = handle(st, req).await;
-            // Stashed by the handler in the same poll (no await since), so on this thread.
-            hint.set(zerocopy::take_stashed());
+            let head_only = req.method() == http::Method::HEAD;
+            let (reply, extras) = handle(&st, &req).await;
+            // The writer sends the body from the reply's sealed copy, when it has one.
+            hint.set(reply.zero_copy());
+            let mut resp = reply.into_response(head_only);
+            extras.apply(resp.headers_mut());
             Ok::<_, std::convert::Infallible>(resp)
         }
     });
@@ -336,7 +340,7 @@ async fn connection(
 /// A TCP stream that fails reads after `idle` without incoming bytes and writes stalled for `write` (a client that
 /// stops reading), so no client can hold a connection (and its permit) forever. Reads first return `prefix` (bytes
 /// the fast path read before handing the connection over). Body bytes of the hinted response are sent from their
-/// sealed copy ([`crate::zerocopy`]).
+/// sealed copy ([`crate::store::zerocopy`]).
 struct TimedIo {
     inner: TcpStream,
     prefix: Bytes,

@@ -11,10 +11,11 @@
 //! Neither kind of copy has a name in any directory (only processes allowed to inspect this one, through `/proc`, can
 //! reach them), and neither can be changed once written.
 //!
-//! How the bytes are matched, and why it is safe: the handler stashes a [`ZeroCopy`] (a clone of the body `Bytes`
-//! plus its sealed copy) for the connection ([`stash`]), which keeps it in its [`Hint`]. When hyper asks the
-//! connection to write an `IoSlice` that lies inside the hinted body's memory (the hint keeps that memory alive, so
-//! an address inside it can only be those bytes), the writer sends the same range of the sealed file instead. The
+//! The HTTP/1.1 connection loop knows where a reply's body lies in its sealed copy and sends it from there. For hyper,
+//! how the bytes are matched, and why it is safe: a reply carries a [`ZeroCopy`] (a clone of the body `Bytes` plus its
+//! sealed copy), which the connection's service keeps in its [`Hint`]. When hyper asks the connection to write an
+//! `IoSlice` that lies inside the hinted body's memory (the hint keeps that memory alive, so an address inside it can
+//! only be those bytes), the writer sends the same range of the sealed file instead. The
 //! file is sealed against writes, shrinking and growing (or, spooled, has no writable descriptor left), so its
 //! content is the body's content for its whole life. Anything that does not match (headers, small or uncached
 //! bodies, compressed variants) is written normally.
@@ -125,7 +126,8 @@ impl Drop for SealedCopy {
     }
 }
 
-/// A response body and its sealed copy, stashed by the handler for the connection that sends the response.
+/// A response body and its sealed copy, as a reply carries them ([`crate::reply::Reply`]) to the connection that
+/// sends it.
 #[derive(Debug, Clone)]
 pub struct ZeroCopy {
     /// The body as handed to hyper (or the whole object it is a slice of).
@@ -142,28 +144,6 @@ impl ZeroCopy {
         let off = p.checked_sub(base)?;
         (off.checked_add(slice.len())? <= self.body.len() && self.body.len() == self.file.len).then_some(off)
     }
-}
-
-thread_local! {
-    static STASH: std::cell::RefCell<Option<ZeroCopy>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Hand the sealed copy of the response being built to the connection that will send it: the handler stashes it
-/// and the connection's service takes it ([`take_stashed`]) right after the handler returns, in the same poll and
-/// so on the same thread (no allocation, unlike response extensions). A stale stash is harmless: a slice is only
-/// sent from a sealed copy when it lies inside that copy's body, whose bytes are the same.
-pub fn stash(z: ZeroCopy) {
-    STASH.with(|s| {
-        if let Ok(mut s) = s.try_borrow_mut() {
-            *s = Some(z);
-        }
-    });
-}
-
-/// Take what the last handler on this thread stashed.
-#[must_use]
-pub fn take_stashed() -> Option<ZeroCopy> {
-    STASH.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()))
 }
 
 /// The body a connection is currently sending, shared by its service (which sets it) and its writer (which reads it).

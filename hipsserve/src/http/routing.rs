@@ -6,6 +6,9 @@
 //! before any lookup, so `..`, `%2e%2e`, `\`, absolute or overlong paths never reach storage. Within a HiPS only the
 //! files of the HiPS layout are served (no directory listings, no arbitrary keys).
 
+pub use crate::catalog::layout::HipsFile;
+use crate::catalog::layout::{is_content_segment, safe_segment};
+
 /// What a request path designates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -21,7 +24,7 @@ pub enum Route {
     Root,
     /// `/<name>` without trailing slash: redirect to `/<name>/`.
     HipsDirRedirect(String),
-    /// `/<name>/progenitors?...`: which source coadds are behind a position or tile ([`crate::progenitors`]).
+    /// `/<name>/progenitors?...`: which source coadds are behind a position or tile ([`crate::services::progenitors`]).
     Progenitors(String),
     /// `/<hips>/soda/sync`: SODA cutouts of the HiPS's coadds.
     Soda(String),
@@ -32,98 +35,6 @@ pub enum Route {
         /// Which file.
         file: HipsFile,
     },
-}
-
-/// The files of the HiPS layout that the server will read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HipsFile {
-    /// `properties`.
-    Properties,
-    /// `Moc.fits`.
-    Moc,
-    /// `index.html` (also for `/<name>/`).
-    IndexHtml,
-    /// `preview.jpg` / `preview.png`.
-    Preview(String),
-    /// `NorderK/Allsky.ext`.
-    Allsky {
-        /// Order K.
-        order: u8,
-        /// Extension.
-        ext: String,
-    },
-    /// `NorderK/DirD/NpixN.ext`.
-    Tile {
-        /// Order K.
-        order: u8,
-        /// NESTED index N.
-        ipix: u64,
-        /// Extension (fits, png, jpg, webp).
-        ext: String,
-    },
-    /// `HpxFinder/...` progenitor index files (tiles without extension, plus its properties/metadata).
-    HpxFinder(String),
-    /// Other top-level metadata files Hipsgen writes (`Metadata.xml`, `Moc.json`...).
-    Meta(String),
-}
-
-impl HipsFile {
-    /// The storage key of this file relative to the HiPS folder.
-    #[must_use]
-    pub fn key(&self) -> String {
-        match self {
-            HipsFile::Properties => "properties".into(),
-            HipsFile::Moc => "Moc.fits".into(),
-            HipsFile::IndexHtml => "index.html".into(),
-            HipsFile::Preview(f) | HipsFile::Meta(f) => f.clone(),
-            HipsFile::Allsky { order, ext } => format!("Norder{order}/Allsky.{ext}"),
-            HipsFile::Tile { order, ipix, ext } => tile_key(*order, *ipix, ext),
-            HipsFile::HpxFinder(rest) => format!("HpxFinder/{rest}"),
-        }
-    }
-
-    /// The progenitor index file of tile `ipix` at `order` (`HpxFinder/NorderK/DirD/NpixN`, no extension).
-    #[must_use]
-    pub fn hpxfinder_tile(order: u8, ipix: u64) -> HipsFile {
-        HipsFile::HpxFinder(format!("Norder{order}/Dir{}/Npix{ipix}", (ipix / 10_000) * 10_000))
-    }
-
-    /// The storage key of this file inside the HiPS folder `dir` (relative to the storage root; empty: the root).
-    #[must_use]
-    pub fn key_in(&self, dir: &str) -> String {
-        use std::fmt::Write as _;
-        let mut k = String::with_capacity(dir.len() + 48);
-        if !dir.is_empty() {
-            k.push_str(dir);
-            k.push('/');
-        }
-        match self {
-            HipsFile::Tile { order, ipix, ext } => {
-                let _ = write!(k, "Norder{order}/Dir{}/Npix{ipix}.{ext}", (ipix / 10_000) * 10_000);
-            }
-            other => k.push_str(&other.key()),
-        }
-        k
-    }
-
-    /// A short name for metrics labels.
-    #[must_use]
-    pub fn kind(&self) -> &'static str {
-        match self {
-            HipsFile::Properties => "properties",
-            HipsFile::Moc => "moc",
-            HipsFile::IndexHtml | HipsFile::Preview(_) | HipsFile::Meta(_) => "meta",
-            HipsFile::Allsky { .. } => "allsky",
-            HipsFile::Tile { .. } => "tile",
-            HipsFile::HpxFinder(_) => "hpxfinder",
-        }
-    }
-}
-
-/// `NorderK/DirD/NpixN.ext`, D = (N / 10000) * 10000.
-#[must_use]
-pub fn tile_key(order: u8, ipix: u64, ext: &str) -> String {
-    format!("Norder{order}/Dir{}/Npix{ipix}.{ext}", (ipix / 10_000) * 10_000)
 }
 
 /// Why a path was refused.
@@ -138,29 +49,6 @@ pub enum RouteError {
     /// Well-formed but not something this server serves (404).
     #[error("not found")]
     NotFound,
-}
-
-const RESERVED: &[&str] = &["health", "ready", "metrics", "hipslist"];
-
-/// Whether a name may be used for a HiPS (not a reserved endpoint, safe segments).
-#[must_use]
-pub fn valid_hips_name(name: &str) -> bool {
-    !name.is_empty()
-        && !RESERVED.contains(&name.split('/').next().unwrap_or(""))
-        && name.split('/').all(safe_segment)
-        && !name.split('/').any(is_content_segment)
-}
-
-/// A path segment that belongs to a HiPS's content (`NorderK`, `HpxFinder`), never to a HiPS name.
-fn is_content_segment(s: &str) -> bool {
-    s.starts_with("Norder") || s == "HpxFinder"
-}
-
-fn safe_segment(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('.')
-        && s.len() <= 255
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'+'))
 }
 
 /// Parse a request path (without query string). `is_hips(name)` says whether a HiPS of that name exists, so
@@ -192,8 +80,8 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
     }
     // Longest prefix that names a HiPS (segments are separated by single slashes, so the first n segments joined
     // are the body up to the end of segment n: no allocation per candidate). A name never holds a `NorderK` or
-    // `HpxFinder` segment ([`valid_hips_name`]), so only prefixes ending before the first one are looked up (one
-    // lookup for a tile path instead of one per segment).
+    // `HpxFinder` segment ([`crate::catalog::layout::valid_hips_name`]), so only prefixes ending before the first one
+    // are looked up (one lookup for a tile path instead of one per segment).
     let max_n = segs.iter().position(|s| is_content_segment(s)).unwrap_or(segs.len());
     let mut end = body.len();
     for n in (1..=segs.len()).rev() {
@@ -264,8 +152,8 @@ fn parse_file(tail: &[&str]) -> Result<HipsFile, RouteError> {
         }
         [norder, dir, file] => {
             let order = parse_order(norder)?;
-            let (order, ipix, ext) = parse_tile(order, dir, file)?;
-            Ok(HipsFile::Tile { order, ipix, ext: tile_ext(ext)? })
+            let (order, npix, ext) = parse_tile(order, dir, file)?;
+            Ok(HipsFile::Tile { order, npix, ext: tile_ext(ext)? })
         }
         _ => Err(RouteError::NotFound),
     }
@@ -283,14 +171,14 @@ fn parse_tile<'a>(order: u8, dir: &str, file: &'a str) -> Result<(u8, u64, &'a s
     let d = parse_num(dir.strip_prefix("Dir").ok_or(RouteError::NotFound)?)?;
     let rest = file.strip_prefix("Npix").ok_or(RouteError::NotFound)?;
     let (num, ext) = rest.split_once('.').unwrap_or((rest, ""));
-    let ipix = parse_num(num)?;
-    if ipix >= 12u64 << (2 * u32::from(order)) {
+    let npix = parse_num(num)?;
+    if npix >= 12u64 << (2 * u32::from(order)) {
         return Err(RouteError::BadPath("tile index beyond the order's 12*4^order cells"));
     }
-    if d != (ipix / 10_000) * 10_000 {
+    if d != (npix / 10_000) * 10_000 {
         return Err(RouteError::BadPath("DirD does not match NpixN (D must be N/10000*10000)"));
     }
-    Ok((order, ipix, ext))
+    Ok((order, npix, ext))
 }
 
 fn parse_hpxfinder(rest: &[&str]) -> Result<HipsFile, RouteError> {
@@ -320,7 +208,7 @@ mod tests {
     fn routes_hips_files() {
         assert_eq!(
             r("/CFHT/Norder5/Dir0/Npix3380.png"),
-            Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::Tile { order: 5, ipix: 3380, ext: "png".into() } })
+            Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::Tile { order: 5, npix: 3380, ext: "png".into() } })
         );
         assert_eq!(r("/dr1/g/properties"), Ok(Route::Hips { name: "dr1/g".into(), file: HipsFile::Properties }));
         assert_eq!(r("/CFHT"), Ok(Route::HipsDirRedirect("CFHT".into())));
@@ -335,8 +223,8 @@ mod tests {
             r("/CFHT/HpxFinder/Norder9/Dir1740000/Npix1744410"),
             Ok(Route::Hips { file: HipsFile::HpxFinder(_), .. })
         ));
-        assert_eq!(tile_key(9, 1_744_410, "fits"), "Norder9/Dir1740000/Npix1744410.fits");
-        let t = HipsFile::Tile { order: 9, ipix: 1_744_410, ext: "fits".into() };
+        let t = HipsFile::Tile { order: 9, npix: 1_744_410, ext: "fits".into() };
+        assert_eq!(t.key(), "Norder9/Dir1740000/Npix1744410.fits");
         assert_eq!(t.key_in("dr1/g"), "dr1/g/Norder9/Dir1740000/Npix1744410.fits");
         assert_eq!(t.key_in(""), t.key());
         assert_eq!(HipsFile::Properties.key_in("CFHT"), "CFHT/properties");
@@ -364,12 +252,5 @@ mod tests {
         for p in ["/CFHT/Norder5/", "/CFHT/secret.txt", "/other/properties", "/CFHT/Norder5/Dir0/Npix1.exe"] {
             assert_eq!(r(p), Err(RouteError::NotFound), "{p}");
         }
-    }
-
-    #[test]
-    fn reserved_names() {
-        assert!(!valid_hips_name("metrics"));
-        assert!(!valid_hips_name("../x"));
-        assert!(valid_hips_name("dr1/g"));
     }
 }

@@ -3,8 +3,9 @@
 //! per source image, as hipsgen and CDS Hipsgen's INDEX write it at the deepest tile order K):
 //! - `GET /<hips>/progenitors?ra=RA&dec=DEC` (ICRS degrees): the records of the index tile holding the point whose
 //!   outline (`stc`, `POLYGON ... ra1 dec1 ...`) contains it;
-//! - `GET /<hips>/progenitors?order=N&ipix=I` (the HiPS's own frame and NESTED numbering): every record of the index
-//!   tiles under that tile (at most 4^5 of them), or of the one above it when N is deeper than K.
+//! - `GET /<hips>/progenitors?order=N&ipix=I` (the HiPS's own frame and NESTED numbering; `ipix` is the URL's name of
+//!   the tile index, `npix` in the code): every record of the index tiles under that tile (at most 4^5 of them), or
+//!   of the one above it when N is deeper than K.
 //!
 //! The answer is JSON: `{"hips", "index_order", "index_tiles", "progenitors": [records]}`, records deduplicated by
 //! (`path`, `hdu`) in first-seen order. Access rules are the HiPS's own.
@@ -17,12 +18,13 @@ use futures::StreamExt;
 use hips_core::cutout::Shape;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use http::StatusCode;
 
+use super::failure::storage_failure;
+use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
-use crate::handler::{hv, storage_failure, text, Resp, State};
-use crate::routing::HipsFile;
+use crate::reply::{hv, Reply};
+use crate::state::State;
 use crate::store::{Object, StoreError};
 
 /// At most this many index tiles are read for one tile query (a tile 5 orders above the index).
@@ -43,48 +45,102 @@ pub enum Query {
         /// Order.
         order: u8,
         /// NESTED index.
-        ipix: u64,
+        npix: u64,
+    },
+}
+
+/// Why a progenitor query is refused (400); each names the parameter at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    /// A parameter other than `ra`, `dec`, `order` and `ipix`.
+    #[error("unknown parameter {0:?} (use ra and dec, or order and ipix)")]
+    Unknown(String),
+    /// A parameter given twice.
+    #[error("parameter {0:?} given twice")]
+    Twice(String),
+    /// `ra` or `dec` is not a finite number.
+    #[error("{name}={value:?} is not a number")]
+    NotANumber {
+        /// The parameter.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// `dec` outside [-90, 90].
+    #[error("dec={0} is outside [-90, 90]")]
+    DecOutside(f64),
+    /// `order` is not 0 to 29.
+    #[error("order must be 0 to 29")]
+    Order,
+    /// `ipix` is not a number.
+    #[error("ipix={0:?} is not a tile index")]
+    NotATile(String),
+    /// `ipix` is beyond the tiles of its order.
+    #[error("ipix={npix} is beyond the 12*4^{order} tiles of order {order}")]
+    Beyond {
+        /// The tile index.
+        npix: u64,
+        /// Its order.
+        order: u8,
+    },
+    /// Neither `ra`+`dec` nor `order`+`ipix`.
+    #[error("give ra and dec (ICRS degrees), or order and ipix")]
+    Missing,
+    /// A tile query would read more than [`MAX_INDEX_TILES`] index tiles.
+    #[error(
+        "a tile of order {order} covers {tiles} index tiles of order {index_order}; ask at order {deeper} or deeper"
+    )]
+    TooManyTiles {
+        /// The tile's order.
+        order: u8,
+        /// The index tiles under it.
+        tiles: u64,
+        /// The index order.
+        index_order: u8,
+        /// The shallowest order that may be asked.
+        deeper: u8,
     },
 }
 
 /// Parse the query string (`ra`+`dec` or `order`+`ipix`, names case-insensitive).
 ///
 /// # Errors
-/// A message naming the parameter at fault.
-pub fn parse_query(q: &str) -> Result<Query, String> {
-    let (mut ra, mut dec, mut order, mut ipix) = (None, None, None, None);
+/// [`QueryError`], naming the parameter at fault.
+pub fn parse_query(q: &str) -> Result<Query, QueryError> {
+    let (mut ra, mut dec, mut order, mut npix) = (None, None, None, None);
     for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
         let slot = match k.to_ascii_lowercase().as_str() {
             "ra" => &mut ra,
             "dec" => &mut dec,
             "order" => &mut order,
-            "ipix" => &mut ipix,
-            other => return Err(format!("unknown parameter {other:?} (use ra and dec, or order and ipix)")),
+            "ipix" => &mut npix,
+            other => return Err(QueryError::Unknown(other.to_string())),
         };
         if slot.replace(v.to_string()).is_some() {
-            return Err(format!("parameter {k:?} given twice"));
+            return Err(QueryError::Twice(k.to_string()));
         }
     }
-    let num = |name: &str, v: &str| -> Result<f64, String> {
-        v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| format!("{name}={v:?} is not a number"))
+    let num = |name: &'static str, v: &str| -> Result<f64, QueryError> {
+        let not_a_number = || QueryError::NotANumber { name, value: v.to_string() };
+        v.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(not_a_number)
     };
-    match (ra, dec, order, ipix) {
+    match (ra, dec, order, npix) {
         (Some(ra), Some(dec), None, None) => {
             let (ra, dec) = (num("ra", &ra)?, num("dec", &dec)?);
             if !(-90.0..=90.0).contains(&dec) {
-                return Err(format!("dec={dec} is outside [-90, 90]"));
+                return Err(QueryError::DecOutside(dec));
             }
             Ok(Query::Position { ra: ra.rem_euclid(360.0), dec })
         }
-        (None, None, Some(order), Some(ipix)) => {
-            let order: u8 = order.trim().parse().ok().filter(|o| *o <= 29).ok_or("order must be 0 to 29")?;
-            let ipix: u64 = ipix.trim().parse().map_err(|_| format!("ipix={ipix:?} is not a tile index"))?;
-            if ipix >= 12u64 << (2 * u32::from(order)) {
-                return Err(format!("ipix={ipix} is beyond the 12*4^{order} tiles of order {order}"));
+        (None, None, Some(order), Some(npix)) => {
+            let order: u8 = order.trim().parse().ok().filter(|o| *o <= 29).ok_or(QueryError::Order)?;
+            let npix: u64 = npix.trim().parse().map_err(|_| QueryError::NotATile(npix.clone()))?;
+            if npix >= 12u64 << (2 * u32::from(order)) {
+                return Err(QueryError::Beyond { npix, order });
             }
-            Ok(Query::Tile { order, ipix })
+            Ok(Query::Tile { order, npix })
         }
-        _ => Err("give ra and dec (ICRS degrees), or order and ipix".to_string()),
+        _ => Err(QueryError::Missing),
     }
 }
 
@@ -92,23 +148,24 @@ pub fn parse_query(q: &str) -> Result<Query, String> {
 ///
 /// # Errors
 /// When a tile query would read more than [`MAX_INDEX_TILES`] index tiles.
-pub fn index_tiles(h: &Hips, k: u8, q: Query) -> Result<Vec<u64>, String> {
+pub fn index_tiles(h: &Hips, k: u8, q: Query) -> Result<Vec<u64>, QueryError> {
     let tiles: Vec<u64> = match q {
         Query::Position { ra, dec } => {
             let (lon, lat) = convert(ra, dec, Frame::Equatorial, h.frame());
             vec![cdshealpix::nested::hash(k, lon.to_radians(), lat.to_radians())]
         }
-        Query::Tile { order, ipix } if order >= k => vec![ipix >> (2 * u32::from(order - k))],
-        Query::Tile { order, ipix } => {
+        Query::Tile { order, npix } if order >= k => vec![npix >> (2 * u32::from(order - k))],
+        Query::Tile { order, npix } => {
             let d = 2 * u32::from(k - order);
             if 1u64 << d > MAX_INDEX_TILES {
-                return Err(format!(
-                    "a tile of order {order} covers {} index tiles of order {k}; ask at order {} or deeper",
-                    1u64 << d,
-                    k.saturating_sub(5)
-                ));
+                return Err(QueryError::TooManyTiles {
+                    order,
+                    tiles: 1u64 << d,
+                    index_order: k,
+                    deeper: k.saturating_sub(5),
+                });
             }
-            (ipix << d..(ipix + 1) << d).collect()
+            (npix << d..(npix + 1) << d).collect()
         }
     };
     Ok(tiles.into_iter().filter(|t| h.covers(k, *t)).collect())
@@ -172,24 +229,26 @@ pub(crate) fn index_reads<'a>(
 /// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
 /// progenitor index, 502/503 on storage errors, else the JSON document. Index files are read through the object cache,
 /// 16 at a time.
-pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Resp {
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Reply {
     let q = match parse_query(query.unwrap_or("")) {
         Ok(q) => q,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(e) => return Reply::text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
     let Some(k) = h.max_order else {
-        return text(StatusCode::NOT_FOUND, "not found: the HiPS has no hips_order, so no progenitor index");
+        return Reply::text(StatusCode::NOT_FOUND, "not found: the HiPS has no hips_order, so no progenitor index");
     };
     let root = &state.roots[h.root_idx];
     let marker = HipsFile::HpxFinder("properties".into()).key_in(&h.dir);
     match state.cache.get(h.root_idx, root, marker.clone()).await {
         Ok(Some(_)) => {}
-        Ok(None) => return text(StatusCode::NOT_FOUND, "not found: this HiPS has no progenitor index (HpxFinder)"),
+        Ok(None) => {
+            return Reply::text(StatusCode::NOT_FOUND, "not found: this HiPS has no progenitor index (HpxFinder)")
+        }
         Err(e) => return storage_failure(state, id, h, &marker, &e),
     }
     let tiles = match index_tiles(h, k, q) {
         Ok(t) => t,
-        Err(e) => return text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
+        Err(e) => return Reply::text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
     let keys = index_keys(h, k, &tiles);
     let reads: Vec<_> = index_reads(state, h, &keys).collect().await;
@@ -208,7 +267,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         "index_tiles": files.len(),
         "progenitors": select(&files, q),
     });
-    let mut r = Response::new(Full::new(Bytes::from(format!("{doc}\n"))));
+    let mut r = Reply::new(StatusCode::OK, Bytes::from(format!("{doc}\n")));
     let hd = r.headers_mut();
     hd.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     hd.insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
@@ -223,7 +282,7 @@ mod tests {
     #[test]
     fn queries_parse_and_refuse_with_the_parameter_named() {
         assert_eq!(parse_query("ra=-10&dec=5.5"), Ok(Query::Position { ra: 350.0, dec: 5.5 }));
-        assert_eq!(parse_query("ORDER=3&ipix=700"), Ok(Query::Tile { order: 3, ipix: 700 }));
+        assert_eq!(parse_query("ORDER=3&ipix=700"), Ok(Query::Tile { order: 3, npix: 700 }));
         for (q, word) in [
             ("ra=1", "ra and dec"),
             ("ra=x&dec=1", "ra=\"x\""),
@@ -234,7 +293,7 @@ mod tests {
             ("pos=1", "unknown parameter"),
             ("ra=1&dec=2&order=3&ipix=4", "ra and dec"),
         ] {
-            let e = parse_query(q).unwrap_err();
+            let e = parse_query(q).unwrap_err().to_string();
             assert!(e.contains(word), "{q}: {e}");
         }
     }
@@ -272,6 +331,6 @@ not json
         let at = select(&[a, b], Query::Position { ra: 11.0, dec: 0.0 });
         let paths: Vec<&str> = at.iter().map(|r| r["path"].as_str().unwrap()).collect();
         assert_eq!(paths, ["a.fits", "c.fits"], "c has no outline and is kept");
-        assert_eq!(select(&[a, b], Query::Tile { order: 3, ipix: 0 }).len(), 3);
+        assert_eq!(select(&[a, b], Query::Tile { order: 3, npix: 0 }).len(), 3);
     }
 }

@@ -13,15 +13,32 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::error_chain;
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
 use hips_core::wcs::Frame;
 
+use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
-use crate::handler::State;
-use crate::routing::HipsFile;
+use crate::state::State;
 use crate::store::{Object, StoreError};
+
+/// Why an on-demand render failed (rendered into [`StoreError::Render`] with [`error_chain`]).
+#[derive(Debug, thiserror::Error)]
+enum RenderError {
+    /// A coadd could not be opened.
+    #[error("cannot open coadd {path:?}")]
+    Open {
+        /// The coadd.
+        path: String,
+        /// Why.
+        #[source]
+        source: CoaddError,
+    },
+    /// The kernel could not read the pixels it needed.
+    #[error("rendering from the coadds failed")]
+    Kernel(#[source] CoaddError),
+}
 
 /// Why a [`bounded`] job gave no result.
 #[derive(Debug)]
@@ -92,31 +109,31 @@ fn geometry(h: &Hips) -> (usize, Frame, Interp) {
     (width, frame, interp)
 }
 
-/// The on-demand tile (order, ipix) of `h` through the object cache: `Ok(None)` when no coadd is indexed for its
+/// The on-demand tile (order, npix) of `h` through the object cache: `Ok(None)` when no coadd is indexed for its
 /// ancestor or the render is blank.
 ///
 /// # Errors
 /// Storage errors reading the index, a coadd outside `coadd_roots` or unreadable ([`StoreError::Render`]), all
 /// renderers busy for the whole timeout ([`StoreError::Busy`]).
-pub async fn tile(state: &State, h: &Hips, order: u8, ipix: u64) -> Result<Option<Arc<Object>>, Arc<StoreError>> {
-    let key = HipsFile::Tile { order, ipix, ext: "fits".into() }.key_in(&h.dir);
-    state.cache.get_with(h.root_idx, key, |key| render(state, h, order, ipix, key)).await
+pub async fn tile(state: &State, h: &Hips, order: u8, npix: u64) -> Result<Option<Arc<Object>>, Arc<StoreError>> {
+    let key = HipsFile::Tile { order, npix, ext: "fits".into() }.key_in(&h.dir);
+    state.cache.get_with(h.root_idx, key, |key| render(state, h, order, npix, key)).await
 }
 
 async fn render(
     state: &State,
     h: &Hips,
     order: u8,
-    ipix: u64,
+    npix: u64,
     key: String,
 ) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
     let Some(k) = h.max_order else { return Ok(None) };
-    let parent = ipix >> (2 * u32::from(order - k));
+    let parent = npix >> (2 * u32::from(order - k));
     let index_key = HipsFile::hpxfinder_tile(k, parent).key_in(&h.dir);
     let index = match state.cache.get(h.root_idx, &state.roots[h.root_idx], index_key).await {
         Ok(Some(obj)) => obj,
         Ok(None) => return Ok(None),
-        Err(e) => return Err(StoreError::Render { key, reason: format!("progenitor index: {e}") }),
+        Err(e) => return Err(StoreError::Render { key, reason: format!("progenitor index: {}", error_chain(&*e)) }),
     };
     let coadds = progenitors(&index.body);
     if let Some((bad, _)) = coadds.iter().find(|(p, _)| !under_roots(p, &state.cfg.on_demand.coadd_roots)) {
@@ -126,18 +143,20 @@ async fn render(
         return Ok(None);
     }
     let (width, frame, interp) = geometry(h);
-    let spec = TileSpec { order, npix: ipix, width, frame };
+    let spec = TileSpec { order, npix, width, frame };
     let origin = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
     let rendered = bounded(state, move || {
         let opened = coadds
             .iter()
-            .map(|(p, hdu)| Coadd::open(p, Some(&HduSelector::Index(*hdu))))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| error_chain(&e))?;
+            .map(|(p, hdu)| {
+                Coadd::open(p, Some(&HduSelector::Index(*hdu)))
+                    .map_err(|source| RenderError::Open { path: p.clone(), source })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&Coadd> = opened.iter().collect();
-        let (data, _) = render_tile(&spec, &refs, interp).map_err(|e| error_chain(&e))?;
-        Ok::<_, String>(
-            (!data.iter().all(|v| v.is_nan())).then(|| encode_fits_tile(order, ipix, width, frame, &data, origin)),
+        let (data, _) = render_tile(&spec, &refs, interp).map_err(RenderError::Kernel)?;
+        Ok::<_, RenderError>(
+            (!data.iter().all(|v| v.is_nan())).then(|| encode_fits_tile(order, npix, width, frame, &data, origin)),
         )
     })
     .await;
@@ -145,7 +164,8 @@ async fn render(
         Err(Unfinished::Busy) => {
             Err(StoreError::Busy { key, timeout: Duration::from_millis(state.cfg.on_demand.timeout_ms) })
         }
-        Err(Unfinished::Failed(reason)) | Ok(Err(reason)) => Err(StoreError::Render { key, reason }),
+        Err(Unfinished::Failed(reason)) => Err(StoreError::Render { key, reason }),
+        Ok(Err(e)) => Err(StoreError::Render { key, reason: error_chain(&e) }),
         Ok(Ok(bytes)) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::store::StoreError;
+use super::error::StoreError;
 
 /// Bytes per permit of the budget's semaphore.
 const UNIT: u64 = 64 * 1024;

@@ -3,8 +3,14 @@
 //! Discovery walks each root with delimiter listings (never a full recursive listing, which would enumerate millions of
 //! tiles): a folder holding `properties` is a HiPS and is not descended into. The MOC is loaded once at start-up so
 //! tile requests outside the coverage are answered without touching storage.
+//!
+//! Beside it: the HiPS layout ([`layout`]: the files of a HiPS folder and their keys), access control ([`auth`]) and
+//! the `/hipslist` document ([`hipslist`]).
 
-use std::collections::BTreeMap;
+pub mod auth;
+pub mod hipslist;
+pub mod layout;
+
 use std::io::{BufReader, Cursor};
 use std::ops::Range;
 use std::time::Duration;
@@ -14,8 +20,8 @@ use moc::moc::range::RangeMOC;
 use moc::moc::{CellMOCIntoIterator, CellMOCIterator, RangeMOCIntoIterator, RangeMOCIterator};
 use moc::qty::Hpx;
 
-use crate::config::{Access, Config, ResolvedSettings};
-use crate::routing::valid_hips_name;
+use self::layout::valid_hips_name;
+use crate::config::{Config, ResolvedSettings};
 use crate::store::{Root, StoreError};
 
 /// One served HiPS.
@@ -50,12 +56,12 @@ impl Hips {
         }
     }
 
-    /// Whether the tile (order, ipix) intersects the coverage (true when there is no MOC).
+    /// Whether the tile (order, npix) intersects the coverage (true when there is no MOC).
     #[must_use]
-    pub fn covers(&self, order: u8, ipix: u64) -> bool {
+    pub fn covers(&self, order: u8, npix: u64) -> bool {
         let Some(cov) = &self.coverage else { return true };
         let shift = 2 * (29 - u32::from(order.min(29)));
-        let (lo, hi) = (ipix << shift, (ipix + 1) << shift);
+        let (lo, hi) = (npix << shift, (npix + 1) << shift);
         // First range whose end is above lo; it intersects when it starts below hi.
         let i = cov.partition_point(|r| r.end <= lo);
         cov.get(i).is_some_and(|r| r.start < hi)
@@ -219,44 +225,6 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
 
 fn root_basename(location: &str) -> String {
     location.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("hips").to_string()
-}
-
-/// Build the `/hipslist` document: one properties record per listed public HiPS, separated by blank lines, with
-/// `hips_service_url` set from the public URL and the mandatory registry keys present.
-#[must_use]
-pub fn hipslist(hips: &[Hips], public_url: Option<&str>, node_did: &str) -> String {
-    let mut out = String::new();
-    for h in hips.iter().filter(|h| h.settings.access == Access::Public && h.settings.listed) {
-        let mut rec: BTreeMap<&str, String> = BTreeMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        for (k, v) in &h.properties {
-            if !rec.contains_key(k.as_str()) {
-                order.push(k);
-            }
-            rec.insert(k, v.clone());
-        }
-        let mut set = |k: &'static str, v: String, force: bool| {
-            if force || !rec.contains_key(k) {
-                if !rec.contains_key(k) {
-                    order.push(k);
-                }
-                rec.insert(k, v);
-            }
-        };
-        if let Some(u) = public_url {
-            set("hips_service_url", format!("{u}/{}", h.name), true);
-        }
-        set("creator_did", format!("{node_did}/{}", h.name), false);
-        set("hips_release_date", "1970-01-01T00:00Z".into(), false);
-        set("hips_status", "public master unclonable".into(), false);
-        for k in order {
-            if let Some(v) = rec.get(k) {
-                out.push_str(&format!("{k:<20} = {v}\n"));
-            }
-        }
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
