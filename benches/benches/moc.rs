@@ -47,14 +47,14 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(mocs.len() as u64));
     g.bench_function("union_1000_cones", |b| b.iter(|| ops::union_many(&mocs)));
     g.bench_function("union_1000_cones_moc_crate_fold", |b| {
-        b.iter(|| mocs.iter().skip(1).fold(mocs[0].clone(), |acc, m| acc.or(m)))
+        b.iter(|| mocs.iter().skip(1).fold(mocs[0].clone(), |acc, m| acc.or(m)));
     });
     let u = ops::union_many(&mocs);
     g.throughput(Throughput::Elements(1_000_000));
     g.bench_function("intersects_cell_1M_order11", |b| {
         let layer = cdshealpix::nested::get(11);
         let base = layer.hash(150f64.to_radians(), 0f64.to_radians());
-        b.iter(|| (0..1_000_000u64).filter(|i| intersects_cell(&u, 11, base - 500_000 + i)).count())
+        b.iter(|| (0..1_000_000u64).filter(|i| intersects_cell(&u, 11, base - 500_000 + i)).count());
     });
     let bytes = to_fits_bytes(&u, CoordSys::Icrs).expect("fits");
     g.throughput(Throughput::Bytes(bytes.len() as u64));

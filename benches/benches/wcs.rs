@@ -63,7 +63,7 @@ fn points(wcs: &Wcs, n: f64) -> Vec<(f64, f64)> {
     let mut v = Vec::with_capacity(1024);
     for i in 0..32 {
         for j in 0..32 {
-            let (x, y) = (n * (i as f64 + 0.37) / 32.0, n * (j as f64 + 0.61) / 32.0);
+            let (x, y) = (n * (f64::from(i) + 0.37) / 32.0, n * (f64::from(j) + 0.61) / 32.0);
             if let Some((l, b)) = wcs.pix_to_world(x, y) {
                 v.push((l.to_radians(), b.to_radians()));
             }

@@ -76,12 +76,11 @@ pub fn lint(store: &Store, max_decoded: usize) -> Result<LintReport, Error> {
         r.errors.push("properties: missing".into());
         return Ok(r);
     };
-    let text = match String::from_utf8(text.to_vec()) {
-        Ok(t) => t,
-        Err(_) => {
-            r.errors.push("properties: not UTF-8".into());
-            return Ok(r);
-        }
+    let text = if let Ok(t) = String::from_utf8(text.to_vec()) {
+        t
+    } else {
+        r.errors.push("properties: not UTF-8".into());
+        return Ok(r);
     };
     let p = Properties::parse(&text);
     for k in MANDATORY {

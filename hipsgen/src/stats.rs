@@ -159,7 +159,7 @@ impl Stats {
                     merged.push(*a);
                     i += 1;
                 }
-                (Some(_), Some(b)) | (None, Some(b)) => {
+                (Some(_) | None, Some(b)) => {
                     merged.push(*b);
                     j += 1;
                 }

@@ -173,7 +173,7 @@ impl Tract {
         }
         Ok(Tract {
             crval: (cfg.ra.rem_euclid(360.0), cfg.dec),
-            crpix: ((size.0 as f64 + 1.0) / 2.0, (size.1 as f64 + 1.0) / 2.0),
+            crpix: (f64::midpoint(size.0 as f64, 1.0), f64::midpoint(size.1 as f64, 1.0)),
             scale_deg,
             size,
             grid: (cols, rows),

@@ -90,7 +90,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         hipsserve::store::zerocopy::set_spool_dir(dir)
             .with_context(|| format!("cache.spool_dir {}: cannot hold an unlinked file", dir.display()))?;
     }
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers =
+        args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     if workers == 0 {
         return run_work_stealing(cfg);
     }

@@ -177,17 +177,16 @@ pub fn run_color(job: &ColorJob) -> Result<ColorReport, ColorError> {
         [BandHips::open("red", &job.red)?, BandHips::open("green", &job.green)?, BandHips::open("blue", &job.blue)?];
     let cuts = bands.each_ref().map(|b| b.cut);
     let minimum = job.minimum.unwrap_or_else(|| cuts.map(|c| c.map_or(0.0, |c| f64::from(c.0))));
-    let maximum = match job.maximum {
-        Some(m) => m,
-        None => {
-            let mut m = [0.0; 3];
-            for i in 0..3 {
-                m[i] = cuts[i].map(|c| f64::from(c.1)).ok_or_else(|| {
-                    ColorError::Usage(format!("{} band has no hips_pixel_cut: give --maximum", bands[i].band))
-                })?;
-            }
-            m
+    let maximum = if let Some(m) = job.maximum {
+        m
+    } else {
+        let mut m = [0.0; 3];
+        for i in 0..3 {
+            m[i] = cuts[i].map(|c| f64::from(c.1)).ok_or_else(|| {
+                ColorError::Usage(format!("{} band has no hips_pixel_cut: give --maximum", bands[i].band))
+            })?;
         }
+        m
     };
     let scale = job.scale.unwrap_or_else(|| {
         let mut s = [1.0; 3];

@@ -9,21 +9,20 @@ use hips_core::healpix::{tile_key, ALLSKY_COLUMNS, ALLSKY_ROWS};
 use hips_core::storage::Store;
 
 /// The Python interpreter for oracle checks: $HIPS_PYTHON, else `<workspace>/.venv/bin/python`; panics if missing.
-pub fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let p = std::env::var_os("HIPS_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"));
+        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"), PathBuf::from);
     assert!(p.exists(), "Python for oracle tests not found at {} (set HIPS_PYTHON)", p.display());
     p
 }
 
 /// The workspace root.
-pub fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// Run a Python script file with arguments; panics with its output when it fails.
-pub fn run_python(script: &Path, args: &[&str]) -> String {
+pub(crate) fn run_python(script: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new(python()).arg(script).args(args).output().expect("run python");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "python {} {:?} failed:\n{text}", script.display(), args);
@@ -31,12 +30,12 @@ pub fn run_python(script: &Path, args: &[&str]) -> String {
 }
 
 /// A FITS tile (primary HDU, BITPIX -32).
-pub fn fits_bytes(width: usize, height: usize, data: &[f32]) -> Vec<u8> {
+pub(crate) fn fits_bytes(width: usize, height: usize, data: &[f32]) -> Vec<u8> {
     image_hdu(true, width, height, PixelData::F32(data), &[Card::str("ORIGIN", "test", "")])
 }
 
 /// Deterministic tile content: a smooth pattern depending on (seed, r, c), a bright "star", NaN in a corner.
-pub fn tile_data(width: usize, seed: u64) -> Vec<f32> {
+pub(crate) fn tile_data(width: usize, seed: u64) -> Vec<f32> {
     let mut v = Vec::with_capacity(width * width);
     for r in 0..width {
         for c in 0..width {
@@ -57,7 +56,7 @@ pub fn tile_data(width: usize, seed: u64) -> Vec<f32> {
 
 /// Write a FITS HiPS of tile width `width`, orders 0..=`order`, holding the given tiles at each order
 /// (`tiles(order)` lists npix), plus Allsky.fits (from `tile_data` blocks) and properties.
-pub fn write_fits_hips(
+pub(crate) fn write_fits_hips(
     dir: &Path,
     width: usize,
     order: u8,
@@ -93,7 +92,7 @@ pub fn write_fits_hips(
 }
 
 /// Decode a FITS tile written by the fixtures (or hipsgen) into (width, height, data).
-pub fn read_fits(store: &Store, key: &str) -> (usize, usize, Vec<f32>) {
+pub(crate) fn read_fits(store: &Store, key: &str) -> (usize, usize, Vec<f32>) {
     let bytes = store.get(key).expect("get").expect("exists");
     hipsgen::preview::step::decode_fits(key, bytes).expect("decode")
 }

@@ -360,31 +360,28 @@ async fn hot_reply(state: &State, p: &Plain<'_>, now: std::time::Instant) -> Res
     if !p.hot {
         return Err(Routed::No);
     }
-    let (hot, checked) = match front::get(state.id(), p.path.as_bytes(), now) {
-        Some(h) => {
-            state.metrics.cache_hit(h.obj.body.len());
-            (h, None)
-        }
-        None => {
-            let (name, file) =
-                match routing::route(p.path, state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n)) {
-                    Ok(Route::Hips { name, file }) => (name, file),
-                    other => return Err(Routed::Route(other)),
-                };
-            let Some(h) = state.hips.get(&name).filter(|h| h.settings.access == Access::Public) else {
-                return Err(Routed::Route(Ok(Route::Hips { name, file })));
-            };
-            let refusal = tiles::refusal(h, &file);
-            let key = file.key_in(&h.dir);
-            let cached = match refusal {
-                None => state.cache.cached(h.root_idx, key.clone()).await,
-                Some(_) => None,
-            };
-            let Some(obj) = cached else { return Err(Routed::Checked { hips: h.clone(), file, refusal }) };
-            let hot = Hot { obj, hips: h.clone(), ct: httputil::content_type(&key), label: file.kind() };
-            front::put(state.id(), p.path.as_bytes(), &hot, now);
-            (hot, Some((h.clone(), file)))
-        }
+    let (hot, checked) = if let Some(h) = front::get(state.id(), p.path.as_bytes(), now) {
+        state.metrics.cache_hit(h.obj.body.len());
+        (h, None)
+    } else {
+        let (name, file) = match routing::route(p.path, state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n))
+        {
+            Ok(Route::Hips { name, file }) => (name, file),
+            other => return Err(Routed::Route(other)),
+        };
+        let Some(h) = state.hips.get(&name).filter(|h| h.settings.access == Access::Public) else {
+            return Err(Routed::Route(Ok(Route::Hips { name, file })));
+        };
+        let refusal = tiles::refusal(h, &file);
+        let key = file.key_in(&h.dir);
+        let cached = match refusal {
+            None => state.cache.cached(h.root_idx, key.clone()).await,
+            Some(_) => None,
+        };
+        let Some(obj) = cached else { return Err(Routed::Checked { hips: h.clone(), file, refusal }) };
+        let hot = Hot { obj, hips: h.clone(), ct: httputil::content_type(&key), label: file.kind() };
+        front::put(state.id(), p.path.as_bytes(), &hot, now);
+        (hot, Some((h.clone(), file)))
     };
     // Compressible types are negotiated by the handler when the client accepts a coding.
     if !(p.accepts_encoding && httputil::compressible(hot.ct))

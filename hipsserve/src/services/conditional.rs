@@ -120,8 +120,8 @@ pub fn not_modified(headers: &HeaderMap, etag: &str, modified: Option<SystemTime
     }
     if let (Some(ims), Some(m)) = (headers.get(http::header::IF_MODIFIED_SINCE), modified) {
         if let Some(since) = ims.to_str().ok().and_then(|s| httpdate::parse_http_date(s).ok()) {
-            let m_secs = m.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-            let s_secs = since.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let m_secs = m.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let s_secs = since.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             return m_secs <= s_secs;
         }
     }

@@ -3,7 +3,7 @@
 //! client would refuse to send, and the behaviour suite every storage backend must pass.
 #![allow(dead_code, clippy::unwrap_used)]
 
-pub mod suite;
+pub(crate) mod suite;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The HiPS served by the tests: (name under the root, folder). Add a HiPS with one line here.
-pub fn hips_sources() -> Vec<(&'static str, PathBuf)> {
+pub(crate) fn hips_sources() -> Vec<(&'static str, PathBuf)> {
     let d = shared_data().join("reference_hips");
     vec![
         ("CFHT", d.join("CFHT")),
@@ -24,23 +24,23 @@ pub fn hips_sources() -> Vec<(&'static str, PathBuf)> {
 }
 
 /// The restricted HiPS: a copy of this source served as `private/<name>`.
-pub const RESTRICTED_SOURCE: &str = "CFHT";
+pub(crate) const RESTRICTED_SOURCE: &str = "CFHT";
 /// Its served name.
-pub const RESTRICTED: &str = "private/CFHT";
+pub(crate) const RESTRICTED: &str = "private/CFHT";
 /// Token users: alice owns the restricted HiPS, bob is in an allowed group, mallory is authenticated but not allowed.
-pub const TOKENS: &str = "alice:alice-secret-token,bob:bob-secret-token,mallory:mallory-secret-token";
+pub(crate) const TOKENS: &str = "alice:alice-secret-token,bob:bob-secret-token,mallory:mallory-secret-token";
 /// Public URL given to the server.
-pub const PUBLIC_URL: &str = "https://hips.example.org/node";
+pub(crate) const PUBLIC_URL: &str = "https://hips.example.org/node";
 /// Content of the files planted to detect traversal.
-pub const SECRET: &str = "TOP-SECRET-DO-NOT-SERVE";
+pub(crate) const SECRET: &str = "TOP-SECRET-DO-NOT-SERVE";
 
 /// The workspace root.
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The shared read-only data folder.
-pub fn shared_data() -> PathBuf {
+pub(crate) fn shared_data() -> PathBuf {
     workspace_root().join("../shared/data")
 }
 
@@ -58,7 +58,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Every file below `dir`, as relative paths with `/`.
-pub fn files_under(dir: &Path) -> Vec<String> {
+pub(crate) fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -77,7 +77,7 @@ pub fn files_under(dir: &Path) -> Vec<String> {
 }
 
 /// A storage root laid out for the tests (in a temp dir), with traversal bait planted around the HiPS.
-pub struct Fixture {
+pub(crate) struct Fixture {
     /// Keeps the temp dir alive.
     pub tmp: tempfile::TempDir,
     /// The storage root.
@@ -88,7 +88,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// Copy the sources (never touching the originals) and plant secrets.
-    pub fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("root");
         let mut hips = Vec::new();
@@ -109,20 +109,20 @@ impl Fixture {
     }
 
     /// Files of a served HiPS that the server must serve (layout files), relative to the HiPS folder.
-    pub fn servable(&self, name: &str) -> Vec<String> {
+    pub(crate) fn servable(&self, name: &str) -> Vec<String> {
         let dir = &self.hips.iter().find(|(n, _)| n == name).unwrap().1;
         files_under(dir).into_iter().filter(|f| is_layout_file(f)).collect()
     }
 
     /// The bytes of a file of a HiPS.
-    pub fn read(&self, name: &str, rel: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, name: &str, rel: &str) -> Vec<u8> {
         let dir = &self.hips.iter().find(|(n, _)| n == name).unwrap().1;
         std::fs::read(dir.join(rel)).unwrap()
     }
 }
 
 /// Whether a relative path is one of the HiPS layout files the server serves.
-pub fn is_layout_file(f: &str) -> bool {
+pub(crate) fn is_layout_file(f: &str) -> bool {
     let parts: Vec<&str> = f.split('/').collect();
     let norder =
         |s: &str| s.strip_prefix("Norder").is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
@@ -135,7 +135,7 @@ pub fn is_layout_file(f: &str) -> bool {
 }
 
 /// The configuration used by the suite (roots come from the command line).
-pub fn suite_config(extra: &str) -> String {
+pub(crate) fn suite_config(extra: &str) -> String {
     format!(
         r#"
 public_url = "{PUBLIC_URL}"
@@ -160,7 +160,7 @@ groups = ["rubin"]
 
 /// The suite's configuration with objects over 1 KiB left uncached and a 64 KiB budget for them
 /// (`limits.max_uncached_bytes`).
-pub fn budget_config() -> String {
+pub(crate) fn budget_config() -> String {
     suite_config("")
         .replace("retry_after_secs = 7", "retry_after_secs = 7\nmax_uncached_bytes = 65536")
         .replace("[cors]", "[cache]\nmax_object_bytes = 1024\n[cors]")
@@ -168,7 +168,7 @@ pub fn budget_config() -> String {
 
 /// Against a server started with [`budget_config`]: a body that fits the budget is served whole twice in a row (its
 /// room came back), one larger than the budget is a 502 without Retry-After, and the log names the limit.
-pub async fn check_uncached_budget(srv: &Server, fx: &Fixture) {
+pub(crate) async fn check_uncached_budget(srv: &Server, fx: &Fixture) {
     let files = fx.servable("CFHT");
     let sized = |lo: usize, hi: usize| {
         files.iter().find(|f| (lo..hi).contains(&fx.read("CFHT", f).len())).expect("a file of that size").clone()
@@ -194,7 +194,7 @@ pub async fn check_uncached_budget(srv: &Server, fx: &Fixture) {
 }
 
 /// A running hipsserve process (killed on drop).
-pub struct Server {
+pub(crate) struct Server {
     /// The process.
     pub child: Child,
     /// Where it listens.
@@ -207,7 +207,7 @@ pub struct Server {
 
 impl Server {
     /// Start the binary with a config file and root, wait for the printed address.
-    pub fn start(dir: &Path, config: &str, roots: &[&str], envs: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(dir: &Path, config: &str, roots: &[&str], envs: &[(&str, &str)]) -> Server {
         let cfg = dir.join(format!("hipsserve-{}.toml", std::process::id()));
         std::fs::write(&cfg, config).unwrap();
         let log = dir.join(format!("server-{}.log", rand_suffix()));
@@ -240,18 +240,18 @@ impl Server {
     }
 
     /// URL of a path.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Send SIGTERM.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let st = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(st.success());
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -269,7 +269,7 @@ fn rand_suffix() -> u64 {
 }
 
 /// A raw HTTP/1.1 exchange (for paths a normal client would normalise). Returns (status, head, body).
-pub fn raw(addr: SocketAddr, request_line_and_headers: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn raw(addr: SocketAddr, request_line_and_headers: &str) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let req = format!("{request_line_and_headers}\r\nHost: test\r\nConnection: close\r\n\r\n");
@@ -284,30 +284,30 @@ pub fn raw(addr: SocketAddr, request_line_and_headers: &str) -> (u16, String, Ve
 }
 
 /// An HTTP client that does not decompress, follow redirects, or pool across tests.
-pub fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// Read a counter from /metrics (sum over label sets of lines starting with `prefix`).
-pub async fn metric(c: &reqwest::Client, srv: &Server, prefix: &str) -> f64 {
+pub(crate) async fn metric(c: &reqwest::Client, srv: &Server, prefix: &str) -> f64 {
     let t = c.get(srv.url("/metrics")).send().await.unwrap().text().await.unwrap();
     t.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
 /// A free loopback port (bind-and-release).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Fault modes of [`FaultProxy`].
-pub const PASS: u8 = 0;
+pub(crate) const PASS: u8 = 0;
 /// Hold every byte (storage hangs).
-pub const HANG: u8 = 1;
+pub(crate) const HANG: u8 = 1;
 /// Answer every new request with 403 and close connections (storage refuses).
-pub const DENY: u8 = 2;
+pub(crate) const DENY: u8 = 2;
 
 /// A TCP proxy in front of the object store that can hang or refuse on demand (failures a real server won't produce).
-pub struct FaultProxy {
+pub(crate) struct FaultProxy {
     /// Listening address.
     pub addr: SocketAddr,
     mode: Arc<AtomicU8>,
@@ -315,7 +315,7 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     /// Start forwarding to `upstream` (on the current tokio runtime).
-    pub async fn start(upstream: SocketAddr) -> FaultProxy {
+    pub(crate) async fn start(upstream: SocketAddr) -> FaultProxy {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let mode = Arc::new(AtomicU8::new(PASS));
@@ -331,7 +331,7 @@ impl FaultProxy {
     }
 
     /// Change the fault mode.
-    pub fn set(&self, mode: u8) {
+    pub(crate) fn set(&self, mode: u8) {
         self.mode.store(mode, Ordering::SeqCst);
     }
 }
@@ -379,7 +379,7 @@ async fn proxy_conn(mut c: tokio::net::TcpStream, upstream: SocketAddr, mode: Ar
 
 /// An s3s-fs S3-compatible server on a temp folder (the binary must be on PATH: `cargo install s3s-fs --version 0.14.1
 /// --features binary --locked`).
-pub struct S3Server {
+pub(crate) struct S3Server {
     child: Child,
     /// Endpoint address.
     pub addr: SocketAddr,
@@ -387,13 +387,13 @@ pub struct S3Server {
 }
 
 /// Test credentials.
-pub const S3_KEY: &str = "hipsserve-test-key";
+pub(crate) const S3_KEY: &str = "hipsserve-test-key";
 /// Test secret.
-pub const S3_SECRET: &str = "hipsserve-test-secret";
+pub(crate) const S3_SECRET: &str = "hipsserve-test-secret";
 
 impl S3Server {
     /// Start s3s-fs with one bucket; FAILS the test with instructions when the binary is missing.
-    pub fn start(bucket: &str) -> S3Server {
+    pub(crate) fn start(bucket: &str) -> S3Server {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(bucket)).unwrap();
         let port = free_port();

@@ -31,7 +31,7 @@ fn expected_type(rel: &str) -> &'static str {
 }
 
 /// Run every public-HTTP behaviour check. `tag` names the backend in messages.
-pub async fn run(srv: &Server, fx: &Fixture, tag: &str) {
+pub(crate) async fn run(srv: &Server, fx: &Fixture, tag: &str) {
     let c = client();
     files_served_exactly(&c, srv, fx, tag).await;
     head_and_validators(&c, srv, tag).await;
