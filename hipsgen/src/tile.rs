@@ -4,7 +4,7 @@
 //! Arrays are in FITS order: `data[r * W + c]`, row 0 first in the file; in-tile HEALPix coordinates are
 //! `ix = W - 1 - r`, `iy = c` (see hips-notes.md).
 
-use hips_core::fits::{self, FitsError, MemSource};
+use hips_core::fits::FitsError;
 use hips_core::wcs::Frame;
 
 /// The value at in-tile HEALPix coordinates (ix, iy) of a FITS-order tile.
@@ -26,17 +26,7 @@ pub fn encode_fits_tile(order: u8, npix: u64, width: usize, frame: Frame, data: 
 /// # Errors
 /// When the bytes are not a FITS image, or not `width` x `width`.
 pub fn decode_fits_tile(name: &str, bytes: bytes::Bytes, width: usize) -> Result<Vec<f32>, FitsError> {
-    let src = MemSource::new(name, bytes);
-    let hdus = fits::scan_hdus(&src)?;
-    let hdu = hdus.first().ok_or_else(|| FitsError::NotFits { name: name.to_string(), reason: "no HDU".into() })?;
-    let img = fits::read_image_f32(&src, hdu)?;
-    if img.width != width || img.height != width {
-        return Err(FitsError::NotFits {
-            name: name.to_string(),
-            reason: format!("tile is {}x{}, expected {width}x{width}", img.width, img.height),
-        });
-    }
-    Ok(img.data)
+    hips_core::layout::decode_fits_tile(name, bytes, width)
 }
 
 /// The parent tile from its four children (child q covers ix >= W/2 when bit 0 of q is set, iy >= W/2 when bit 1
