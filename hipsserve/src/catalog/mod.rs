@@ -11,14 +11,10 @@ pub mod auth;
 pub mod hipslist;
 pub mod layout;
 
-use std::io::{BufReader, Cursor};
 use std::ops::Range;
-use std::time::Duration;
 
-use moc::deser::fits::{from_fits_ivoa, MocIdxType, MocQtyType, MocType};
-use moc::moc::range::RangeMOC;
-use moc::moc::{CellMOCIntoIterator, CellMOCIterator, RangeMOCIntoIterator, RangeMOCIterator};
-use moc::qty::Hpx;
+use hips_core::layout::moc::read_moc_fits;
+use std::time::Duration;
 
 use self::layout::valid_hips_name;
 use crate::config::{Config, ResolvedSettings};
@@ -122,28 +118,6 @@ pub fn with_hips_order(text: &[u8], deepest: Option<u8>) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Decode an IVOA MOC FITS file into sorted order-29 NESTED ranges.
-///
-/// # Errors
-/// A message naming what could not be read.
-pub fn moc_ranges_from_fits(bytes: &[u8]) -> Result<Vec<Range<u64>>, String> {
-    let moc: RangeMOC<u64, Hpx<u64>> =
-        match from_fits_ivoa(BufReader::new(Cursor::new(bytes))).map_err(|e| e.to_string())? {
-            MocIdxType::U16(MocQtyType::Hpx(MocType::Cells(m))) => {
-                m.into_cell_moc_iter().ranges().convert::<u64, Hpx<u64>>().into_range_moc()
-            }
-            MocIdxType::U32(MocQtyType::Hpx(MocType::Cells(m))) => {
-                m.into_cell_moc_iter().ranges().convert::<u64, Hpx<u64>>().into_range_moc()
-            }
-            MocIdxType::U64(MocQtyType::Hpx(MocType::Cells(m))) => m.into_cell_moc_iter().ranges().into_range_moc(),
-            MocIdxType::U16(MocQtyType::Hpx(MocType::Ranges(m))) => m.convert::<u64, Hpx<u64>>().into_range_moc(),
-            MocIdxType::U32(MocQtyType::Hpx(MocType::Ranges(m))) => m.convert::<u64, Hpx<u64>>().into_range_moc(),
-            MocIdxType::U64(MocQtyType::Hpx(MocType::Ranges(m))) => m.into_range_moc(),
-            _ => return Err("not a spatial (HEALPix) MOC".to_string()),
-        };
-    Ok(moc.into_range_moc_iter().collect())
-}
-
 /// Find every HiPS under the configured roots and load its properties and MOC.
 ///
 /// # Errors
@@ -189,7 +163,7 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         let get = |k: &str| properties.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
         let max_order = get("hips_order").and_then(|v| v.parse::<u8>().ok()).filter(|o| *o <= 29);
         let coverage = match root.read(&key("Moc.fits"), timeout).await {
-            Ok(Some((b, _))) => match moc_ranges_from_fits(&b) {
+            Ok(Some((b, _))) => match read_moc_fits(&b) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     tracing::warn!(hips = %name, error = %e, "Moc.fits unreadable: serving without coverage filter");
@@ -285,7 +259,7 @@ mod tests {
     fn reference_moc_loads() {
         let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/reference_hips/CFHT/Moc.fits");
         let b = std::fs::read(p).expect("reference HiPS present");
-        let r = moc_ranges_from_fits(&b).expect("CFHT MOC decodes");
+        let r = read_moc_fits(&b).expect("CFHT MOC decodes");
         // hipsgen_params_1 says region=5/3380 3382 3379 3377: those tiles are covered, a far one is not.
         let h = Hips { coverage: Some(r), ..dummy() };
         assert!(h.covers(5, 3380) && h.covers(3, 211) && !h.covers(5, 0));
