@@ -131,11 +131,22 @@ pub struct MocInfo {
     pub lat_range: Option<(f64, f64)>,
 }
 
-/// Compute [`MocInfo`]. The bounding region is computed from the vertices of the MOC degraded to order <= 8,
-/// so it encloses the MOC (it may be slightly larger than the tightest one).
+/// Cells the bounding region is computed from, at most: a MOC with more cells at its own order is degraded until
+/// it has fewer (about 1 s and 50 MB of vertices at this budget).
+const BOUNDS_CELL_BUDGET: usize = 200_000;
+
+/// Compute [`MocInfo`]. The bounding region comes from the MOC's cells at its own order (degraded only when it has
+/// more than 200,000 cells): the vertices of every cell and points along its edges (cell edges bulge between
+/// vertices; a cell coarser than the order used is sampled at that order's spacing, up to 64 points per edge), so it
+/// encloses the MOC and is as tight as the sampling.
 pub fn info(moc: &SMoc) -> MocInfo {
     let n_cells = cells(moc).len();
-    let coarse = degrade(moc, moc.depth_max().min(8));
+    let mut depth = moc.depth_max();
+    let mut coarse = moc.clone();
+    while depth > 0 && cells(&coarse).len() > BOUNDS_CELL_BUDGET {
+        depth -= 1;
+        coarse = degrade(moc, depth);
+    }
     let mut verts: Vec<[f64; 3]> = Vec::new();
     let mut sum = [0.0f64; 3];
     for (o, i) in cells(&coarse) {
@@ -145,15 +156,14 @@ pub fn info(moc: &SMoc) -> MocInfo {
         for k in 0..3 {
             sum[k] += w * c[k];
         }
-        for (lon, lat) in cdshealpix::nested::vertices(o, i) {
-            verts.push(xyz(lon, lat));
-        }
-        // cell edges bulge beyond their vertices: add edge mid points too
-        for (lon, lat) in [(0.5, 0.0), (0.0, 0.5), (0.999_999, 0.5), (0.5, 0.999_999)]
-            .iter()
-            .map(|&(dx, dy)| cdshealpix::nested::sph_coo(o, i, dx, dy))
-        {
-            verts.push(xyz(lon, lat));
+        let steps = 1u32 << (depth - o).clamp(1, 6);
+        let edge = |t: f64| [(t, 0.0), (0.0, t), (1.0, t), (t, 1.0)];
+        for k in 0..=steps {
+            let t = f64::from(k) / f64::from(steps);
+            for (dx, dy) in edge(t) {
+                let (lon, lat) = cdshealpix::nested::sph_coo(o, i, dx.min(0.999_999_999), dy.min(0.999_999_999));
+                verts.push(xyz(lon, lat));
+            }
         }
     }
     let (bounding_cone, lat_range) = if verts.is_empty() {
@@ -215,5 +225,30 @@ mod tests {
         let i = info(&a);
         assert_eq!(i.order, 4);
         assert!(i.bounding_cone.is_some());
+    }
+
+    #[test]
+    fn info_bounds_are_tight_at_the_mocs_own_order() {
+        use moc::moc::range::CellSelection;
+        // a cone of 0.115 deg around (150, 2): the bounds must enclose it and exceed it by at most a cell diagonal
+        for order in [13u8, 14, 20] {
+            let cone = SMoc::from_cone(
+                150f64.to_radians(),
+                2f64.to_radians(),
+                0.115f64.to_radians(),
+                order,
+                2,
+                CellSelection::All,
+            );
+            let i = info(&cone);
+            // a cell that touches the cone reaches out by up to its diagonal
+            let cell = 58.6 / f64::from(1u32 << order) * 2.0;
+            let (lo, hi) = i.lat_range.expect("lat range");
+            assert!(lo <= 2.0 - 0.115 && lo >= 2.0 - 0.115 - cell, "order {order}: lat min {lo}");
+            assert!(hi >= 2.0 + 0.115 && hi <= 2.0 + 0.115 + cell, "order {order}: lat max {hi}");
+            let (lon, lat, r) = i.bounding_cone.expect("cone");
+            assert!((lon - 150.0).abs() < 1e-3 && (lat - 2.0).abs() < 1e-3, "order {order}: centre {lon} {lat}");
+            assert!(r >= 0.115 && r <= 0.115 + cell, "order {order}: radius {r}");
+        }
     }
 }

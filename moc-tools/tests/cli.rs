@@ -52,7 +52,7 @@ fn check_reports_each_defect_of_hand_broken_files() {
     edit_card(&mut b, "MOCORD_S", None);
     let f = write("no_mocord.fits", &b);
     let (code, out, _) = run(&["check", p(&f)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert!(out.contains("keyword MOCORD_S is missing"), "{out}");
     // still readable (MOCORDER is there for 1.0 readers)
     assert_eq!(from_fits_bytes(&b).expect("read").0.depth_max(), 10);
@@ -61,17 +61,17 @@ fn check_reports_each_defect_of_hand_broken_files() {
     edit_card(&mut b, "TTYPE1", Some("TTYPE1  = 'NPIX    '"));
     let f = write("ttype.fits", &b);
     let (code, out, _) = run(&["check", p(&f)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert!(out.contains("TTYPE1 = 'NPIX': expected 'UNIQ'"), "{out}");
 
     let mut b = good.clone();
     b[DATA..DATA + 8].copy_from_slice(&3u64.to_be_bytes());
     let f = write("range.fits", &b);
     let (code, out, _) = run(&["check", p(&f)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert!(out.contains("out of the NUNIQ range") && out.contains("row 1: 3"), "{out}");
     let (code, _, err) = run(&["info", p(&f)]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("row 1: 3 is not a valid NUNIQ value"), "{err}");
 
     let mut b = good.clone();
@@ -82,7 +82,7 @@ fn check_reports_each_defect_of_hand_broken_files() {
     b[r1..r1 + 8].copy_from_slice(&first);
     let f = write("unsorted.fits", &b);
     let (code, out, _) = run(&["check", p(&f)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert!(out.contains("not sorted"), "{out}");
     // readers still get the same cells
     assert_eq!(ranges(&from_fits_bytes(&b).expect("read").0), ranges(&m));
@@ -91,35 +91,35 @@ fn check_reports_each_defect_of_hand_broken_files() {
     edit_card(&mut b, "COORDSYS", Some("COORDSYS= 'E       '"));
     let f = write("coordsys.fits", &b);
     let (code, out, _) = run(&["check", p(&f)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert!(out.contains("COORDSYS = 'E'"), "{out}");
     let (code, _, err) = run(&["info", p(&f)]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("COORDSYS"), "{err}");
 
     let f = write("truncated.fits", &good[..DATA + 8]);
     let (code, out, _) = run(&["check", p(&f)]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert!(out.contains("truncated"), "{out}");
 
     // all defects reported for several files in one run
     let (code, out, _) = run(&["check", p(&ok), p(&d.join("ttype.fits")), p(&d.join("unsorted.fits"))]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "defects found");
     assert_eq!(out.lines().count(), 3, "{out}");
 }
 
 #[test]
-fn bad_input_gives_clear_errors_and_nonzero_exit() {
+fn bad_input_gives_clear_errors_and_the_right_exit_code() {
     let dir = tempfile::tempdir().expect("tmp");
     let d = dir.path();
     let junk = d.join("junk.fits");
     std::fs::write(&junk, b"this is not a MOC at all\n").expect("write");
     let (code, _, err) = run(&["info", p(&junk)]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("not a MOC"), "{err}");
 
     let (code, _, err) = run(&["info", p(&d.join("missing.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("cannot read") && err.contains("missing.fits"), "{err}");
 
     let a = d.join("a.fits");
@@ -127,29 +127,29 @@ fn bad_input_gives_clear_errors_and_nonzero_exit() {
     std::fs::write(&a, to_fits_bytes(&from_cells(5, [1u64]), CoordSys::Icrs).expect("fits")).expect("w");
     std::fs::write(&g, to_fits_bytes(&from_cells(5, [1u64]), CoordSys::Galactic).expect("fits")).expect("w");
     let (code, _, err) = run(&["union", p(&a), p(&g), "-o", p(&d.join("u.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("coordinate system mismatch") && err.contains("g.fits"), "{err}");
     let (code, _, err) = run(&["diff", p(&a), p(&g)]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("coordinate system mismatch"), "{err}");
 
     let (code, _, err) = run(&["from-images", p(&junk), "--order", "10", "-o", p(&d.join("x.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("junk.fits"), "{err}");
     let (code, _, err) = run(&["from-images", &format!("{}/nothing*.fits", d.display()), "--order", "10", "-o", "x"]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("matches no file"), "{err}");
     let (code, _, err) = run(&["from-cells", "--order", "1", "48", "-o", p(&d.join("c.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 2, "an argument out of its domain is a usage error");
     assert!(err.contains("cell 48 does not exist at order 1"), "{err}");
     let (code, _, err) = run(&["from-cells", "--order", "30", "1", "-o", p(&d.join("c.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 2, "an argument out of its domain is a usage error");
     assert!(err.contains("order 30"), "{err}");
     let (code, _, err) = run(&["from-hips", p(d), "-o", p(&d.join("h.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 1, "a run-time error");
     assert!(err.contains("properties"), "{err}");
     let (code, _, err) = run(&["degrade", p(&a), "--order", "8", "-o", p(&d.join("dg.fits"))]);
-    assert_eq!(code, 2);
+    assert_eq!(code, 2, "an argument out of its domain is a usage error");
     assert!(err.contains("deeper order 8"), "{err}");
 }
 

@@ -1,4 +1,4 @@
-//! `moc-tools check`: validate a MOC FITS file; prints each defect and exits 1 when there is any.
+//! `moc-tools check`: validate a MOC FITS file; prints each defect and exits 3 when there is any.
 
 use super::read_bytes;
 use anyhow::Result;
@@ -11,7 +11,7 @@ pub(super) struct Args {
     inputs: Vec<String>,
 }
 
-/// The error returned when defects were found (exit code 1 rather than 2).
+/// The error returned when defects were found (exit code 3: the run finished and found problems).
 #[derive(Debug, thiserror::Error)]
 #[error("{0} file(s) with defects")]
 pub(super) struct Defects(pub usize);

@@ -1,7 +1,7 @@
 //! `moc-tools from-cells`, `from-cone`, `from-polygon`: the usual constructors.
 
-use super::{write_moc, FrameArg, OutArgs};
-use anyhow::{bail, Context, Result};
+use super::{usage, write_moc, FrameArg, OutArgs};
+use anyhow::{Context, Result};
 use moc::moc::range::CellSelection;
 use moc_tools::{check_order, from_cells, with_depth_max, SMoc};
 
@@ -72,14 +72,14 @@ pub(super) fn exec_cells(a: CellsArgs) -> Result<()> {
     };
     let n = 12u64 << (2 * u32::from(a.order));
     if let Some(bad) = cells.iter().find(|&&c| c >= n) {
-        bail!("cell {bad} does not exist at order {} ({n} cells)", a.order);
+        usage!("cell {bad} does not exist at order {} ({n} cells)", a.order);
     }
     write_moc(&from_cells(a.order, cells), a.frame.sys(), &a.out)
 }
 
 fn check_lonlat(lon: f64, lat: f64) -> Result<()> {
     if !lon.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        bail!("position ({lon}, {lat}) is not a valid longitude/latitude in degrees");
+        usage!("position ({lon}, {lat}) is not a valid longitude/latitude in degrees");
     }
     Ok(())
 }
@@ -89,7 +89,7 @@ pub(super) fn exec_cone(a: ConeArgs) -> Result<()> {
     check_order(a.order)?;
     check_lonlat(a.ra, a.dec)?;
     if !(a.radius > 0.0 && a.radius < 180.0) {
-        bail!("radius {} must be in (0, 180) degrees", a.radius);
+        usage!("radius {} must be in (0, 180) degrees", a.radius);
     }
     let moc = SMoc::from_cone(
         a.ra.rem_euclid(360.0).to_radians(),
@@ -106,7 +106,7 @@ pub(super) fn exec_cone(a: ConeArgs) -> Result<()> {
 pub(super) fn exec_polygon(a: PolygonArgs) -> Result<()> {
     check_order(a.order)?;
     if !a.coords.len().is_multiple_of(2) || a.coords.len() < 6 {
-        bail!("a polygon needs at least 3 vertices given as RA DEC pairs ({} numbers given)", a.coords.len());
+        usage!("a polygon needs at least 3 vertices given as RA DEC pairs ({} numbers given)", a.coords.len());
     }
     let mut v = Vec::new();
     for p in a.coords.chunks_exact(2) {

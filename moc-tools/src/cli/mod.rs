@@ -15,6 +15,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use moc_tools::{CoordSys, FitsOrdering, SMoc};
 use std::process::ExitCode;
 
+/// An argument value that does not hold (exit code 2, like clap's own usage errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Usage(pub String);
+
+/// Return early with a [`Usage`] error.
+macro_rules! usage {
+    ($($t:tt)*) => { return Err($crate::cli::Usage(format!($($t)*)).into()) };
+}
+pub(crate) use usage;
+
 /// Build, combine, convert and check IVOA MOC coverage maps.
 #[derive(Debug, Parser)]
 #[command(name = "moc-tools", version, about)]
@@ -126,13 +137,25 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Check(a) => check::exec(a),
     }
     .map(|()| ExitCode::SUCCESS)
-    .or_else(|e| match e.downcast_ref::<check::Defects>() {
-        Some(_) => {
+    .or_else(|e| {
+        if e.downcast_ref::<check::Defects>().is_some() {
             eprintln!("moc-tools: {e}");
-            Ok(ExitCode::from(1))
+            return Ok(ExitCode::from(3));
         }
-        None => Err(e),
+        Err(e)
     })
+}
+
+/// The exit code of an error: 2 when an argument value does not hold, 1 for anything that failed at run time.
+pub(crate) fn exit_code(e: &anyhow::Error) -> ExitCode {
+    let usage = e.chain().any(|c| {
+        c.downcast_ref::<Usage>().is_some() || matches!(c.downcast_ref(), Some(moc_tools::MocError::BadArgument(_)))
+    });
+    if usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// Read all bytes of a path or URL.
@@ -206,7 +229,7 @@ pub(crate) fn write_moc_to(moc: &SMoc, sys: CoordSys, path: &str, fmt: Format, o
     }
     if path == "-" {
         if fmt == Format::Fits {
-            bail!("refusing to write FITS to stdout; give a file name");
+            usage!("refusing to write FITS to stdout; give a file name");
         }
         std::io::Write::write_all(&mut std::io::stdout(), &bytes).context("cannot write to stdout")?;
         return Ok(());

@@ -1,6 +1,6 @@
 //! `moc-tools union|intersection|difference|complement|degrade`.
 
-use super::{read_moc, write_moc, OutArgs};
+use super::{read_moc, usage, write_moc, OutArgs};
 use anyhow::{bail, Result};
 use moc_tools::{ops, CoordSys, SMoc};
 
@@ -91,7 +91,7 @@ pub(super) fn exec_degrade(a: DegradeArgs) -> Result<()> {
     moc_tools::check_order(a.order)?;
     let (m, sys) = read_moc(&a.input)?;
     if a.order > m.depth_max() {
-        bail!("cannot degrade {} (order {}) to the deeper order {}", a.input, m.depth_max(), a.order);
+        usage!("cannot degrade {} (order {}) to the deeper order {}", a.input, m.depth_max(), a.order);
     }
     write_moc(&moc_tools::degrade(&m, a.order), sys, &a.out)
 }
