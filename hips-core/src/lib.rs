@@ -12,6 +12,7 @@ pub mod healpix;
 pub mod kernel;
 pub mod layout;
 pub mod storage;
+pub mod term;
 pub mod wcs;
 
 /// The error and its causes on one line, `: `-separated, for reports and logs.

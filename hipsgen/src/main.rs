@@ -6,6 +6,7 @@
 //! 2 usage error (clap, or a job value that does not hold), 3 finished but some inputs were skipped or the lint found
 //! problems. `previews` and `color` exit 1 when some tiles failed (each failure is printed).
 
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -53,8 +54,13 @@ impl Bar {
         let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
             ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({per_sec}, ETA {eta})",
+                "{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({rate}, ETA {eta})",
             )
+            .map(|s| {
+                s.with_key("rate", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", st.per_sec());
+                })
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Bar(bar)
@@ -80,7 +86,11 @@ impl Drop for Bar {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(hips_core::term::stderr_colour())
+        .try_init();
 }
 
 fn print_tiles(r: &hipsgen::run::TilesReport) {

@@ -1,0 +1,30 @@
+"""What a new operator meets in the first hour (issue "The first hour"), held against the real binaries:
+logs without terminal escape codes when piped, run summaries that match what is on disk, one cause per error line.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ESC = "\x1b["
+
+
+def run(cmd: list, env_extra: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_piped_logs_carry_no_escape_codes(hipsgen_bin, hipsserve_bin, shared_data, tmp_path):
+    """Logs written to a pipe (a file, CI) are plain text, even at info level with colour-capable terminals set."""
+    r = run([hipsgen_bin, "tiles", "--input", shared_data / "single_band/HorseHead.fits", "--out", tmp_path / "hh",
+             "--tile-width", "64"], {"RUST_LOG": "info", "TERM": "xterm-256color"})
+    assert r.returncode == 0, r.stderr
+    assert "INFO" in r.stderr, "info logs expected on stderr: " + r.stderr[-2000:]
+    assert ESC not in r.stderr and ESC not in r.stdout, repr(r.stderr[:500])
+    # hipsserve: a start-up error is logged and printed; nothing coloured either
+    r = run([hipsserve_bin, "--root", tmp_path / "does-not-exist", "--listen", "127.0.0.1:0"],
+            {"RUST_LOG": "info", "TERM": "xterm-256color"}, timeout=60)
+    assert r.returncode != 0
+    assert ESC not in r.stderr and ESC not in r.stdout, repr(r.stderr[:500])
