@@ -28,3 +28,24 @@ def test_piped_logs_carry_no_escape_codes(hipsgen_bin, hipsserve_bin, shared_dat
             {"RUST_LOG": "info", "TERM": "xterm-256color"}, timeout=60)
     assert r.returncode != 0
     assert ESC not in r.stderr and ESC not in r.stdout, repr(r.stderr[:500])
+
+
+SUMMARY = re.compile(r"order (\d+); (\d+) tiles in the HiPS \(all orders\); this run wrote (\d+) order-\d+ tiles "
+                     r"\((\d+) rendered, (\d+) of them blank")
+
+
+def test_run_summary_counts_match_the_disk(hipsgen_bin, shared_data, tmp_path):
+    """The summary's tile counts are the files on disk: all orders, and the deepest order written this run."""
+    out = tmp_path / "hh"
+    r = run([hipsgen_bin, "tiles", "--input", shared_data / "single_band/HorseHead.fits", "--out", out,
+             "--tile-width", "64"])
+    assert r.returncode == 0, r.stderr
+    m = SUMMARY.search(r.stderr)
+    assert m, r.stderr
+    order, tiles, written, rendered, blank = map(int, m.groups())
+    on_disk = sorted(out.glob("Norder*/Dir*/Npix*.fits"))
+    deepest = [p for p in on_disk if p.parent.parent.name == f"Norder{order}"]
+    assert tiles == len(on_disk), (tiles, len(on_disk))
+    assert written == len(deepest), (written, len(deepest))
+    assert rendered == written + blank
+    assert not re.search(r"\d\.\d{3,}/s", r.stderr), "rates are rounded"

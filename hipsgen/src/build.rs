@@ -62,8 +62,10 @@ pub struct BuildResult {
     pub allsky: BTreeMap<u64, Vec<f32>>,
     /// Coadds that failed while being read, or contributed no pixel.
     pub failed: Vec<Skipped>,
-    /// Deepest tiles rendered in this run (not read back).
+    /// Deepest tiles rendered in this run (not read back), blank ones included.
     pub rendered: u64,
+    /// Deepest tiles written in this run (rendered and not blank).
+    pub written: u64,
     /// The previews drawn (formats, cut, stretch) and the `hips_pixel_cut` text of the cut; `None` without previews.
     pub previews: Option<(PreviewSpec, String)>,
 }
@@ -78,6 +80,7 @@ pub struct Builder<'a> {
     failed: Mutex<BTreeMap<usize, String>>,
     used: Vec<AtomicBool>,
     rendered: AtomicU64,
+    written: AtomicU64,
     progress: &'a dyn Progress,
     /// The previews to draw, set once the cut sample is done.
     spec: Option<PreviewSpec>,
@@ -110,6 +113,7 @@ impl<'a> Builder<'a> {
             failed: Mutex::new(BTreeMap::new()),
             used,
             rendered: AtomicU64::new(0),
+            written: AtomicU64::new(0),
             progress,
             spec: None,
             sampled: Mutex::new(HashMap::new()),
@@ -216,6 +220,7 @@ impl<'a> Builder<'a> {
             allsky: self.allsky.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
             failed,
             rendered: self.rendered.load(Ordering::Relaxed),
+            written: self.written.load(Ordering::Relaxed),
             previews,
         })
     }
@@ -440,6 +445,7 @@ impl<'a> Builder<'a> {
             self.store.put(&format!("HpxFinder/{}", tile_key(k, npix, "").trim_end_matches('.')), text)?;
         }
         s.bytes = self.put_tile(k, npix, &data)?;
+        self.written.fetch_add(1, Ordering::Relaxed);
         Ok(Some((data, s)))
     }
 

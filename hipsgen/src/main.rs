@@ -53,15 +53,13 @@ impl Bar {
             if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
         let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({rate}, ETA {eta})",
-            )
-            .map(|s| {
-                s.with_key("rate", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.0}/s", st.per_sec());
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({rate}, ETA {eta})")
+                .map(|s| {
+                    s.with_key("rate", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", st.per_sec());
+                    })
                 })
-            })
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Bar(bar)
     }
@@ -94,13 +92,18 @@ fn init_tracing() {
 }
 
 fn print_tiles(r: &hipsgen::run::TilesReport) {
+    let blank = r.rendered.saturating_sub(r.written);
     eprintln!(
-        "hipsgen tiles: {} input(s) used, {} skipped; order {}; {} tiles ({} deepest rendered this run); {:.1} s",
+        "hipsgen tiles: {} input(s) used, {} skipped; order {}; {} tiles in the HiPS (all orders); this run wrote {} \
+         order-{} tiles ({} rendered, {} of them blank and not written); {:.1} s",
         r.used,
         r.skipped.len(),
         r.order,
         r.tiles,
+        r.written,
+        r.order,
         r.rendered,
+        blank,
         r.elapsed.as_secs_f64()
     );
     for s in &r.skipped {

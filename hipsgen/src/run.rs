@@ -118,8 +118,10 @@ pub struct TilesReport {
     pub order: u8,
     /// FITS tiles in the HiPS (all orders; this shard's only when sharded).
     pub tiles: u64,
-    /// Deepest tiles rendered in this run (not read back by `--resume`).
+    /// Deepest tiles rendered in this run (not read back by `--resume`), blank ones included.
     pub rendered: u64,
+    /// Deepest tiles written in this run: the rendered ones that hold data.
+    pub written: u64,
     /// Preview formats written next to the FITS tiles.
     pub previews: Vec<PreviewFormat>,
     /// Wall time of the job.
@@ -233,6 +235,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         order: plan.order,
         tiles: result.stats.tiles,
         rendered: result.rendered,
+        written: result.written,
         previews: job.previews.clone(),
         elapsed: t0.elapsed(),
     })
