@@ -67,7 +67,10 @@ def test_color_hips_shown_in_place(color_hips, shared_data, tmp_path):
     for c, name in enumerate("RGB"):
         good = rank_correlation(shot[..., c], exp[..., c], covered)
         assert good > 0.9, f"channel {name} vs order-{order} tiles: Spearman {good:.3f}"
-    assert rank_correlation(shot[..., 0], exp[..., 2], covered) < 0.5, "red and blue swapped?"
+    # Swapped channels: the red screen channel must follow the red tiles far better than the blue ones (with the
+    # sky at black, both share many zero pixels, so the blue correlation alone is not near 0: measured 0.54 vs 0.95).
+    swapped = rank_correlation(shot[..., 0], exp[..., 2], covered)
+    assert rank_correlation(shot[..., 0], exp[..., 0], covered) - swapped > 0.3, f"red and blue swapped? {swapped:.3f}"
     assert np.median(np.abs(shot - exp)[covered]) <= 2
     grey, exp_grey = to_grey(shot), to_grey(exp)
     good = rank_correlation(grey, exp_grey, covered)

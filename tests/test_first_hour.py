@@ -49,3 +49,29 @@ def test_run_summary_counts_match_the_disk(hipsgen_bin, shared_data, tmp_path):
     assert written == len(deepest), (written, len(deepest))
     assert rendered == written + blank
     assert not re.search(r"\d\.\d{3,}/s", r.stderr), "rates are rounded"
+
+
+def test_demo_colour_has_a_dark_sky_and_coloured_stars(hipsgen_bin, tmp_path):
+    """The demo's colour HiPS with default parameters: a dark sky (channel medians near 0, was about 160), stars that
+    stand out from it, and stars of different hues (not all grey)."""
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "demo"
+    r = run([hipsgen_bin, "demo", "--out", out])
+    assert r.returncode == 0, r.stderr[-3000:]
+    pngs = sorted((out / "color").glob("Norder11/Dir*/*.png"))
+    assert len(pngs) > 20
+    px = []
+    for f in pngs:
+        a = np.asarray(Image.open(f).convert("RGBA"))
+        px.append(a[a[..., 3] > 0][:, :3])
+    px = np.concatenate(px).astype(float)
+    med = np.median(px, axis=0)
+    assert (med <= 10).all(), f"sky not dark: channel medians {med}"
+    peak = px.max(axis=1)
+    assert np.percentile(peak, 99.9) >= 60, "stars too faint against the sky"
+    assert np.percentile(peak, 99.9) >= 8 * (px.mean() + 1), "stars do not stand out from the sky"
+    bright = px[peak >= 60]
+    hue = bright[:, 0] - bright[:, 2]
+    assert np.percentile(hue, 90) - np.percentile(hue, 10) >= 40, "bright stars all of one hue"

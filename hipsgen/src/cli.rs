@@ -216,14 +216,16 @@ pub struct ColorArgs {
     /// Lupton linear stretch (in scaled units, see --scale).
     #[arg(long, default_value_t = DEFAULT_STRETCH)]
     pub stretch: f64,
-    /// Value shown black, one for all bands or R G B (default: each band's hips_pixel_cut low value).
+    /// Value shown black, one for all bands or R G B (default: each band's sky level, the median of a sample of its
+    /// deepest tiles; hips_pixel_cut's low value when that cannot be measured).
     #[arg(long, num_args = 1..=3, allow_negative_numbers = true)]
     pub minimum: Option<Vec<f64>>,
     /// Linear method: value shown at full intensity, one or R G B (default: each band's hips_pixel_cut high value).
     #[arg(long, num_args = 1..=3, allow_negative_numbers = true)]
     pub maximum: Option<Vec<f64>>,
-    /// Lupton: per-band multipliers applied after subtracting the minimum, one or R G B
-    /// (default: 100 / (cut high - cut low) of each band).
+    /// Lupton: per-band multipliers applied after subtracting the minimum, one or R G B (default: the bands keep the
+    /// balance of their hips_pixel_cut, k / (cut high - sky), with k set so that the bands' mean sky noise, 1.4826 x
+    /// MAD on the sampled tiles, is 0.3 units: a dark sky with faint neutral noise).
     #[arg(long, num_args = 1..=3)]
     pub scale: Option<Vec<f64>>,
     /// Output tile formats.

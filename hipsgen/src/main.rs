@@ -6,7 +6,6 @@
 //! 2 usage error (clap, or a job value that does not hold), 3 finished but some inputs were skipped or the lint found
 //! problems. `previews` and `color` exit 1 when some tiles failed (each failure is printed).
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 

@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod mapping;
+pub mod sky;
 
 pub use build::{build_color, BandHips, ColorOptions, ColorReport};
 pub use mapping::{rgba_pixels, ColorMapper, ColorMethod, ColorParams};
@@ -60,9 +61,15 @@ impl From<hips_core::storage::StoreError> for ColorError {
     }
 }
 
-/// Default per-band scale numerator for Lupton: each band's cut range `hi - lo` becomes this many units, so that with
-/// the default stretch 5 and Q 8 a pixel at the top of the cut in all bands shows at about 80% intensity (level ~200)
-/// and brighter pixels keep their hue.
+/// Lupton's default brightness, in scaled units per noise sigma (see `default_scale`): after each band's sky level is
+/// subtracted (sky and noise measured on the band's tiles, see [`sky`]), the mean noise of the bands is this many
+/// units. With the default Q 8 and stretch 5, +1 sigma of noise in all bands then shows at about level 16 of 255 (the
+/// sky median at 0: a dark sky), a 10 sigma source at about 80, 100 sigma at about 160 and 1000 sigma at about 240,
+/// with its hue kept.
+pub const DEFAULT_NOISE_UNITS: f64 = 0.3;
+
+/// Fallback Lupton scale numerator when a band's sky cannot be measured: its cut range `hi - lo` becomes this many
+/// units.
 pub const DEFAULT_LUPTON_RANGE: f64 = 100.0;
 
 /// Default Lupton softening parameter Q.
@@ -87,11 +94,13 @@ pub struct ColorJob {
     pub q: f64,
     /// Lupton linear stretch (> 0).
     pub stretch: f64,
-    /// Value shown black per band (`None`: each band's hips_pixel_cut low value).
+    /// Value shown black per band (`None`: each band's sky level measured on its tiles, else its hips_pixel_cut low
+    /// value).
     pub minimum: Option<[f64; 3]>,
     /// Linear method: value shown at full intensity per band (`None`: each band's hips_pixel_cut high value).
     pub maximum: Option<[f64; 3]>,
-    /// Lupton per-band multipliers (`None`: 100 / (cut high - cut low) of each band).
+    /// Lupton per-band multipliers (`None`: [`DEFAULT_NOISE_UNITS`] / the band's sky noise, else
+    /// 100 / (cut high - cut low)).
     pub scale: Option<[f64; 3]>,
     /// Output tile formats (no duplicates, at least one).
     pub formats: Vec<PreviewFormat>,
@@ -157,6 +166,24 @@ impl ColorJob {
 /// Expand 1 or 3 values to R, G, B.
 ///
 /// # Errors
+/// Lupton's default per-band scale. With every band's sky measured and a cut above it, the bands keep the balance of
+/// their cuts (each multiplied by `k / (cut high - sky)`, as the bands' bright ends set the colours) and `k` is chosen
+/// so that the bands' mean noise is [`DEFAULT_NOISE_UNITS`]: a dark sky whatever the data's units. Otherwise each band
+/// is scaled by its own noise, else by its cut range.
+fn default_scale(skies: &[Option<sky::Sky>; 3], maximum: &[f64; 3], minimum: &[f64; 3]) -> [f64; 3] {
+    let range: [f64; 3] = std::array::from_fn(|i| maximum[i] - minimum[i]);
+    if skies.iter().all(Option::is_some) && range.iter().all(|r| *r > 0.0 && r.is_finite()) {
+        let ratio: f64 = (0..3).map(|i| skies[i].map_or(0.0, |s| s.noise) / range[i]).sum::<f64>() / 3.0;
+        let k = DEFAULT_NOISE_UNITS / ratio;
+        return std::array::from_fn(|i| k / range[i]);
+    }
+    std::array::from_fn(|i| match skies[i] {
+        Some(sky) => DEFAULT_NOISE_UNITS / sky.noise,
+        None if range[i] > 0.0 => DEFAULT_LUPTON_RANGE / range[i],
+        None => 1.0,
+    })
+}
+
 /// When the list has another length.
 pub fn per_band(name: &str, v: &[f64]) -> Result<[f64; 3], ColorError> {
     match v {
@@ -176,7 +203,30 @@ pub fn run_color(job: &ColorJob) -> Result<ColorReport, ColorError> {
     let bands =
         [BandHips::open("red", &job.red)?, BandHips::open("green", &job.green)?, BandHips::open("blue", &job.blue)?];
     let cuts = bands.each_ref().map(|b| b.cut);
-    let minimum = job.minimum.unwrap_or_else(|| cuts.map(|c| c.map_or(0.0, |c| f64::from(c.0))));
+    // The sky of each band, measured only when a default needs it.
+    let needs_sky = job.minimum.is_none() || (job.method == ColorMethod::Lupton && job.scale.is_none());
+    let skies = if needs_sky {
+        let mut s = [None; 3];
+        for (i, b) in bands.iter().enumerate() {
+            s[i] = sky::measure(b)?;
+            match s[i] {
+                Some(k) => tracing::info!("{} band sky: level {:.4e}, noise {:.4e}", b.band, k.level, k.noise),
+                None => tracing::warn!("{} band: no sky measured on its tiles; defaults from hips_pixel_cut", b.band),
+            }
+        }
+        s
+    } else {
+        [None; 3]
+    };
+    let mut minimum = [0.0; 3];
+    for i in 0..3 {
+        minimum[i] = match (job.minimum, skies[i], cuts[i]) {
+            (Some(m), _, _) => m[i],
+            (None, Some(sky), _) => sky.level,
+            (None, None, Some(c)) => f64::from(c.0),
+            (None, None, None) => 0.0,
+        };
+    }
     let maximum = if let Some(m) = job.maximum {
         m
     } else {
@@ -188,16 +238,7 @@ pub fn run_color(job: &ColorJob) -> Result<ColorReport, ColorError> {
         }
         m
     };
-    let scale = job.scale.unwrap_or_else(|| {
-        let mut s = [1.0; 3];
-        for i in 0..3 {
-            let range = maximum[i] - minimum[i];
-            if range > 0.0 {
-                s[i] = DEFAULT_LUPTON_RANGE / range;
-            }
-        }
-        s
-    });
+    let scale = job.scale.unwrap_or_else(|| default_scale(&skies, &maximum, &minimum));
     let params = ColorParams { method: job.method, minimum, maximum, scale, stretch: job.stretch, q: job.q };
     let opts = ColorOptions {
         formats: job.formats.clone(),
