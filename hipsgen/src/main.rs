@@ -53,12 +53,14 @@ impl Bar {
         let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
             ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} deepest tiles ({rate}, ETA {eta})")
-                .map(|s| {
-                    s.with_key("rate", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                        let _ = write!(w, "{:.0}/s", st.per_sec());
-                    })
-                })
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                .map_or_else(
+                    |_| ProgressStyle::default_bar(),
+                    |s| {
+                        s.with_key("rate", |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = write!(w, "{:.0}/s", st.per_sec());
+                        })
+                    },
+                ),
         );
         Bar(bar)
     }

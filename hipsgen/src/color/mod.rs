@@ -163,9 +163,6 @@ impl ColorJob {
     }
 }
 
-/// Expand 1 or 3 values to R, G, B.
-///
-/// # Errors
 /// Lupton's default per-band scale. With every band's sky measured and a cut above it, the bands keep the balance of
 /// their cuts (each multiplied by `k / (cut high - sky)`, as the bands' bright ends set the colours) and `k` is chosen
 /// so that the bands' mean noise is [`DEFAULT_NOISE_UNITS`]: a dark sky whatever the data's units. Otherwise each band
@@ -184,6 +181,9 @@ fn default_scale(skies: &[Option<sky::Sky>; 3], maximum: &[f64; 3], minimum: &[f
     })
 }
 
+/// Expand 1 or 3 values to R, G, B.
+///
+/// # Errors
 /// When the list has another length.
 pub fn per_band(name: &str, v: &[f64]) -> Result<[f64; 3], ColorError> {
     match v {
@@ -209,9 +209,10 @@ pub fn run_color(job: &ColorJob) -> Result<ColorReport, ColorError> {
         let mut s = [None; 3];
         for (i, b) in bands.iter().enumerate() {
             s[i] = sky::measure(b)?;
-            match s[i] {
-                Some(k) => tracing::info!("{} band sky: level {:.4e}, noise {:.4e}", b.band, k.level, k.noise),
-                None => tracing::warn!("{} band: no sky measured on its tiles; defaults from hips_pixel_cut", b.band),
+            if let Some(k) = s[i] {
+                tracing::info!("{} band sky: level {:.4e}, noise {:.4e}", b.band, k.level, k.noise);
+            } else {
+                tracing::warn!("{} band: no sky measured on its tiles; defaults from hips_pixel_cut", b.band);
             }
         }
         s
