@@ -49,6 +49,11 @@ def test_run_summary_counts_match_the_disk(hipsgen_bin, shared_data, tmp_path):
     assert written == len(deepest), (written, len(deepest))
     assert rendered == written + blank
     assert not re.search(r"\d\.\d{3,}/s", r.stderr), "rates are rounded"
+    # default title and id from what the header says (TELESCOP, INSTRUME, FILTER), not "Coadd images"
+    props = dict(ln.split("=", 1) for ln in (out / "properties").read_text().splitlines() if "=" in ln)
+    props = {k.strip(): v.strip() for k, v in props.items()}
+    assert "UK Schmidt" in props["obs_title"] and "OG590" in props["obs_title"], props["obs_title"]
+    assert props["creator_did"].startswith("ivo://") and props["creator_did"].endswith("/OG590"), props["creator_did"]
 
 
 def test_demo_colour_has_a_dark_sky_and_coloured_stars(hipsgen_bin, tmp_path):

@@ -204,8 +204,8 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
             }
         }
         let d = Describe {
-            id: job.id.clone().unwrap_or_else(|| default_id(job)),
-            title: job.title.clone().unwrap_or_else(|| default_title(job)),
+            id: job.id.clone().unwrap_or_else(|| default_id(job, &used)),
+            title: job.title.clone().unwrap_or_else(|| default_title(job, &used)),
             band: job.band.clone().or_else(|| common_band(&used)),
             order: plan.order,
             width: plan.width,
@@ -286,19 +286,59 @@ fn slug(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
-fn default_id(job: &TilesJob) -> String {
-    let base = job.out.trim_end_matches('/').rsplit('/').next().unwrap_or("hips").to_string();
-    match &job.band {
-        Some(b) => format!("ivo://hipsgen.local/P/{}/{}", slug(&base), slug(b)),
-        None => format!("ivo://hipsgen.local/P/{}", slug(&base)),
+/// The value of `key` in every input's image header, when they all say the same (placeholders such as `_unknown_`
+/// or `UNKNOWN` count as unsaid).
+fn common_key(coadds: &[&Coadd], key: &str) -> Option<String> {
+    let said = |c: &&Coadd| {
+        c.image.header.get_str(key).map(|v| v.trim().to_string()).filter(|v| {
+            !v.is_empty()
+                && !v.starts_with('_')
+                && !v.eq_ignore_ascii_case("unknown")
+                && !v.eq_ignore_ascii_case("none")
+        })
+    };
+    let first = said(coadds.first()?)?;
+    coadds.iter().all(|c| said(c).as_deref() == Some(first.as_str())).then_some(first)
+}
+
+/// The facility of the inputs: TELESCOP and INSTRUME where every input says the same.
+fn facility(coadds: &[&Coadd]) -> Option<String> {
+    let parts: Vec<String> = ["TELESCOP", "INSTRUME"].iter().filter_map(|k| common_key(coadds, k)).collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// `ivo://hipsgen.local/P/<facility or output name>/<band>` (the output name again when neither band nor facility is
+/// known from the inputs).
+fn default_id(job: &TilesJob, coadds: &[&Coadd]) -> String {
+    let base = slug(job.out.trim_end_matches('/').rsplit('/').next().unwrap_or("hips"));
+    let band = job.band.clone().or_else(|| common_band(coadds));
+    match (facility(coadds), band) {
+        (Some(f), Some(b)) => format!("ivo://hipsgen.local/P/{}/{}", slug(&f), slug(&b)),
+        (Some(f), None) => format!("ivo://hipsgen.local/P/{}/{base}", slug(&f)),
+        (None, Some(b)) if !slug(&b).eq_ignore_ascii_case(&base) => {
+            format!("ivo://hipsgen.local/P/{base}/{}", slug(&b))
+        }
+        (None, _) => format!("ivo://hipsgen.local/P/{base}"),
     }
 }
 
-fn default_title(job: &TilesJob) -> String {
-    match &job.band {
-        Some(b) => format!("Coadds, band {b}"),
-        None => "Coadd images".to_string(),
+/// A title from what the inputs say: facility (TELESCOP, INSTRUME), OBJECT and band, e.g. "SPITZER IRAC coadds of
+/// M31, band I1"; "Coadd images" when they say nothing.
+fn default_title(job: &TilesJob, coadds: &[&Coadd]) -> String {
+    let mut t = facility(coadds).map_or_else(|| "Coadds".to_string(), |f| format!("{f} coadds"));
+    if let Some(o) = common_key(coadds, "OBJECT") {
+        t.push_str(" of ");
+        t.push_str(&o);
     }
+    match job.band.clone().or_else(|| common_band(coadds)) {
+        Some(b) => {
+            t.push_str(", band ");
+            t.push_str(&b);
+        }
+        None if t == "Coadds" => return "Coadd images".to_string(),
+        None => {}
+    }
+    t
 }
 
 fn common_band(coadds: &[&Coadd]) -> Option<String> {
