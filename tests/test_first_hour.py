@@ -38,8 +38,9 @@ def test_run_summary_counts_match_the_disk(hipsgen_bin, shared_data, tmp_path):
     """The summary's tile counts are the files on disk: all orders, and the deepest order written this run."""
     out = tmp_path / "hh"
     r = run([hipsgen_bin, "tiles", "--input", shared_data / "single_band/HorseHead.fits", "--out", out,
-             "--tile-width", "64"])
+             "--tile-width", "64", "--aladin-url", "/js/aladin.js"])
     assert r.returncode == 0, r.stderr
+    assert '"/js/aladin.js"' in (out / "index.html").read_text(), "tiles --aladin-url"
     m = SUMMARY.search(r.stderr)
     assert m, r.stderr
     order, tiles, written, rendered, blank = map(int, m.groups())
@@ -63,8 +64,13 @@ def test_demo_colour_has_a_dark_sky_and_coloured_stars(hipsgen_bin, tmp_path):
     from PIL import Image
 
     out = tmp_path / "demo"
-    r = run([hipsgen_bin, "demo", "--out", out])
+    local_aladin = "/static/aladin-lite/aladin.js"
+    r = run([hipsgen_bin, "demo", "--out", out], {"HIPS_ALADIN_URL": local_aladin})
     assert r.returncode == 0, r.stderr[-3000:]
+    # every page the demo writes loads Aladin Lite from where HIPS_ALADIN_URL says (a site without outside access)
+    for page in ("g", "r", "i", "color"):
+        html = (out / page / "index.html").read_text()
+        assert local_aladin in html and "cds.unistra.fr" not in html, page
     pngs = sorted((out / "color").glob("Norder11/Dir*/*.png"))
     assert len(pngs) > 20
     px = []

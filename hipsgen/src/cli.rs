@@ -79,6 +79,10 @@ pub struct TilesArgs {
     /// Coverage (Moc.fits) order above the tile order.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=9))]
     pub moc_extra: u8,
+    /// Aladin Lite script URL for index.html (default: $HIPS_ALADIN_URL, else the CDS CDN; set it for sites without
+    /// outside access, e.g. to a copy of the npm package aladin-lite's dist/aladin.js).
+    #[arg(long)]
+    pub aladin_url: Option<String>,
 }
 
 fn parse_width(s: &str) -> Result<usize, String> {
@@ -135,6 +139,7 @@ impl TryFrom<TilesArgs> for TilesJob {
             previews,
             progenitors: !a.no_progenitors,
             moc_extra: a.moc_extra,
+            aladin_url: a.aladin_url,
         };
         job.validate()?;
         Ok(job)
@@ -361,10 +366,13 @@ pub struct DemoArgs {
     /// Patch size in pixels.
     #[arg(long, default_value_t = 2048)]
     pub patch_size: usize,
+    /// Aladin Lite script URL for the index.html pages (default: $HIPS_ALADIN_URL, else the CDS CDN).
+    #[arg(long)]
+    pub aladin_url: Option<String>,
 }
 
 impl From<DemoArgs> for DemoJob {
     fn from(a: DemoArgs) -> Self {
-        DemoJob { out: a.out, patches: a.patches, patch_size: a.patch_size }
+        DemoJob { out: a.out, patches: a.patches, patch_size: a.patch_size, aladin_url: a.aladin_url }
     }
 }

@@ -21,6 +21,8 @@ pub struct DemoJob {
     pub patches: usize,
     /// Patch size in pixels (at least 1).
     pub patch_size: usize,
+    /// Aladin Lite script URL for the index.html pages (`None`: `$HIPS_ALADIN_URL`, else the CDS CDN).
+    pub aladin_url: Option<String>,
 }
 
 /// What the demo made.
@@ -76,6 +78,7 @@ pub fn run_demo(job: &DemoJob, progress: &dyn Progress) -> Result<DemoReport, Er
         t.id = Some(format!("ivo://hipsgen.local/P/demo/{b}"));
         t.title = Some(format!("hipsgen demo: synthetic LSST-like coadds, band {b}"));
         t.previews = vec![PreviewFormat::Png, PreviewFormat::Jpeg];
+        t.aladin_url.clone_from(&job.aladin_url);
         bands.push(crate::run::run_tiles(&t, progress)?);
     }
     let color_out = path_str(&job.out.join("color"))?;
@@ -86,6 +89,7 @@ pub fn run_demo(job: &DemoJob, progress: &dyn Progress) -> Result<DemoReport, Er
         color_out.clone(),
     );
     c.title = Some("hipsgen demo: synthetic LSST-like coadds, i/r/g color".into());
+    c.aladin_url.clone_from(&job.aladin_url);
     let color = crate::color::run_color(&c)?;
     if let Some(first) = color.failures.first() {
         return Err(Error::Demo(format!(

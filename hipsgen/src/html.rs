@@ -102,12 +102,13 @@ pub fn index_html(props: &Properties, aladin_url: &str) -> String {
   html, body {{ margin: 0; padding: 0; height: 100%; background: #232323; color: #ddd; font-family: sans-serif; }}
   #header {{ padding: 6px 12px; }}
   #header h1 {{ font-size: 1.2rem; font-weight: 400; margin: 0; }}
+  #header h1, #header p {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
   #header p {{ font-size: 0.85rem; margin: 2px 0 0 0; color: #aaa; }}
   #aladin-lite-div {{ position: absolute; top: 56px; bottom: 0; left: 0; right: 0; }}
 </style>
 </head>
 <body>
-<div id="header"><h1>{title_h}</h1><p>{did_h} {desc_h}</p></div>
+<div id="header"><h1 title="{title_h}">{title_h}</h1><p title="{desc_h}">{did_h} {desc_h}</p></div>
 <div id="aladin-lite-div"></div>
 <script type="module">
 const ALADIN_URL = {url_js};

@@ -50,6 +50,8 @@ pub struct TilesJob {
     pub progenitors: bool,
     /// Coverage (Moc.fits) order above the tile order (0..=9).
     pub moc_extra: u8,
+    /// Aladin Lite script URL for index.html (`None`: `$HIPS_ALADIN_URL`, else the CDS CDN).
+    pub aladin_url: Option<String>,
 }
 
 impl TilesJob {
@@ -74,6 +76,7 @@ impl TilesJob {
             previews: Vec::new(),
             progenitors: true,
             moc_extra: 3,
+            aladin_url: None,
         }
     }
 
@@ -227,7 +230,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         if d.progenitors {
             finalize::write_hpxfinder_meta(&store, &d, &coverage)?;
         }
-        crate::html::write_index_html(&store, &props, &crate::html::aladin_url(None))?;
+        crate::html::write_index_html(&store, &props, &crate::html::aladin_url(job.aladin_url.as_deref()))?;
     }
     Ok(TilesReport {
         skipped,
