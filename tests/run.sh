@@ -10,6 +10,6 @@ export HIPS_SHARED_DATA="${HIPS_SHARED_DATA:-$PWD/../shared/data}"
 echo "== cargo build (workspace binaries)"
 cargo build --workspace --bins --quiet
 echo "== cargo test"
-cargo test --workspace --quiet
+cargo test --workspace --quiet --no-fail-fast
 echo "== pytest tests/"
 .venv/bin/pytest -q tests/

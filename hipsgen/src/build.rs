@@ -120,32 +120,15 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// The order-3 roots this run builds (all, or this shard's share balanced by deepest-tile count).
+    /// The order-3 roots this run builds (all, or this shard's share, see [`crate::shard`]).
     #[must_use]
     pub fn roots(&self) -> Vec<u64> {
         let c = CHECKPOINT_ORDER.min(self.plan.order);
         let mut roots: Vec<u64> = self.coverage[usize::from(c)].iter().copied().collect();
         roots.sort_unstable();
         let Some((i, n)) = self.opts.shard else { return roots };
-        // Greedy balance by number of deepest tiles, deterministic on every machine.
         let shift = 2 * u32::from(self.plan.order - c);
-        let mut weight: BTreeMap<u64, u64> = BTreeMap::new();
-        for t in self.plan.tiles.keys() {
-            *weight.entry(t >> shift).or_default() += 1;
-        }
-        let mut by_weight: Vec<(u64, u64)> = roots.iter().map(|r| (weight.get(r).copied().unwrap_or(0), *r)).collect();
-        by_weight.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut loads = vec![0u64; n];
-        let mut mine = Vec::new();
-        for (w, r) in by_weight {
-            let (s, _) = loads.iter().enumerate().min_by_key(|(j, l)| (**l, *j)).unwrap_or((0, &0));
-            loads[s] += w;
-            if s == i {
-                mine.push(r);
-            }
-        }
-        mine.sort_unstable();
-        mine
+        crate::shard::shard_roots(&roots, &crate::shard::root_costs(&self.plan.tiles, shift), i, n)
     }
 
     /// Number of deepest tiles under the given roots (for the progress bar).

@@ -21,6 +21,7 @@ pub mod preview;
 pub mod progenitor;
 pub mod properties;
 pub mod run;
+pub mod shard;
 pub mod stats;
 pub mod synth;
 pub mod tile;

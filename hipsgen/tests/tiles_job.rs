@@ -91,3 +91,73 @@ fn invalid_values_are_usage_errors() {
     bad.tile_width = 100;
     assert!(run_tiles(&bad, &NoProgress).expect_err("width").is_usage());
 }
+
+/// Deepest-order tile numbers under `dir` (Norder<order>/Dir*/Npix*.fits).
+fn deepest(dir: &Path, order: u8) -> std::collections::BTreeSet<u64> {
+    let mut out = std::collections::BTreeSet::new();
+    let Ok(dirs) = std::fs::read_dir(dir.join(format!("Norder{order}"))) else { return out };
+    for d in dirs {
+        for f in std::fs::read_dir(d.expect("dir").path()).expect("read_dir") {
+            let name = f.expect("entry").file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_prefix("Npix").and_then(|s| s.strip_suffix(".fits")) {
+                out.insert(n.parse().expect("npix"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn each_shard_writes_exactly_its_own_tiles() {
+    use hipsgen::plan::{expand_inputs, open_all, Plan};
+    use hipsgen::shard::{root_costs, shard_roots};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // patches spread wide enough (2 deg apart) to cover several order-3 subtrees
+    let cfg = SynthConfig {
+        bands: vec!["r".into()],
+        patches: 4,
+        patch_size: 300,
+        seed: 3,
+        pixel_scale_arcsec: 30.0,
+        ..SynthConfig::default()
+    };
+    generate(&cfg, &tmp.path().join("in")).expect("synth");
+    let input = vec![tmp.path().join("in/r").display().to_string()];
+    let full = tmp.path().join("full");
+    let mut job = TilesJob::new(input.clone(), full.display().to_string());
+    job.tile_width = 64;
+    let report = run_tiles(&job, &NoProgress).expect("unsharded");
+    let k = report.order;
+    let all = deepest(&full, k);
+
+    let (coadds, skipped) = open_all(&expand_inputs(&input).expect("inputs"), None);
+    let plan = Plan::new(coadds, skipped, Some(k), 64, hips_core::wcs::Frame::Equatorial).expect("plan");
+    let shift = 2 * u32::from(k - 3);
+    let mut roots: Vec<u64> = plan.tiles.keys().map(|t| t >> shift).collect();
+    roots.dedup();
+    assert!(roots.len() >= 3, "need several order-3 subtrees, got {}", roots.len());
+    let cost = root_costs(&plan.tiles, shift);
+    let n = 3;
+    let mut union = std::collections::BTreeSet::new();
+    let mut busy = 0;
+    for i in 0..n {
+        let dir = tmp.path().join(format!("shard{i}"));
+        let mut j = job.clone();
+        j.out = dir.display().to_string();
+        j.shard = Some((i, n));
+        run_tiles(&j, &NoProgress).expect("shard");
+        let mine: std::collections::BTreeSet<u64> = shard_roots(&roots, &cost, i, n).into_iter().collect();
+        let expected: std::collections::BTreeSet<u64> =
+            all.iter().copied().filter(|t| mine.contains(&(t >> shift))).collect();
+        let got = deepest(&dir, k);
+        if !got.is_empty() {
+            busy += 1;
+        }
+        assert_eq!(got, expected, "shard {i} of {n} wrote other tiles than its own subtrees'");
+        assert!(union.is_disjoint(&got), "shard {i} wrote tiles another shard wrote");
+        union.extend(got);
+    }
+    assert!(busy >= 2, "the work was not shared: {busy} shard(s) wrote tiles");
+    assert_eq!(union, all, "the shards together wrote exactly the unsharded run's deepest tiles");
+}
