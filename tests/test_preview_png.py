@@ -11,7 +11,6 @@ Used two ways:
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,6 @@ from astropy.io import fits
 from astropy.visualization import AsinhStretch, LinearStretch, LogStretch, SqrtStretch, SquaredStretch
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
 
 STRETCHES = {
     "linear": LinearStretch(),
@@ -80,15 +78,6 @@ def check_hips(hips: Path, lo: float, hi: float, stretch: str) -> int:
 # ---------------------------------------------------------------------------------------------- pytest (via the CLI)
 
 
-def hipsgen_bin() -> Path:
-    """The hipsgen binary: $HIPSGEN_BIN, else built with cargo (debug)."""
-    env = os.environ.get("HIPSGEN_BIN")
-    if env:
-        return Path(env)
-    subprocess.run(["cargo", "build", "-q", "-p", "hipsgen"], cwd=REPO, check=True)
-    return REPO / "target" / "debug" / "hipsgen"
-
-
 def write_fits_hips(root: Path, width: int = 64) -> None:
     """A small FITS HiPS (orders 0-1, a few tiles, NaN corners, one bright pixel) plus Allsky.fits and properties."""
     rng = np.random.default_rng(7)
@@ -124,18 +113,18 @@ def props(root: Path) -> dict:
     return out
 
 
-def test_previews_cli_cut_from_properties(tmp_path):
+def test_previews_cli_cut_from_properties(tmp_path, hipsgen_bin):
     write_fits_hips(tmp_path)
-    subprocess.run([str(hipsgen_bin()), "previews", str(tmp_path)], check=True)
+    subprocess.run([str(hipsgen_bin), "previews", str(tmp_path)], check=True)
     assert check_hips(tmp_path, 2.5, 70.0, "linear") == 14
     p = props(tmp_path)
     assert p["hips_tile_format"] == "png jpeg fits"
     assert (tmp_path / "index.html").exists()
 
 
-def test_previews_cli_explicit_cut_and_stretch(tmp_path):
+def test_previews_cli_explicit_cut_and_stretch(tmp_path, hipsgen_bin):
     write_fits_hips(tmp_path)
-    cmd = [str(hipsgen_bin()), "previews", str(tmp_path), "--cut", "-5", "60", "--stretch", "asinh", "--formats", "png"]
+    cmd = [str(hipsgen_bin), "previews", str(tmp_path), "--cut", "-5", "60", "--stretch", "asinh", "--formats", "png"]
     subprocess.run(cmd, check=True)
     assert check_hips(tmp_path, -5.0, 60.0, "asinh") == 7
     p = props(tmp_path)

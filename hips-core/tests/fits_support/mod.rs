@@ -29,9 +29,12 @@ pub(crate) fn run_python(script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf8 stdout")
 }
 
-/// The real data directory.
+/// The shared real-data directory: `HIPS_SHARED_DATA`, else `<workspace>/../shared/data` (one convention for every
+/// test of the workspace).
 pub(crate) fn data_dir() -> PathBuf {
-    std::env::var_os("HIPS_TEST_DATA").map_or_else(|| PathBuf::from("/work/shared/data"), PathBuf::from)
+    let d = std::env::var_os("HIPS_SHARED_DATA").map_or_else(|| root().join("../shared/data"), PathBuf::from);
+    assert!(d.is_dir(), "shared test data not found at {} (set HIPS_SHARED_DATA)", d.display());
+    d
 }
 
 /// Every `.fits` file under the real data directory, sorted.

@@ -21,8 +21,8 @@ pub(crate) fn python() -> PathBuf {
 
 /// Shared read-only test images.
 pub(crate) fn data_dir() -> PathBuf {
-    let d = std::env::var_os("HIPS_TEST_DATA").map_or_else(|| root().join("../shared/data"), PathBuf::from);
-    assert!(d.is_dir(), "test data directory {} missing (set HIPS_TEST_DATA)", d.display());
+    let d = std::env::var_os("HIPS_SHARED_DATA").map_or_else(|| root().join("../shared/data"), PathBuf::from);
+    assert!(d.is_dir(), "shared test data not found at {} (set HIPS_SHARED_DATA)", d.display());
     d
 }
 
