@@ -1,7 +1,8 @@
 //! How many byte-range reads a tile's input region costs. Over object storage every `ByteSource::read_at` is one
 //! HTTP range request, so reading a sub-width region of a coadd must not cost one request per row per plane
 //! (a 1024 x 1024 IMAGE/MASK/VARIANCE coadd over S3 took more than 500 s this way, against < 1 s locally).
-//! A counting source wraps the bytes of a `hipsgen synth` coadd; the region's pixels must equal a full read.
+//! A counting source wraps the bytes of a `hipsgen synth` coadd; the region's pixels must equal a full read. A SODA
+//! cutout reads only the rows of its pixel box in each plane (counted in bytes).
 
 use std::path::Path;
 use std::process::Command;
@@ -11,11 +12,12 @@ use std::sync::Arc;
 use hips_core::coadd::Coadd;
 use hips_core::fits::{ByteSource, FitsError, MemSource};
 
-/// A `MemSource` that counts `read_at` calls.
+/// A `MemSource` that counts `read_at` calls and the bytes they return.
 #[derive(Debug)]
 struct Counting {
     inner: MemSource,
     reads: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 impl ByteSource for Counting {
@@ -27,6 +29,7 @@ impl ByteSource for Counting {
     }
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(len, Ordering::Relaxed);
         self.inner.read_at(offset, len)
     }
 }
@@ -45,7 +48,11 @@ fn synth_patch(dir: &Path) -> Vec<u8> {
 fn sub_width_region_costs_few_range_reads() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let bytes = synth_patch(tmp.path());
-    let counting = Arc::new(Counting { inner: MemSource::new("mem://patch.fits", bytes.clone()), reads: 0.into() });
+    let counting = Arc::new(Counting {
+        inner: MemSource::new("mem://patch.fits", bytes.clone()),
+        reads: 0.into(),
+        bytes: 0.into(),
+    });
     let c = Coadd::from_source("mem://patch.fits", counting.clone(), None).expect("open coadd");
     assert!(c.mask.is_some() && c.variance.is_some(), "synthetic coadd has MASK and VARIANCE");
     let after_open = counting.reads.load(Ordering::Relaxed);
@@ -71,4 +78,31 @@ fn sub_width_region_costs_few_range_reads() {
         "reading a 256 x 256 sub-region of 3 planes took {reads} read_at calls (one per row per plane?); over object \
          storage each is an HTTP range request: coalesce rows into a few ranges"
     );
+}
+
+#[test]
+fn soda_cutout_reads_only_the_rows_of_its_box() {
+    use hips_core::cutout::{cutout, Shape};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bytes = synth_patch(tmp.path());
+    let total = bytes.len();
+    let counting =
+        Arc::new(Counting { inner: MemSource::new("mem://patch.fits", bytes), reads: 0.into(), bytes: 0.into() });
+    let c = Coadd::from_source("mem://patch.fits", counting.clone(), None).expect("open coadd");
+    let after_open = counting.bytes.load(Ordering::Relaxed);
+    // a circle of 20 pixels (0.2"/px) around the image's centre
+    let (ra, dec) = c.wcs.pix_to_world(255.5, 255.5).expect("centre on the sky");
+    let shape = Shape::parse_pos(&format!("CIRCLE {ra} {dec} {}", 20.0 * 0.2 / 3600.0)).expect("shape");
+    let cut = cutout(&c, &shape, 1 << 24, "test").expect("cutout");
+    let read = counting.bytes.load(Ordering::Relaxed) - after_open;
+    let b = cut.pixels;
+    assert!(b.height < 60 && b.width < 60, "{b:?}");
+    // each plane: at most the box's rows, whole (4-byte pixels at most); plus the headers the cutout copies (primary
+    // and one per plane, two 2880-byte blocks each at most)
+    let planes = 3;
+    let bound = planes * b.height * c.width * 4 + (planes + 1) * 2 * 2880;
+    eprintln!("cutout {b:?} of a 512 x 512 x 3-plane coadd ({total} bytes): {read} bytes read, bound {bound}");
+    assert!(read <= bound, "the cutout read {read} bytes, more than the box's rows ({bound})");
+    assert!(read * 10 < total, "the cutout read {read} of {total} bytes");
 }
