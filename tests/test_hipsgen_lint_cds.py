@@ -105,19 +105,61 @@ def test_missing_mandatory_key_both_report(hips_set, hipsgen_bin, tmp_path):
 
 
 def test_deleted_order0_tile_both_report(hips_set, hipsgen_bin, tmp_path):
+    """Both linters on the same tree: LINT tests the tile hierarchy only without Moc.fits (module docstring), so
+    Moc.fits is removed before either runs."""
     broken = _copy(hips_set["synth"], tmp_path / "no_order0")
     tiles = sorted((broken / "Norder0").glob("Dir*/Npix*.fits"))
     assert len(tiles) == 1, tiles
     npix = tiles[0].stem[4:]
     tiles[0].unlink()
-    r = hipsgen_lint(hipsgen_bin, broken)
-    assert r.returncode == 3, f"hipsgen lint exit {r.returncode}:\n{r.stdout}\n{r.stderr}"
-    assert "Norder0" in r.stdout + r.stderr
-    # LINT skips the tile test while Moc.fits is readable (see the module docstring): let it test the hierarchy.
     (broken / "Moc.fits").unlink()
     out, errors = cds_lint(broken)
     assert any(f"tile missing [0/{npix} " in e for e in errors), f"LINT did not report tile 0/{npix}:\n{out}"
     assert "not IVOA HiPS 1.0 compatible" in out
+    r = hipsgen_lint(hipsgen_bin, broken)
+    assert r.returncode == 3, f"hipsgen lint exit {r.returncode}:\n{r.stdout}\n{r.stderr}"
+    assert "Norder0" in r.stdout + r.stderr
+
+
+def _truncate(path: Path, size: int) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+def _set_key(props: Path, key: str, value: str) -> None:
+    lines = [f"{key:<20} = {value}" if re.match(rf"^{key}\s*=", ln) else ln for ln in props.read_text().splitlines()]
+    props.write_text("\n".join(lines) + "\n")
+
+
+# (defect, how to make it, does CDS's LINT call the HiPS not compatible (its verdict on the same tree), a word our
+# report must contain). LINT is lenient where it trusts Moc.fits: it neither opens tiles nor Allsky, nor compares
+# hips_order with the tiles; hipsgen lint reports each of those as an error.
+DEFECTS = [
+    ("tile width not a power of two", lambda d: _set_key(d / "properties", "hips_tile_width", "300"), True,
+     "hips_tile_width"),
+    ("truncated deepest tile", lambda d: _truncate(sorted(d.glob("Norder*/Dir*/Npix*.fits"))[-1], 1000), False,
+     "only 1000 bytes"),
+    ("truncated Allsky", lambda d: _truncate(d / "Norder3" / "Allsky.fits", 3000), False, "Allsky.fits"),
+    ("hips_order above the tiles", lambda d: _set_key(d / "properties", "hips_order", "13"), False, "Norder13"),
+    ("unknown hips_frame", lambda d: _set_key(d / "properties", "hips_frame", "foo"), False, "hips_frame"),
+    ("tile format without tiles", lambda d: _set_key(d / "properties", "hips_tile_format", "png"), False, ".png"),
+]
+
+
+@pytest.mark.parametrize("name,make,cds_rejects,word", DEFECTS, ids=[d[0] for d in DEFECTS])
+def test_more_defects_on_the_same_tree(name, make, cds_rejects, word, hips_set, hipsgen_bin, tmp_path):
+    broken = _copy(hips_set["synth"], tmp_path / "broken")
+    make(broken)
+    out, errors = cds_lint(broken)
+    assert ("not IVOA HiPS 1.0 compatible" in out) == cds_rejects, f"LINT's verdict on {name} changed:\n{out}"
+    if cds_rejects:
+        assert errors, out
+    r = hipsgen_lint(hipsgen_bin, broken)
+    assert r.returncode == 3, f"hipsgen lint missed {name} (exit {r.returncode}):\n{r.stdout}\n{r.stderr}"
+    errs = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.startswith("ERROR")]
+    assert any(word in e for e in errs), f"{name}: no error naming {word!r}:\n{r.stdout}"
+    for e in errs:  # one cause per line: the object is not named twice
+        key = e.split()[1].rstrip(":")
+        assert e.count(key) == 1 or not key.startswith("Norder"), e
 
 
 def test_corrupted_moc_both_report(hips_set, hipsgen_bin, tmp_path):

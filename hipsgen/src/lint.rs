@@ -276,7 +276,8 @@ pub fn lint(store: &Store, max_decoded: usize) -> Result<LintReport, Error> {
                     }
                 }
                 Ok(_) => r.errors.push(format!("{key}: no HDU")),
-                Err(e) => r.errors.push(format!("{key}: {e}")),
+                // the FITS error names the object already
+                Err(e) => r.errors.push(e.to_string()),
             }
         }
     }
@@ -295,7 +296,7 @@ fn check_allsky_fits(store: &Store, key: &str, width: usize, r: &mut LintReport)
             }
         }
         Ok(_) => r.errors.push(format!("{key}: no HDU")),
-        Err(e) => r.errors.push(format!("{key}: {e}")),
+        Err(e) => r.errors.push(e.to_string()),
     }
     Ok(())
 }
