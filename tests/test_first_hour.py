@@ -12,7 +12,11 @@ ESC = "\x1b["
 
 def run(cmd: list, env_extra: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     env = dict(os.environ)
-    env.update(env_extra or {})
+    for k, v in (env_extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -86,3 +90,25 @@ def test_demo_colour_has_a_dark_sky_and_coloured_stars(hipsgen_bin, tmp_path):
     bright = px[peak >= 60]
     hue = bright[:, 0] - bright[:, 2]
     assert np.percentile(hue, 90) - np.percentile(hue, 10) >= 40, "bright stars all of one hue"
+
+
+def test_output_and_input_errors_say_what_to_do_once(hipsgen_bin, shared_data, tmp_path):
+    """Each cause once, in words a user acts on: a file given as --out, an unknown URL scheme (the supported ones
+    listed), S3 without credentials (the variables to set), plain http refused (how to allow it)."""
+    img = shared_data / "single_band/HorseHead.fits"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    env = {k: None for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    cases = [
+        (["--input", img, "--out", afile], "is a file, not a directory"),
+        (["--input", img, "--out", "foo://bar"], "s3://, gs://, az://"),
+        (["--input", img, "--out", "s3://bucket/x"], "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        (["--input", "http://127.0.0.1:9/x.fits", "--out", tmp_path / "h"], "OBJECT_STORE_ALLOW_HTTP=true"),
+    ]
+    for args, words in cases:
+        r = run([hipsgen_bin, "tiles", *args], env, timeout=120)
+        assert r.returncode != 0, (args, r.stderr)
+        assert words in r.stderr, (args, r.stderr)
+        for line in r.stderr.splitlines():
+            parts = [p.strip() for p in line.split(": ") if len(p.strip()) > 12]
+            assert len(parts) == len(set(parts)), f"a cause repeated in {line!r}"

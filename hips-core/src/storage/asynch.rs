@@ -55,6 +55,12 @@ impl AsyncStore {
             return Ok(AsyncStore { inner, prefix, location: location.to_string(), local: None });
         }
         let path = location.strip_prefix("file://").unwrap_or(location);
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_dir()) {
+            return Err(open_err(
+                "this is a file, not a directory: give a directory (created when missing) or an object-store URL"
+                    .into(),
+            ));
+        }
         if create {
             std::fs::create_dir_all(path).map_err(|e| open_err(Box::new(e)))?;
         }

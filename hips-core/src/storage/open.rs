@@ -28,7 +28,16 @@ pub(super) fn client_for(
     let open_err =
         |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Open { location: location.to_string(), source: e };
     let url = url::Url::parse(location).map_err(|e| open_err(Box::new(e)))?;
-    let (scheme, path) = ObjectStoreScheme::parse(&url).map_err(|e| open_err(Box::new(e)))?;
+    let (scheme, path) = ObjectStoreScheme::parse(&url).map_err(|_| {
+        open_err(
+            format!(
+                "unsupported URL scheme {:?}: use a local directory, file://, s3://, gs://, az://, http(s):// or \
+                 memory://",
+                url.scheme()
+            )
+            .into(),
+        )
+    })?;
     let prefix = ObjPath::parse(path).map_err(|e| open_err(Box::new(e)))?;
     // What one client serves: everything before the path (scheme, bucket or host, port).
     let base = url[..url::Position::BeforePath].to_string();
@@ -61,8 +70,19 @@ fn build(
         (ClientConfigKey::Timeout, humantime(settings.request_timeout)),
         (ClientConfigKey::ConnectTimeout, humantime(settings.connect_timeout)),
     ];
-    // Options named as environment variables, lower-cased as the builders parse them; unknown ones are skipped.
-    let opts = || settings.options.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone()));
+    // Options named as environment variables, lower-cased as the builders parse them; unknown ones are skipped. The
+    // generic HTTP client options also answer to their prefixed names (`OBJECT_STORE_ALLOW_HTTP`, `AWS_ALLOW_HTTP`),
+    // the only way to give them to the plain-HTTP backend.
+    let opts = || {
+        settings.options.iter().flat_map(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            let bare = ["object_store_", "aws_", "google_", "azure_"]
+                .iter()
+                .find_map(|p| k.strip_prefix(p))
+                .map(str::to_string);
+            std::iter::once((k, v.clone())).chain(bare.map(|b| (b, v.clone())))
+        })
+    };
     macro_rules! configured {
         ($builder:expr, $client_key:path) => {{
             let mut b = $builder.with_url(base).with_retry(retry);
