@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use self::layout::valid_hips_name;
 use crate::config::{Config, ResolvedSettings};
-use crate::store::{Root, StoreError};
+use crate::store::{Root, ServeError};
 
 /// One served HiPS.
 #[derive(Debug)]
@@ -122,7 +122,7 @@ pub fn with_hips_order(text: &[u8], deepest: Option<u8>) -> Vec<u8> {
 ///
 /// # Errors
 /// When a root cannot be listed; a HiPS whose properties cannot be read is skipped with a warning.
-pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result<Vec<Hips>, StoreError> {
+pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result<Vec<Hips>, ServeError> {
     let mut found = Vec::new();
     for (ri, root) in roots.iter().enumerate() {
         let mut queue = vec![(String::new(), 0usize)];

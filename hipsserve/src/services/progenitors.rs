@@ -25,7 +25,7 @@ use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
 use crate::reply::{hv, Reply};
 use crate::state::State;
-use crate::store::{Object, StoreError};
+use crate::store::{Object, ServeError};
 
 /// At most this many index tiles are read for one tile query (a tile 5 orders above the index).
 pub const MAX_INDEX_TILES: u64 = 1 << 10;
@@ -219,7 +219,7 @@ pub(crate) fn index_reads<'a>(
     state: &'a State,
     h: &'a Hips,
     keys: &'a [String],
-) -> impl futures::Stream<Item = (&'a str, Result<Option<Arc<Object>>, Arc<StoreError>>)> + 'a {
+) -> impl futures::Stream<Item = (&'a str, Result<Option<Arc<Object>>, Arc<ServeError>>)> + 'a {
     let root = &state.roots[h.root_idx];
     futures::stream::iter(keys)
         .map(move |key| async move { (key.as_str(), state.cache.get(h.root_idx, root, key.clone()).await) })

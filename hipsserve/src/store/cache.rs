@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 use super::budget::ReadBudget;
-use super::error::StoreError;
+use super::error::ServeError;
 use super::root::Root;
 use super::zerocopy::SealedCopy;
 use crate::metrics::Metrics;
@@ -139,7 +139,7 @@ impl ObjectCache {
     ///
     /// # Errors
     /// Storage errors and timeouts (shared by all coalesced waiters).
-    pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<StoreError>> {
+    pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<ServeError>> {
         let timeout = self.timeout;
         self.get_with(root_idx, key, |k| async move { root.read_within(&k, timeout, &self.budget).await }).await
     }
@@ -149,10 +149,10 @@ impl ObjectCache {
     ///
     /// # Errors
     /// The load's error (shared by all coalesced waiters).
-    pub async fn get_with<F, Fut>(&self, root_idx: usize, key: String, load: F) -> Result<Entry, Arc<StoreError>>
+    pub async fn get_with<F, Fut>(&self, root_idx: usize, key: String, load: F) -> Result<Entry, Arc<ServeError>>
     where
         F: FnOnce(String) -> Fut,
-        Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, StoreError>>,
+        Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, ServeError>>,
     {
         let cached = self.cache.is_some();
         let ck = (root_idx, key);
