@@ -16,6 +16,7 @@ use bytes::Bytes;
 use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::error_chain;
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
+use hips_core::layout::ProgenitorRecord;
 use hips_core::wcs::Frame;
 
 use crate::catalog::layout::HipsFile;
@@ -90,12 +91,10 @@ pub fn under_roots(path: &str, roots: &[String]) -> bool {
 /// The (path, image HDU) of every coadd in a progenitor index file, in order, without duplicates.
 pub(crate) fn progenitors(index: &[u8]) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
-    for line in index.split(|b| *b == b'\n') {
-        let Ok(rec) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
-        let Some(path) = rec.get("path").and_then(serde_json::Value::as_str) else { continue };
-        let hdu = rec.get("hdu").and_then(serde_json::Value::as_u64).and_then(|h| usize::try_from(h).ok()).unwrap_or(0);
-        if !out.iter().any(|(p, i)| p == path && *i == hdu) {
-            out.push((path.to_string(), hdu));
+    for rec in ProgenitorRecord::parse_lines(index) {
+        let hdu = rec.hdu_or_primary();
+        if !out.iter().any(|(p, i)| *p == rec.path && *i == hdu) {
+            out.push((rec.path, hdu));
         }
     }
     out
