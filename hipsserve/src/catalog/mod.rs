@@ -198,17 +198,8 @@ mod tests {
 
     #[test]
     fn coverage_check_uses_nested_ranges() {
-        let mut h = Hips {
-            name: "x".into(),
-            root_idx: 0,
-            dir: "x".into(),
-            properties: Properties::new(),
-            max_order: Some(5),
-            formats: vec!["png".into()],
-            // exactly order-3 cell 211
-            coverage: Some(std::iter::once((211u64 << 52)..(212u64 << 52)).collect()),
-            settings: Config::default().settings_for("x"),
-        };
+        // exactly order-3 cell 211
+        let mut h = Hips { coverage: Some(std::iter::once((211u64 << 52)..(212u64 << 52)).collect()), ..dummy() };
         assert!(h.covers(3, 211));
         assert!(!h.covers(3, 210));
         assert!(h.covers(0, 211 >> 6));
