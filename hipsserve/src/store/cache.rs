@@ -109,6 +109,19 @@ pub struct ObjectCache {
     metrics: Arc<Metrics>,
 }
 
+/// The limits and the bytes in use, not the entries.
+impl std::fmt::Debug for ObjectCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectCache")
+            .field("enabled", &self.cache.is_some())
+            .field("weighted_size", &self.weighted_size())
+            .field("max_object", &self.max_object)
+            .field("budget", &self.budget)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ObjectCache {
     /// A cache of at most `max_bytes` (0 disables caching; coalescing is then lost too); the objects it does not keep
     /// (larger than `max_object`, or all of them when disabled) share `max_uncached` bytes ([`crate::store::budget`]).
