@@ -21,6 +21,38 @@ request = function() i = i % #paths + 1; return wrk.format("GET", paths[i]) end
 EOL
 }
 
+# write_cold_data DATA: a synthetic HiPS DATA/synthetic of 4096 distinct order-9 tiles (hard links to one real 140 KB
+# PNG tile of DATA/CFHT, no extra disk). write_cold_lua FILE: a wrk script requesting them at random.
+write_cold_data() {
+  local syn=$1/synthetic src=$1/CFHT/Norder5/Dir0/Npix3380.png i n d
+  [ -f "$src" ] || { echo "write_cold_data: no $src" >&2; return 1; }
+  mkdir -p "$syn/Norder9"
+  printf '%s\n' \
+    'creator_did          = ivo://example/bench/synthetic' \
+    'obs_title            = synthetic benchmark HiPS' \
+    'dataproduct_type     = image' \
+    'hips_version         = 1.4' \
+    'hips_release_date    = 2026-11-23T00:00Z' \
+    'hips_status          = public master unclonable' \
+    'hips_tile_format     = png' \
+    'hips_tile_width      = 512' \
+    'hips_order           = 9' \
+    'hips_frame           = equatorial' > "$syn/properties"
+  for i in $(seq 0 4095); do
+    n=$((1000000 + i * 7)); d=$(( n / 10000 * 10000 ))
+    mkdir -p "$syn/Norder9/Dir$d"
+    ln "$src" "$syn/Norder9/Dir$d/Npix$n.png"
+  done
+}
+write_cold_lua() {
+  printf '%s\n' \
+    'math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))' \
+    'request = function()' \
+    '  local n = 1000000 + math.random(0, 4095) * 7' \
+    '  return wrk.format("GET", string.format("/synthetic/Norder9/Dir%d/Npix%d.png", math.floor(n / 10000) * 10000, n))' \
+    'end' > "$1"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_nginx DIR ROOT [WORKERS]: serves ROOT on a free loopback port with WORKERS (2) worker processes, config and

@@ -33,37 +33,12 @@ BIN=$ROOT/target/release/hipsserve
 DATA=$WORK/data
 mkdir -p "$DATA"
 cp -r "$REF/CFHT" "$REF/JWST_MIRI" "$DATA/"
-SYN=$DATA/synthetic
-mkdir -p "$SYN/Norder9"
-cat > "$SYN/properties" <<EOF
-creator_did          = ivo://example/bench/synthetic
-obs_title            = synthetic benchmark HiPS
-dataproduct_type     = image
-hips_version         = 1.4
-hips_release_date    = 2026-11-23T00:00Z
-hips_status          = public master unclonable
-hips_tile_format     = png
-hips_tile_width      = 512
-hips_order           = 9
-hips_frame           = equatorial
-EOF
-SRC_TILE=$DATA/CFHT/Norder5/Dir0/Npix3380.png
-for i in $(seq 0 4095); do
-  n=$((1000000 + i * 7)); d=$(( n / 10000 * 10000 ))
-  mkdir -p "$SYN/Norder9/Dir$d"
-  ln "$SRC_TILE" "$SYN/Norder9/Dir$d/Npix$n.png"
-done
+write_cold_data "$DATA"
 chmod -R a+rX "$DATA"
 
 # --- wrk scripts ---
 write_hot_lua "$WORK/hot.lua"
-cat > "$WORK/cold.lua" <<'EOF'
-math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-request = function()
-  local n = 1000000 + math.random(0, 4095) * 7
-  return wrk.format("GET", string.format("/synthetic/Norder9/Dir%d/Npix%d.png", math.floor(n / 10000) * 10000, n))
-end
-EOF
+write_cold_lua "$WORK/cold.lua"
 cat > "$WORK/404.lua" <<'EOF'
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 request = function()

@@ -34,6 +34,14 @@ pub struct Metrics {
     shards: Mutex<Vec<Arc<Shard>>>,
 }
 
+/// The id and the number of thread shards (the counters are read with [`Metrics::render`]).
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shards = self.shards.lock().map_or(0, |s| s.len());
+        f.debug_struct("Metrics").field("id", &self.id).field("shards", &shards).finish()
+    }
+}
+
 /// One thread's counters. Only that thread writes them (a load and a store, no atomic read-modify-write); any thread
 /// may read them.
 struct Shard {

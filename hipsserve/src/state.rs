@@ -47,6 +47,21 @@ pub struct State {
     id_owner: u64,
 }
 
+/// The roots, the names of the HiPS and the shared parts, without the configuration's detail.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.hips.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("State")
+            .field("roots", &self.roots)
+            .field("hips", &names)
+            .field("cache", &self.cache)
+            .field("auth", &self.auth)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Request ids a thread takes from the shared sequence at once.
 const ID_BLOCK_LEN: u64 = 1024;
 

@@ -9,27 +9,31 @@ use std::time::{Duration, Instant};
 use common::{
     client, files_under, suite_config, FaultProxy, Fixture, S3Server, Server, DENY, HANG, PASS, S3_KEY, S3_SECRET,
 };
-use object_store::{ObjectStoreExt, PutPayload};
+use hips_core::storage::{AsyncStore, StoreSettings};
 
 const BUCKET: &str = "hips";
 const PREFIX: &str = "release1";
 
+/// Upload the fixture through hips-core's storage seam, as hipsgen writes a HiPS to a bucket.
 async fn upload(fx: &Fixture, endpoint: &str) {
-    let s3 = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(endpoint)
-        .with_allow_http(true)
-        .with_bucket_name(BUCKET)
-        .with_access_key_id(S3_KEY)
-        .with_secret_access_key(S3_SECRET)
-        .with_region("us-east-1")
-        .with_virtual_hosted_style_request(false)
-        .build()
-        .unwrap();
+    let settings = StoreSettings::from_vars([
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", S3_KEY),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false"),
+    ]);
+    let s3 = AsyncStore::open_with(&format!("s3://{BUCKET}/{PREFIX}"), &settings, false).unwrap();
     for rel in files_under(&fx.root) {
         let data = std::fs::read(fx.root.join(&rel)).unwrap();
-        let key = object_store::path::Path::from(format!("{PREFIX}/{rel}"));
-        s3.put(&key, PutPayload::from(data)).await.unwrap_or_else(|e| panic!("upload {rel}: {e}"));
+        s3.put(&rel, data.into()).await.unwrap_or_else(|e| panic!("upload {rel}: {e}"));
     }
+}
+
+/// A GET of the private HiPS's `path` with alice's token.
+async fn get_private(c: &reqwest::Client, srv: &Server, path: &str) -> reqwest::Response {
+    c.get(srv.url(path)).bearer_auth("alice-secret-token").send().await.unwrap()
 }
 
 fn s3_env(proxy: &FaultProxy) -> Vec<(&'static str, String)> {
@@ -64,12 +68,7 @@ async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
     // Storage hangs: an uncached object fails with 503 + Retry-After within the storage timeout (2 s), no hang.
     proxy.set(HANG);
     let t0 = Instant::now();
-    let r = c
-        .get(srv.url("/private/CFHT/Norder5/Dir0/Npix3382.png"))
-        .bearer_auth("alice-secret-token")
-        .send()
-        .await
-        .unwrap();
+    let r = get_private(&c, &srv, "/private/CFHT/Norder5/Dir0/Npix3382.png").await;
     assert_eq!(r.status().as_u16(), 503, "hung storage");
     assert_eq!(r.headers()["retry-after"], "7");
     assert!(t0.elapsed() < Duration::from_secs(6), "took {:?}", t0.elapsed());
@@ -80,12 +79,7 @@ async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
     assert_eq!(r.status().as_u16(), 503, "readiness reflects unreachable storage");
     // Storage refuses: 502 + Retry-After.
     proxy.set(DENY);
-    let r = c
-        .get(srv.url("/private/CFHT/Norder5/Dir0/Npix3379.png"))
-        .bearer_auth("alice-secret-token")
-        .send()
-        .await
-        .unwrap();
+    let r = get_private(&c, &srv, "/private/CFHT/Norder5/Dir0/Npix3379.png").await;
     assert_eq!(r.status().as_u16(), 502, "refusing storage");
     assert_eq!(r.headers()["retry-after"], "7");
     let log = srv.log();
@@ -97,12 +91,7 @@ async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
     assert!(errors1 >= errors0 + 2.0, "storage errors counted: {errors0} -> {errors1}");
     // Recovery: errors were not cached.
     proxy.set(PASS);
-    let r = c
-        .get(srv.url("/private/CFHT/Norder5/Dir0/Npix3379.png"))
-        .bearer_auth("alice-secret-token")
-        .send()
-        .await
-        .unwrap();
+    let r = get_private(&c, &srv, "/private/CFHT/Norder5/Dir0/Npix3379.png").await;
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.bytes().await.unwrap().as_ref(), fx.read("private/CFHT", "Norder5/Dir0/Npix3379.png").as_slice());
 

@@ -80,7 +80,7 @@ fn exchange(addr: SocketAddr, chunks: &[Vec<u8>], heads: &[bool]) -> Vec<Normali
         }
     }
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
+    let mut chunk = vec![0u8; 65536];
     loop {
         match s.read(&mut chunk) {
             Ok(0) | Err(_) => break,

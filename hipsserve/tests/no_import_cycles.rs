@@ -58,32 +58,34 @@ fn resolve(mods: &BTreeMap<String, PathBuf>, cur: &str, path: &str) -> Option<St
     })
 }
 
+/// Depth-first search from `n` for a circle through the nodes on `stack`.
+fn dfs<'a>(
+    n: &'a str,
+    next: &BTreeMap<&'a str, Vec<&'a str>>,
+    stack: &mut Vec<&'a str>,
+    done: &mut BTreeSet<&'a str>,
+) -> Option<Vec<String>> {
+    if let Some(i) = stack.iter().position(|s| *s == n) {
+        return Some(stack[i..].iter().chain(std::iter::once(&n)).map(|s| (*s).to_string()).collect());
+    }
+    if !done.insert(n) {
+        return None;
+    }
+    stack.push(n);
+    for m in next.get(n).into_iter().flatten() {
+        if let Some(c) = dfs(m, next, stack, done) {
+            return Some(c);
+        }
+    }
+    stack.pop();
+    None
+}
+
 /// A circle in `edges`, if there is one (as the list of its nodes).
 fn circle(edges: &BTreeSet<(String, String)>) -> Option<Vec<String>> {
     let mut next: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (a, b) in edges {
         next.entry(a).or_default().push(b);
-    }
-    fn dfs<'a>(
-        n: &'a str,
-        next: &BTreeMap<&'a str, Vec<&'a str>>,
-        stack: &mut Vec<&'a str>,
-        done: &mut BTreeSet<&'a str>,
-    ) -> Option<Vec<String>> {
-        if let Some(i) = stack.iter().position(|s| *s == n) {
-            return Some(stack[i..].iter().chain(std::iter::once(&n)).map(|s| (*s).to_string()).collect());
-        }
-        if !done.insert(n) {
-            return None;
-        }
-        stack.push(n);
-        for m in next.get(n).into_iter().flatten() {
-            if let Some(c) = dfs(m, next, stack, done) {
-                return Some(c);
-            }
-        }
-        stack.pop();
-        None
     }
     let mut done = BTreeSet::new();
     next.keys().find_map(|n| dfs(n, &next, &mut Vec::new(), &mut done))

@@ -43,8 +43,8 @@ pub struct ProgenitorRecord {
     /// Image height in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<usize>,
-    /// The file name.
-    #[serde(default)]
+    /// The file name (not written when empty, so a record without one reads back as it was).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// The coadd as it was read: a path or URL.
     pub path: String,

@@ -120,6 +120,13 @@ impl AsyncStore {
         StoreError::Io { op, key: key.to_string(), location: self.location.clone(), source }
     }
 
+    /// The error of operation `op` on `key` when a reader went around `object_store` to the local directory (as
+    /// hipsserve's page-cache reads do): the same [`StoreError::Io`], its source the I/O error.
+    #[must_use]
+    pub fn local_error(&self, op: &'static str, key: &str, e: std::io::Error) -> StoreError {
+        self.error(op, key, object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) })
+    }
+
     /// Start reading an object (its metadata is known, its bytes not yet read); `None` when it does not exist.
     ///
     /// # Errors

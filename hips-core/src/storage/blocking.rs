@@ -160,6 +160,23 @@ mod tests {
         assert!(e.to_string().contains("/nonexistent/hips"), "{e}");
     }
 
+    #[tokio::test]
+    async fn local_errors_name_the_key_and_location() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            AsyncStore::open_with(dir.path().to_str().expect("utf8"), &StoreSettings::default(), false).expect("open");
+        assert_eq!(store.local_path("Norder3//Dir0/Npix1.fits"), Some(dir.path().join("Norder3/Dir0/Npix1.fits")));
+        let e = store.local_error("get", "Norder3/x", std::io::Error::other("disk on fire"));
+        assert!(matches!(e, StoreError::Io { op: "get", ref key, .. } if key == "Norder3/x"), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.contains("Norder3/x") && text.contains(store.location()) && text.contains("disk on fire"),
+            "{text}"
+        );
+        assert_eq!(store.list_dir("").await.expect("list"), crate::storage::DirListing::default());
+        assert_eq!(store.head("nope").await.expect("head"), None);
+    }
+
     #[test]
     fn memory_url() {
         let store = Store::open("memory://").expect("open");

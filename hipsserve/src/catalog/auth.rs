@@ -65,6 +65,16 @@ pub struct Auth {
     cfg: AuthConfig,
 }
 
+/// Counts only: the token hashes and the names they map to stay out of logs.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("tokens", &self.tokens.len())
+            .field("groups", &self.groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Auth {
     /// Load tokens from the configured file and environment variable.
     ///

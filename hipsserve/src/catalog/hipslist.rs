@@ -1,6 +1,6 @@
 //! The `/hipslist` document: the HiPS-node list of the public, listed HiPS, as registries harvest it.
 
-use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use super::Hips;
 use crate::config::Access;
@@ -11,32 +11,21 @@ use crate::config::Access;
 pub fn hipslist(hips: &[Hips], public_url: Option<&str>, node_did: &str) -> String {
     let mut out = String::new();
     for h in hips.iter().filter(|h| h.settings.access == Access::Public && h.settings.listed) {
-        let mut rec: BTreeMap<&str, String> = BTreeMap::new();
-        let mut order: Vec<&str> = Vec::new();
-        for (k, v) in &h.properties {
-            if !rec.contains_key(k.as_str()) {
-                order.push(k);
-            }
-            rec.insert(k, v.clone());
-        }
-        let mut set = |k: &'static str, v: String, force: bool| {
-            if force || !rec.contains_key(k) {
-                if !rec.contains_key(k) {
-                    order.push(k);
-                }
-                rec.insert(k, v);
-            }
-        };
+        let mut rec = h.properties.clone();
         if let Some(u) = public_url {
-            set("hips_service_url", format!("{u}/{}", h.name), true);
+            rec.set("hips_service_url", format!("{u}/{}", h.name));
         }
-        set("creator_did", format!("{node_did}/{}", h.name), false);
-        set("hips_release_date", "1970-01-01T00:00Z".into(), false);
-        set("hips_status", "public master unclonable".into(), false);
-        for k in order {
-            if let Some(v) = rec.get(k) {
-                out.push_str(&format!("{k:<20} = {v}\n"));
+        for (k, v) in [
+            ("creator_did", format!("{node_did}/{}", h.name)),
+            ("hips_release_date", "1970-01-01T00:00Z".into()),
+            ("hips_status", "public master unclonable".into()),
+        ] {
+            if rec.get(k).is_none() {
+                rec.set(k, v);
             }
+        }
+        for (k, v) in rec.iter() {
+            let _ = writeln!(out, "{k:<20} = {v}");
         }
         out.push('\n');
     }

@@ -1,5 +1,7 @@
 //! The HiPS layout as the server reads it: which files a HiPS folder holds ([`HipsFile`]) and their storage keys
-//! (`NorderK/DirD/NpixN.ext`, `HpxFinder/...`), and which names a HiPS may have.
+//! (`NorderK/DirD/NpixN.ext`, `HpxFinder/...`, written by `hips_core::layout::keys`), and which names a HiPS may have.
+
+use hips_core::layout::{allsky_key, hpxfinder_key, push_tile_key, tile_key, HPXFINDER, INDEX_HTML, MOC, PROPERTIES};
 
 /// The files of the HiPS layout that the server will read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,37 +41,33 @@ impl HipsFile {
     #[must_use]
     pub fn key(&self) -> String {
         match self {
-            HipsFile::Properties => "properties".into(),
-            HipsFile::Moc => "Moc.fits".into(),
-            HipsFile::IndexHtml => "index.html".into(),
+            HipsFile::Properties => PROPERTIES.into(),
+            HipsFile::Moc => MOC.into(),
+            HipsFile::IndexHtml => INDEX_HTML.into(),
             HipsFile::Preview(f) | HipsFile::Meta(f) => f.clone(),
-            HipsFile::Allsky { order, ext } => format!("Norder{order}/Allsky.{ext}"),
-            HipsFile::Tile { order, npix, ext } => {
-                format!("Norder{order}/Dir{}/Npix{npix}.{ext}", (npix / 10_000) * 10_000)
-            }
-            HipsFile::HpxFinder(rest) => format!("HpxFinder/{rest}"),
+            HipsFile::Allsky { order, ext } => allsky_key(*order, ext),
+            HipsFile::Tile { order, npix, ext } => tile_key(*order, *npix, ext),
+            HipsFile::HpxFinder(rest) => format!("{HPXFINDER}/{rest}"),
         }
     }
 
     /// The progenitor index file of tile `npix` at `order` (`HpxFinder/NorderK/DirD/NpixN`, no extension).
     #[must_use]
     pub fn hpxfinder_tile(order: u8, npix: u64) -> HipsFile {
-        HipsFile::HpxFinder(format!("Norder{order}/Dir{}/Npix{npix}", (npix / 10_000) * 10_000))
+        let key = hpxfinder_key(order, npix);
+        HipsFile::HpxFinder(key[HPXFINDER.len() + 1..].to_string())
     }
 
     /// The storage key of this file inside the HiPS folder `dir` (relative to the storage root; empty: the root).
     #[must_use]
     pub fn key_in(&self, dir: &str) -> String {
-        use std::fmt::Write as _;
         let mut k = String::with_capacity(dir.len() + 48);
         if !dir.is_empty() {
             k.push_str(dir);
             k.push('/');
         }
         match self {
-            HipsFile::Tile { order, npix, ext } => {
-                let _ = write!(k, "Norder{order}/Dir{}/Npix{npix}.{ext}", (npix / 10_000) * 10_000);
-            }
+            HipsFile::Tile { order, npix, ext } => push_tile_key(&mut k, *order, *npix, ext),
             other => k.push_str(&other.key()),
         }
         k

@@ -13,12 +13,15 @@ pub mod layout;
 
 use std::ops::Range;
 
-use hips_core::layout::moc::read_moc_fits;
 use std::time::Duration;
+
+use hips_core::layout::moc::read_moc_fits;
+use hips_core::layout::properties::set_in_text;
+use hips_core::layout::{Properties, MOC, PROPERTIES};
 
 use self::layout::valid_hips_name;
 use crate::config::{Config, ResolvedSettings};
-use crate::store::{Root, StoreError};
+use crate::store::{Root, ServeError};
 
 /// One served HiPS.
 #[derive(Debug)]
@@ -30,7 +33,7 @@ pub struct Hips {
     /// Its folder relative to the root ("" when the root itself is the HiPS).
     pub dir: String,
     /// Parsed properties (key order kept).
-    pub properties: Vec<(String, String)>,
+    pub properties: Properties,
     /// hips_order (deepest tile order), if the properties give it.
     pub max_order: Option<u8>,
     /// Tile formats from hips_tile_format (fits, png, jpg, webp).
@@ -75,19 +78,8 @@ impl Hips {
     /// A property value.
     #[must_use]
     pub fn prop(&self, key: &str) -> Option<&str> {
-        self.properties.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.properties.get(key)
     }
-}
-
-/// Parse a HiPS properties file (`key = value`, `#` comments, blank lines ignored).
-#[must_use]
-pub fn parse_properties(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
-        .filter(|(k, _)| !k.is_empty() && !k.contains(char::is_whitespace))
-        .collect()
 }
 
 /// A properties text with its `hips_order` value replaced by `deepest` (lines kept as they are otherwise; unchanged
@@ -95,34 +87,14 @@ pub fn parse_properties(text: &str) -> Vec<(String, String)> {
 #[must_use]
 pub fn with_hips_order(text: &[u8], deepest: Option<u8>) -> Vec<u8> {
     let Some(d) = deepest else { return text.to_vec() };
-    let text = String::from_utf8_lossy(text);
-    let mut out = String::with_capacity(text.len() + 8);
-    for line in text.split_inclusive('\n') {
-        let is_order =
-            line.split_once('=').is_some_and(|(k, _)| k.trim() == "hips_order") && !line.trim().starts_with('#');
-        if is_order {
-            let width = line.find('=').unwrap_or(0);
-            out.push_str(&line[..=width]);
-            out.push_str(&format!(" {d}"));
-            out.push_str(if line.ends_with("\r\n") {
-                "\r\n"
-            } else if line.ends_with('\n') {
-                "\n"
-            } else {
-                ""
-            });
-        } else {
-            out.push_str(line);
-        }
-    }
-    out.into_bytes()
+    set_in_text(&String::from_utf8_lossy(text), "hips_order", &d.to_string()).into_bytes()
 }
 
 /// Find every HiPS under the configured roots and load its properties and MOC.
 ///
 /// # Errors
 /// When a root cannot be listed; a HiPS whose properties cannot be read is skipped with a warning.
-pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result<Vec<Hips>, StoreError> {
+pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result<Vec<Hips>, ServeError> {
     let mut found = Vec::new();
     for (ri, root) in roots.iter().enumerate() {
         let mut queue = vec![(String::new(), 0usize)];
@@ -158,32 +130,24 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         }
         let root = &roots[ri];
         let key = |f: &str| if dir.is_empty() { f.to_string() } else { format!("{dir}/{f}") };
-        let Some((props, _)) = root.read(&key("properties"), timeout).await? else { continue };
-        let properties = parse_properties(&String::from_utf8_lossy(&props));
-        let get = |k: &str| properties.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
-        let max_order = get("hips_order").and_then(|v| v.parse::<u8>().ok()).filter(|o| *o <= 29);
-        let coverage = match root.read(&key("Moc.fits"), timeout).await {
-            Ok(Some((b, _))) => match read_moc_fits(&b) {
-                Ok(r) => Some(r),
-                Err(e) => {
+        let Some((props, _)) = root.read(&key(PROPERTIES), timeout).await? else { continue };
+        let mut properties = Properties::parse(&String::from_utf8_lossy(&props));
+        let max_order = properties.order().ok();
+        let coverage = match root.read(&key(MOC), timeout).await? {
+            Some((b, _)) => read_moc_fits(&b)
+                .inspect_err(|e| {
                     tracing::warn!(hips = %name, error = %e, "Moc.fits unreadable: serving without coverage filter");
-                    None
-                }
-            },
-            Ok(None) => None,
-            Err(e) => return Err(e),
+                })
+                .ok(),
+            None => None,
         };
-        let formats = get("hips_tile_format")
+        let formats = properties
+            .get("hips_tile_format")
             .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
             .unwrap_or_default();
-        let mut properties = properties;
         if let (Some(k), n @ 1..) = (max_order, settings.on_demand_orders) {
             // Registries see the orders served, stored or rendered on demand.
-            for (pk, v) in &mut properties {
-                if pk == "hips_order" {
-                    *v = k.saturating_add(n).min(29).to_string();
-                }
-            }
+            properties.set("hips_order", k.saturating_add(n).min(29).to_string());
         }
         tracing::info!(hips = %name, root = root.location(), ?max_order, moc = coverage.is_some(),
             access = ?settings.access, "serving HiPS");
@@ -215,8 +179,8 @@ mod tests {
 
     #[test]
     fn properties_parse() {
-        let p = parse_properties("# c\nhips_order = 5\n\nobs_title=A = B\n#x = 1\n");
-        assert_eq!(p, vec![("hips_order".into(), "5".into()), ("obs_title".into(), "A = B".into())]);
+        let p = Properties::parse("# c\nhips_order = 5\n\nobs_title=A = B\n#x = 1\n");
+        assert_eq!(p.iter().collect::<Vec<_>>(), vec![("hips_order", "5"), ("obs_title", "A = B")]);
     }
 
     fn dummy() -> Hips {
@@ -224,7 +188,7 @@ mod tests {
             name: "x".into(),
             root_idx: 0,
             dir: "x".into(),
-            properties: vec![],
+            properties: Properties::new(),
             max_order: Some(5),
             formats: vec!["png".into()],
             coverage: None,
@@ -234,17 +198,8 @@ mod tests {
 
     #[test]
     fn coverage_check_uses_nested_ranges() {
-        let mut h = Hips {
-            name: "x".into(),
-            root_idx: 0,
-            dir: "x".into(),
-            properties: vec![],
-            max_order: Some(5),
-            formats: vec!["png".into()],
-            // exactly order-3 cell 211
-            coverage: Some(std::iter::once((211u64 << 52)..(212u64 << 52)).collect()),
-            settings: Config::default().settings_for("x"),
-        };
+        // exactly order-3 cell 211
+        let mut h = Hips { coverage: Some(std::iter::once((211u64 << 52)..(212u64 << 52)).collect()), ..dummy() };
         assert!(h.covers(3, 211));
         assert!(!h.covers(3, 210));
         assert!(h.covers(0, 211 >> 6));

@@ -23,6 +23,9 @@ const CONDITIONAL: &[&str] =
     &["range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
 
 /// A bodiless HTTP/1.1 request, as far as the fast path needs to know it (borrowed from the read buffer).
+// The flags are independent facts of one request line and its headers, each read once on the hot path; a state enum
+// or a bitset would only hide them.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plain<'b> {
     /// A plain GET or HEAD, which the object cache may answer directly.

@@ -172,10 +172,10 @@ fn parse_tile<'a>(order: u8, dir: &str, file: &'a str) -> Result<(u8, u64, &'a s
     let rest = file.strip_prefix("Npix").ok_or(RouteError::NotFound)?;
     let (num, ext) = rest.split_once('.').unwrap_or((rest, ""));
     let npix = parse_num(num)?;
-    if npix >= 12u64 << (2 * u32::from(order)) {
+    if npix >= hips_core::healpix::n_tiles(order) {
         return Err(RouteError::BadPath("tile index beyond the order's 12*4^order cells"));
     }
-    if d != (npix / 10_000) * 10_000 {
+    if d != hips_core::layout::tile_dir(npix) {
         return Err(RouteError::BadPath("DirD does not match NpixN (D must be N/10000*10000)"));
     }
     Ok((order, npix, ext))

@@ -29,14 +29,17 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::State;
 use crate::store::zerocopy::{self, Hint};
-use crate::store::{Root, StoreError};
+use crate::store::{Root, ServeError, StoreError};
 
 /// Start-up errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    /// A storage root could not be opened or listed.
+    /// A storage root could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A storage root could not be listed, or a HiPS's properties or MOC read.
+    #[error(transparent)]
+    Read(#[from] ServeError),
     /// Tokens could not be loaded.
     #[error(transparent)]
     Auth(#[from] AuthError),

@@ -20,8 +20,7 @@ pub fn content_type(key: &str) -> &'static str {
         Some("html") => "text/html; charset=utf-8",
         Some("xml") => "application/xml",
         Some("json") => "application/json",
-        Some("txt") => "text/plain; charset=utf-8",
-        // HpxFinder tiles have no extension: JSON lines.
+        // `.txt`, and HpxFinder tiles, which have no extension: JSON lines.
         _ => "text/plain; charset=utf-8",
     }
 }

@@ -8,18 +8,18 @@ use http::StatusCode;
 use crate::catalog::Hips;
 use crate::reply::{hv, Reply};
 use crate::state::State;
-use crate::store::StoreError;
+use crate::store::ServeError;
 
 /// The 502/503 (with Retry-After) answer to a storage error reading `key` of `h`, logged with the request id.
-pub(crate) fn storage_failure(state: &State, id: &str, h: &Hips, key: &str, e: &StoreError) -> Reply {
+pub(crate) fn storage_failure(state: &State, id: &str, h: &Hips, key: &str, e: &ServeError) -> Reply {
     tracing::warn!(request_id = %id, hips = %h.name, key = %key, error = %error_chain(e), "storage error");
     let (status, msg) = match e {
-        StoreError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
-        StoreError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tile renderers busy, retry later"),
-        StoreError::Render { .. } => (StatusCode::BAD_GATEWAY, "cannot render this tile from its coadds"),
+        ServeError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage timed out, retry later"),
+        ServeError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tile renderers busy, retry later"),
+        ServeError::Render { .. } => (StatusCode::BAD_GATEWAY, "cannot render this tile from its coadds"),
         // Retrying will not help: no Retry-After.
-        StoreError::TooLarge { .. } => return Reply::text(StatusCode::BAD_GATEWAY, "object too large to serve"),
-        _ => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
+        ServeError::TooLarge { .. } => return Reply::text(StatusCode::BAD_GATEWAY, "object too large to serve"),
+        ServeError::Store(_) => (StatusCode::BAD_GATEWAY, "storage error, retry later"),
     };
     let mut r = Reply::text(status, msg);
     r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));

@@ -16,14 +16,15 @@ use bytes::Bytes;
 use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::error_chain;
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
+use hips_core::layout::ProgenitorRecord;
 use hips_core::wcs::Frame;
 
 use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
 use crate::state::State;
-use crate::store::{Object, StoreError};
+use crate::store::{Object, ServeError};
 
-/// Why an on-demand render failed (rendered into [`StoreError::Render`] with [`error_chain`]).
+/// Why an on-demand render failed (rendered into [`ServeError::Render`] with [`error_chain`]).
 #[derive(Debug, thiserror::Error)]
 enum RenderError {
     /// A coadd could not be opened.
@@ -90,12 +91,10 @@ pub fn under_roots(path: &str, roots: &[String]) -> bool {
 /// The (path, image HDU) of every coadd in a progenitor index file, in order, without duplicates.
 pub(crate) fn progenitors(index: &[u8]) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
-    for line in index.split(|b| *b == b'\n') {
-        let Ok(rec) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
-        let Some(path) = rec.get("path").and_then(serde_json::Value::as_str) else { continue };
-        let hdu = rec.get("hdu").and_then(serde_json::Value::as_u64).and_then(|h| usize::try_from(h).ok()).unwrap_or(0);
-        if !out.iter().any(|(p, i)| p == path && *i == hdu) {
-            out.push((path.to_string(), hdu));
+    for rec in ProgenitorRecord::parse_lines(index) {
+        let hdu = rec.hdu_or_primary();
+        if !out.iter().any(|(p, i)| *p == rec.path && *i == hdu) {
+            out.push((rec.path, hdu));
         }
     }
     out
@@ -113,9 +112,9 @@ fn geometry(h: &Hips) -> (usize, Frame, Interp) {
 /// ancestor or the render is blank.
 ///
 /// # Errors
-/// Storage errors reading the index, a coadd outside `coadd_roots` or unreadable ([`StoreError::Render`]), all
-/// renderers busy for the whole timeout ([`StoreError::Busy`]).
-pub async fn tile(state: &State, h: &Hips, order: u8, npix: u64) -> Result<Option<Arc<Object>>, Arc<StoreError>> {
+/// Storage errors reading the index, a coadd outside `coadd_roots` or unreadable ([`ServeError::Render`]), all
+/// renderers busy for the whole timeout ([`ServeError::Busy`]).
+pub async fn tile(state: &State, h: &Hips, order: u8, npix: u64) -> Result<Option<Arc<Object>>, Arc<ServeError>> {
     let key = HipsFile::Tile { order, npix, ext: "fits".into() }.key_in(&h.dir);
     state.cache.get_with(h.root_idx, key, |key| render(state, h, order, npix, key)).await
 }
@@ -126,18 +125,18 @@ async fn render(
     order: u8,
     npix: u64,
     key: String,
-) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
+) -> Result<Option<(Bytes, Option<SystemTime>)>, ServeError> {
     let Some(k) = h.max_order else { return Ok(None) };
     let parent = npix >> (2 * u32::from(order - k));
     let index_key = HipsFile::hpxfinder_tile(k, parent).key_in(&h.dir);
     let index = match state.cache.get(h.root_idx, &state.roots[h.root_idx], index_key).await {
         Ok(Some(obj)) => obj,
         Ok(None) => return Ok(None),
-        Err(e) => return Err(StoreError::Render { key, reason: format!("progenitor index: {}", error_chain(&*e)) }),
+        Err(e) => return Err(ServeError::Render { key, reason: format!("progenitor index: {}", error_chain(&*e)) }),
     };
     let coadds = progenitors(&index.body);
     if let Some((bad, _)) = coadds.iter().find(|(p, _)| !under_roots(p, &state.cfg.on_demand.coadd_roots)) {
-        return Err(StoreError::Render { key, reason: format!("coadd {bad:?} is not under on_demand.coadd_roots") });
+        return Err(ServeError::Render { key, reason: format!("coadd {bad:?} is not under on_demand.coadd_roots") });
     }
     if coadds.is_empty() {
         return Ok(None);
@@ -162,10 +161,10 @@ async fn render(
     .await;
     match rendered {
         Err(Unfinished::Busy) => {
-            Err(StoreError::Busy { key, timeout: Duration::from_millis(state.cfg.on_demand.timeout_ms) })
+            Err(ServeError::Busy { key, timeout: Duration::from_millis(state.cfg.on_demand.timeout_ms) })
         }
-        Err(Unfinished::Failed(reason)) => Err(StoreError::Render { key, reason }),
-        Ok(Err(e)) => Err(StoreError::Render { key, reason: error_chain(&e) }),
+        Err(Unfinished::Failed(reason)) => Err(ServeError::Render { key, reason }),
+        Ok(Err(e)) => Err(ServeError::Render { key, reason: error_chain(&e) }),
         Ok(Ok(bytes)) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
     }
 }

@@ -11,11 +11,13 @@
 //! (`path`, `hdu`) in first-seen order. Access rules are the HiPS's own.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use hips_core::cutout::Shape;
+use hips_core::layout::ProgenitorRecord;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
 use http::StatusCode;
@@ -25,7 +27,7 @@ use crate::catalog::layout::HipsFile;
 use crate::catalog::Hips;
 use crate::reply::{hv, Reply};
 use crate::state::State;
-use crate::store::{Object, StoreError};
+use crate::store::{Object, ServeError};
 
 /// At most this many index tiles are read for one tile query (a tile 5 orders above the index).
 pub const MAX_INDEX_TILES: u64 = 1 << 10;
@@ -135,7 +137,7 @@ pub fn parse_query(q: &str) -> Result<Query, QueryError> {
         (None, None, Some(order), Some(npix)) => {
             let order: u8 = order.trim().parse().ok().filter(|o| *o <= 29).ok_or(QueryError::Order)?;
             let npix: u64 = npix.trim().parse().map_err(|_| QueryError::NotATile(npix.clone()))?;
-            if npix >= 12u64 << (2 * u32::from(order)) {
+            if npix >= hips_core::healpix::n_tiles(order) {
                 return Err(QueryError::Beyond { npix, order });
             }
             Ok(Query::Tile { order, npix })
@@ -184,26 +186,22 @@ pub fn polygon_contains(stc: &str, ra: f64, dec: f64) -> Option<bool> {
     Some(Shape::polygon(&numbers).ok()?.contains(ra, dec))
 }
 
-/// Collect the records of index files (their text, in tile order) for a query: each line a JSON object; positions keep
-/// the records whose outline contains the point (records without a readable outline are kept); duplicates (same
-/// `path` and `hdu`) are dropped.
+/// Collect the records of index files (their text, in tile order) for a query: each line a JSON object
+/// ([`ProgenitorRecord`]); positions keep the records whose outline contains the point (records without a readable
+/// outline are kept); duplicates (same `path` and `hdu`) are dropped.
 #[must_use]
 pub fn select(files: &[&[u8]], q: Query) -> Vec<serde_json::Value> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for text in files {
-        for line in text.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
-            let Ok(rec) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
-            if let Query::Position { ra, dec } = q {
-                let stc = rec.get("stc").and_then(serde_json::Value::as_str).unwrap_or("");
-                if polygon_contains(stc, ra, dec) == Some(false) {
-                    continue;
-                }
+    for rec in files.iter().flat_map(|text| ProgenitorRecord::parse_lines(text)) {
+        if let Query::Position { ra, dec } = q {
+            if polygon_contains(rec.stc.as_deref().unwrap_or(""), ra, dec) == Some(false) {
+                continue;
             }
-            let id = (rec.get("path").map(ToString::to_string), rec.get("hdu").map(ToString::to_string));
-            if seen.insert(id) {
-                out.push(rec);
-            }
+        }
+        if seen.insert((rec.path.clone(), rec.hdu)) {
+            // A record of strings, numbers and JSON values always converts.
+            out.extend(serde_json::to_value(&rec).ok());
         }
     }
     out
@@ -215,15 +213,41 @@ pub(crate) fn index_keys(h: &Hips, k: u8, tiles: &[u64]) -> Vec<String> {
 }
 
 /// Reads of the index files `keys` through the object cache, 16 at a time, in order, each with its key.
-pub(crate) fn index_reads<'a>(
+fn index_reads<'a>(
     state: &'a State,
     h: &'a Hips,
     keys: &'a [String],
-) -> impl futures::Stream<Item = (&'a str, Result<Option<Arc<Object>>, Arc<StoreError>>)> + 'a {
+) -> impl futures::Stream<Item = (&'a str, Result<Option<Arc<Object>>, Arc<ServeError>>)> + 'a {
     let root = &state.roots[h.root_idx];
     futures::stream::iter(keys)
         .map(move |key| async move { (key.as_str(), state.cache.get(h.root_idx, root, key.clone()).await) })
         .buffered(16)
+}
+
+/// Read the index files `keys` ([`index_reads`]), handing the body of each that exists to `visit`, in order, until it
+/// breaks.
+///
+/// # Errors
+/// The first storage error in key order, with its key.
+pub(crate) async fn visit_index_files<'a>(
+    state: &'a State,
+    h: &'a Hips,
+    keys: &'a [String],
+    mut visit: impl FnMut(&Bytes) -> ControlFlow<()>,
+) -> Result<(), (&'a str, Arc<ServeError>)> {
+    let mut reads = std::pin::pin!(index_reads(state, h, keys));
+    while let Some((key, r)) = reads.next().await {
+        match r {
+            Ok(Some(obj)) => {
+                if visit(&obj.body).is_break() {
+                    break;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => return Err((key, e)),
+        }
+    }
+    Ok(())
 }
 
 /// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
@@ -251,14 +275,13 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         Err(e) => return Reply::text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
     };
     let keys = index_keys(h, k, &tiles);
-    let reads: Vec<_> = index_reads(state, h, &keys).collect().await;
-    let mut bodies = Vec::with_capacity(reads.len());
-    for (key, r) in reads {
-        match r {
-            Ok(Some(obj)) => bodies.push(obj.body.clone()),
-            Ok(None) => {}
-            Err(e) => return storage_failure(state, id, h, key, &e),
-        }
+    let mut bodies = Vec::with_capacity(keys.len());
+    let read = visit_index_files(state, h, &keys, |body| {
+        bodies.push(body.clone());
+        ControlFlow::Continue(())
+    });
+    if let Err((key, e)) = read.await {
+        return storage_failure(state, id, h, key, &e);
     }
     let files: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
     let doc = serde_json::json!({

@@ -10,8 +10,9 @@
 //! `on_demand.max_cutout_pixels` per plane. Errors are `text/plain` starting with SODA's error words: `UsageError`
 //! (400), `NotFoundError` (404), `Error` (502/503).
 
+use std::ops::ControlFlow;
+
 use bytes::Bytes;
-use futures::StreamExt;
 use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::cutout::{cutout, CutoutError, Shape};
 use hips_core::error_chain;
@@ -21,7 +22,7 @@ use http::StatusCode;
 
 use super::failure::storage_failure;
 use super::ondemand::{bounded, progenitors, under_roots, Unfinished};
-use super::progenitors::{index_keys, index_reads, MAX_INDEX_TILES};
+use super::progenitors::{index_keys, visit_index_files, MAX_INDEX_TILES};
 use crate::catalog::Hips;
 use crate::reply::{hv, Reply};
 use crate::state::State;
@@ -168,19 +169,17 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
     let keys = index_keys(h, k, &tiles);
-    let mut reads = std::pin::pin!(index_reads(state, h, &keys));
     let mut hdu = None;
-    while let Some((key, r)) = reads.next().await {
-        match r {
-            Ok(Some(obj)) => {
-                hdu = listed_hdu(&obj.body, &req.id);
-                if hdu.is_some() {
-                    break;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => return storage_failure(state, id, h, key, &e),
+    let read = visit_index_files(state, h, &keys, |body| {
+        hdu = listed_hdu(body, &req.id);
+        if hdu.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
+    });
+    if let Err((key, e)) = read.await {
+        return storage_failure(state, id, h, key, &e);
     }
     let Some(hdu) = hdu else {
         let msg = format!("{:?} is not a progenitor of {} where the region lies", req.id, h.name);

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::error::StoreError;
+use super::error::ServeError;
 
 /// Bytes per permit of the budget's semaphore.
 const UNIT: u64 = 64 * 1024;
@@ -61,9 +61,9 @@ impl ReadBudget {
     /// Reserve room for an object of `size` bytes, waiting until there is some.
     ///
     /// # Errors
-    /// [`StoreError::TooLarge`] when the object is larger than the whole budget.
-    pub async fn reserve(&self, key: &str, size: u64) -> Result<Reservation, StoreError> {
-        let too_large = || StoreError::TooLarge { key: key.to_string(), size, limit: self.max_bytes };
+    /// [`ServeError::TooLarge`] when the object is larger than the whole budget.
+    pub async fn reserve(&self, key: &str, size: u64) -> Result<Reservation, ServeError> {
+        let too_large = || ServeError::TooLarge { key: key.to_string(), size, limit: self.max_bytes };
         let Some(n) = self.permits_for(size).map_err(|()| too_large())? else {
             return Ok(Reservation(None));
         };

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 use super::budget::ReadBudget;
-use super::error::StoreError;
+use super::error::ServeError;
 use super::root::Root;
 use super::zerocopy::SealedCopy;
 use crate::metrics::Metrics;
@@ -109,6 +109,19 @@ pub struct ObjectCache {
     metrics: Arc<Metrics>,
 }
 
+/// The limits and the bytes in use, not the entries.
+impl std::fmt::Debug for ObjectCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectCache")
+            .field("enabled", &self.cache.is_some())
+            .field("weighted_size", &self.weighted_size())
+            .field("max_object", &self.max_object)
+            .field("budget", &self.budget)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ObjectCache {
     /// A cache of at most `max_bytes` (0 disables caching; coalescing is then lost too); the objects it does not keep
     /// (larger than `max_object`, or all of them when disabled) share `max_uncached` bytes ([`crate::store::budget`]).
@@ -139,7 +152,7 @@ impl ObjectCache {
     ///
     /// # Errors
     /// Storage errors and timeouts (shared by all coalesced waiters).
-    pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<StoreError>> {
+    pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<ServeError>> {
         let timeout = self.timeout;
         self.get_with(root_idx, key, |k| async move { root.read_within(&k, timeout, &self.budget).await }).await
     }
@@ -149,10 +162,10 @@ impl ObjectCache {
     ///
     /// # Errors
     /// The load's error (shared by all coalesced waiters).
-    pub async fn get_with<F, Fut>(&self, root_idx: usize, key: String, load: F) -> Result<Entry, Arc<StoreError>>
+    pub async fn get_with<F, Fut>(&self, root_idx: usize, key: String, load: F) -> Result<Entry, Arc<ServeError>>
     where
         F: FnOnce(String) -> Fut,
-        Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, StoreError>>,
+        Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, ServeError>>,
     {
         let cached = self.cache.is_some();
         let ck = (root_idx, key);

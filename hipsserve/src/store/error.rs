@@ -1,19 +1,18 @@
-//! The one error type of hipsserve's storage: every failure to open a root or to read, render or hold an object
-//! names the root or the object.
+//! The server's error for getting an object to serve: the storage seam's own [`StoreError`] (from `hips_core`, which
+//! names the location, the operation and the key), or one of the server's own conditions around it (a read that
+//! outlived the storage timeout, an on-demand render that failed or found every renderer busy, a body larger than the
+//! memory budget).
 
 use std::time::Duration;
 
-/// Errors reading from storage; each names the object.
+pub use hips_core::storage::StoreError;
+
+/// Errors getting an object to serve; each names the object.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The storage location could not be opened.
-    #[error("cannot open storage root {location:?}: {reason}")]
-    Open {
-        /// The root as configured.
-        location: String,
-        /// Why.
-        reason: String,
-    },
+pub enum ServeError {
+    /// The storage failed (opening the root, or an operation on the object).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// The read did not finish within the storage timeout.
     #[error("storage read of {key:?} timed out after {timeout:?}")]
     Timeout {
@@ -47,14 +46,5 @@ pub enum StoreError {
         size: u64,
         /// The limit.
         limit: u64,
-    },
-    /// The backend failed.
-    #[error("storage read of {key:?} failed: {source}")]
-    Backend {
-        /// Object key.
-        key: String,
-        /// Backend error.
-        #[source]
-        source: object_store::Error,
     },
 }

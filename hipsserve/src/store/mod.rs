@@ -9,5 +9,5 @@ pub mod root;
 pub mod zerocopy;
 
 pub use cache::{Object, ObjectCache, OkHeaders};
-pub use error::StoreError;
+pub use error::{ServeError, StoreError};
 pub use root::Root;

@@ -1,85 +1,45 @@
-//! Storage roots opened with `object_store` (local directories are read directly: from the page cache on the worker
-//! thread when the kernel can do it without waiting, else in one blocking-pool task per object), each read bounded by
-//! a timeout and, for bodies outside the cache, by the memory budget ([`super::budget`]).
+//! Storage roots on `hips_core`'s storage seam ([`AsyncStore`]: one opener, URL parsing, settings and clients for every
+//! tool). Local directories are read directly: from the page cache on the worker thread when the kernel can do it
+//! without waiting, else in one blocking-pool task per object. Each read is bounded by a timeout and, for bodies outside
+//! the cache, by the memory budget ([`super::budget`]).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use object_store::path::Path as ObjPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use hips_core::storage::{AsyncStore, StoreError, StoreSettings};
 
 use super::budget::{self, ReadBudget};
-use super::error::StoreError;
+use super::error::ServeError;
 
-/// One storage root: a store and the key prefix inside it.
-#[derive(Clone)]
+/// One storage root: a store of the core seam (a local directory or an object-store URL with its key prefix).
+#[derive(Clone, Debug)]
 pub struct Root {
-    store: Arc<dyn ObjectStore>,
-    prefix: ObjPath,
-    location: String,
-    /// For a local directory: its path, read directly (one blocking-pool hop per object instead of two).
-    local: Option<Arc<std::path::PathBuf>>,
-}
-
-impl std::fmt::Debug for Root {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Root").field("location", &self.location).finish()
-    }
+    store: AsyncStore,
 }
 
 impl Root {
-    /// Open a local directory, `file://` path or object-store URL (`s3://bucket/prefix` honours `AWS_ENDPOINT_URL`,
-    /// `AWS_ALLOW_HTTP` and the other `AWS_*` variables; other schemes use `object_store::parse_url_opts` with the
+    /// Open an existing local directory, `file://` path or object-store URL (`s3://bucket/prefix`, `gs://`, `az://`,
+    /// `http(s)://`, `memory://`), configured by the process's [`StoreSettings`] (the `AWS_*`, `GOOGLE_*`, `AZURE_*`
     /// environment).
     ///
     /// # Errors
     /// When the directory does not exist or the URL/backend configuration is invalid.
     pub fn open(location: &str) -> Result<Root, StoreError> {
-        let err = |reason: String| StoreError::Open { location: location.to_string(), reason };
-        let is_url = location.contains("://") && !location.starts_with("file://");
-        if !is_url {
-            let path = location.strip_prefix("file://").unwrap_or(location);
-            let md = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
-            if !md.is_dir() {
-                return Err(err("not a directory".into()));
-            }
-            let fs = object_store::local::LocalFileSystem::new_with_prefix(path).map_err(|e| err(e.to_string()))?;
-            return Ok(Root {
-                store: Arc::new(fs),
-                prefix: ObjPath::default(),
-                location: location.to_string(),
-                local: Some(Arc::new(std::path::PathBuf::from(path))),
-            });
-        }
-        let url = url::Url::parse(location).map_err(|e| err(e.to_string()))?;
-        let (store, prefix): (Arc<dyn ObjectStore>, ObjPath) = if url.scheme() == "s3" {
-            let bucket = url.host_str().unwrap_or_default();
-            let s3 = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()
-                .map_err(|e| err(e.to_string()))?;
-            (Arc::new(s3), ObjPath::from_url_path(url.path()).map_err(|e| err(e.to_string()))?)
-        } else {
-            let opts: Vec<(String, String)> = std::env::vars().collect();
-            let (s, p) = object_store::parse_url_opts(&url, opts).map_err(|e| err(e.to_string()))?;
-            (Arc::from(s), p)
-        };
-        Ok(Root { store, prefix, location: location.to_string(), local: None })
+        Root::open_with(location, StoreSettings::process())
     }
 
-    /// The location as configured.
+    /// [`Root::open`] with explicit settings.
+    ///
+    /// # Errors
+    /// As [`Root::open`].
+    pub fn open_with(location: &str, settings: &StoreSettings) -> Result<Root, StoreError> {
+        Ok(Root { store: AsyncStore::open_with(location, settings, false)? })
+    }
+
+    /// The location (a local path without `file://`).
     #[must_use]
     pub fn location(&self) -> &str {
-        &self.location
-    }
-
-    /// The full object path of a key relative to this root.
-    #[must_use]
-    pub fn path(&self, key: &str) -> ObjPath {
-        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
-        parts.extend(key.split('/').filter(|s| !s.is_empty()).map(str::to_string));
-        ObjPath::from_iter(parts)
+        self.store.location()
     }
 
     /// Sub-folders and whether a `properties` object exists directly in `dir` (a key relative to the root).
@@ -87,16 +47,9 @@ impl Root {
     /// # Errors
     /// When the listing fails.
     pub async fn list_dir(&self, dir: &str) -> Result<(Vec<String>, bool), StoreError> {
-        let p = self.path(dir);
-        let prefix = if p.as_ref().is_empty() { None } else { Some(&p) };
-        let res = self
-            .store
-            .list_with_delimiter(prefix)
-            .await
-            .map_err(|source| StoreError::Backend { key: dir.to_string(), source })?;
-        let subdirs = res.common_prefixes.iter().filter_map(|c| c.filename().map(str::to_string)).collect();
-        let has_props = res.objects.iter().any(|o| o.location.filename() == Some("properties"));
-        Ok((subdirs, has_props))
+        let listing = self.store.list_dir(dir).await?;
+        let has_props = listing.files.iter().any(|f| f == hips_core::layout::PROPERTIES);
+        Ok((listing.dirs, has_props))
     }
 
     /// Read a whole object outside any memory budget (for what the server keeps anyway: the catalogue's properties
@@ -104,7 +57,7 @@ impl Root {
     ///
     /// # Errors
     /// On timeout or any backend error other than not-found.
-    pub async fn read(&self, key: &str, timeout: Duration) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
+    pub async fn read(&self, key: &str, timeout: Duration) -> Result<Option<(Bytes, Option<SystemTime>)>, ServeError> {
         self.read_within(key, timeout, budget::none()).await
     }
 
@@ -118,34 +71,25 @@ impl Root {
         key: &str,
         timeout: Duration,
         budget: &ReadBudget,
-    ) -> Result<Option<(Bytes, Option<SystemTime>)>, StoreError> {
-        if let Some(dir) = &self.local {
-            return read_local(dir.clone(), key, timeout, budget).await;
+    ) -> Result<Option<(Bytes, Option<SystemTime>)>, ServeError> {
+        if self.store.local_dir().is_some() {
+            return read_local(&self.store, key, timeout, budget).await;
         }
-        let path = self.path(key);
-        let backend = |source| StoreError::Backend { key: key.to_string(), source };
         let fut = async {
-            let r = match self.store.get(&path).await {
-                Err(object_store::Error::NotFound { .. }) => return Ok(None),
-                r => r.map_err(backend)?,
-            };
+            let Some(r) = self.store.get_object(key).await? else { return Ok(None) };
             let modified: SystemTime = r.meta.last_modified.into();
             let room = budget.reserve(key, r.meta.size).await?;
-            let bytes = r.bytes().await.map_err(backend)?;
+            let bytes = r.bytes().await.map_err(|e| self.store.error("get", key, e))?;
             Ok(Some((room.hold(bytes), Some(modified))))
         };
         tokio::time::timeout(timeout, fut)
             .await
-            .unwrap_or_else(|_| Err(StoreError::Timeout { key: key.to_string(), timeout }))
+            .unwrap_or_else(|_| Err(ServeError::Timeout { key: key.to_string(), timeout }))
     }
 
     /// Whether the storage answers (a HEAD of `key`; not-found counts as reachable).
     pub async fn reachable(&self, key: &str, timeout: Duration) -> bool {
-        let path = self.path(key);
-        matches!(
-            tokio::time::timeout(timeout, self.store.head(&path)).await,
-            Ok(Ok(_) | Err(object_store::Error::NotFound { .. }))
-        )
+        matches!(tokio::time::timeout(timeout, self.store.head(key)).await, Ok(Ok(_)))
     }
 }
 
@@ -176,17 +120,14 @@ type LocalRead = Option<(Bytes, Option<SystemTime>)>;
 /// Bodies larger than the budget's exempt size reserve their room before they are read ([`budget`]), waiting for it
 /// when there is none.
 async fn read_local(
-    dir: Arc<std::path::PathBuf>,
+    store: &AsyncStore,
     key: &str,
     timeout: Duration,
     budget: &ReadBudget,
-) -> Result<LocalRead, StoreError> {
+) -> Result<LocalRead, ServeError> {
     use std::io::{Read, Seek};
-    let backend = |e: std::io::Error| StoreError::Backend {
-        key: key.to_string(),
-        source: object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(e) },
-    };
-    let path: std::path::PathBuf = dir.join(key.split('/').filter(|s| !s.is_empty()).collect::<std::path::PathBuf>());
+    let backend = |e: std::io::Error| ServeError::Store(store.local_error("get", key, e));
+    let Some(path) = store.local_path(key) else { return Ok(None) };
     let fut = async {
         let (mut f, mut buf, modified, size) = match read_nowait(&path, budget).map_err(backend)? {
             Nowait::Done(r) => return Ok(r),
@@ -209,7 +150,7 @@ async fn read_local(
     };
     tokio::time::timeout(timeout, fut)
         .await
-        .unwrap_or_else(|_| Err(StoreError::Timeout { key: key.to_string(), timeout }))
+        .unwrap_or_else(|_| Err(ServeError::Timeout { key: key.to_string(), timeout }))
 }
 
 /// The result of a blocking-pool task, a panic counting as an I/O error.
@@ -288,6 +229,10 @@ fn read_nowait(_path: &std::path::Path, _budget: &ReadBudget) -> std::io::Result
 mod tests {
     use super::*;
 
+    fn local_store(dir: &tempfile::TempDir) -> AsyncStore {
+        AsyncStore::open_with(dir.path().to_str().expect("utf8"), &StoreSettings::default(), false).expect("open")
+    }
+
     /// A file whose second half is not in the page cache is read half on the worker (without waiting) and finished
     /// by the blocking path; a missing file or a directory is `None` on either path.
     #[tokio::test]
@@ -307,19 +252,17 @@ mod tests {
             Nowait::Blocked(None) => {}
             Nowait::Done(r) => assert_eq!(r.expect("present").0, body, "all of it was cached after all"),
         }
-        let root = Arc::new(dir.path().to_path_buf());
+        let root = local_store(&dir);
         let budget = ReadBudget::new(1 << 30, u64::MAX);
         rustix::fs::fadvise(&f, half, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        let (got, modified) = read_local(root.clone(), "Npix1.fits", Duration::from_secs(10), &budget)
-            .await
-            .expect("read")
-            .expect("present");
+        let (got, modified) =
+            read_local(&root, "Npix1.fits", Duration::from_secs(10), &budget).await.expect("read").expect("present");
         assert_eq!(got, body);
         assert_eq!(modified, std::fs::metadata(&path).expect("stat").modified().ok());
         std::fs::create_dir(dir.path().join("Norder3")).expect("mkdir");
         for missing in ["nope.fits", "Norder3", "nope/Npix1.fits"] {
             assert!(
-                read_local(root.clone(), missing, Duration::from_secs(10), &budget).await.expect("read").is_none(),
+                read_local(&root, missing, Duration::from_secs(10), &budget).await.expect("read").is_none(),
                 "{missing}"
             );
         }
@@ -334,21 +277,21 @@ mod tests {
         std::fs::write(dir.path().join("big.fits"), &big).expect("write");
         std::fs::write(dir.path().join("huge.fits"), vec![0u8; 700_000]).expect("write");
         std::fs::write(dir.path().join("small.fits"), b"tiny").expect("write");
-        let root = Arc::new(dir.path().to_path_buf());
+        let root = local_store(&dir);
         let budget = ReadBudget::new(512 * 1024, 1024);
-        let read = |key: &'static str, ms: u64| read_local(root.clone(), key, Duration::from_millis(ms), &budget);
+        let read = |key: &'static str, ms: u64| read_local(&root, key, Duration::from_millis(ms), &budget);
         let (held, _) = read("big.fits", 10_000).await.expect("read").expect("present");
         assert_eq!(held, big);
         assert!(budget.available_bytes() < 300_000, "the body holds its room");
         match read("big.fits", 200).await {
-            Err(StoreError::Timeout { .. }) => {}
+            Err(ServeError::Timeout { .. }) => {}
             other => panic!("a second body must wait for room: {other:?}"),
         }
         assert_eq!(read("small.fits", 200).await.expect("read").expect("present").0, &b"tiny"[..], "exempt");
         drop(held);
         assert_eq!(read("big.fits", 10_000).await.expect("read").expect("present").0, big, "room again");
         match read("huge.fits", 10_000).await {
-            Err(e @ StoreError::TooLarge { .. }) => assert!(e.to_string().contains("700000"), "{e}"),
+            Err(e @ ServeError::TooLarge { .. }) => assert!(e.to_string().contains("700000"), "{e}"),
             other => panic!("larger than the budget: {other:?}"),
         }
     }

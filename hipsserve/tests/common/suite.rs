@@ -14,19 +14,16 @@ fn h(headers: &HeaderMap, name: &str) -> String {
 
 fn expected_type(rel: &str) -> &'static str {
     if rel.ends_with("properties") {
-        "text/plain; charset=utf-8"
-    } else if rel.ends_with(".fits") {
-        "application/fits"
-    } else if rel.ends_with(".png") {
-        "image/png"
-    } else if rel.ends_with(".jpg") {
-        "image/jpeg"
-    } else if rel.ends_with(".webp") {
-        "image/webp"
-    } else if rel.ends_with(".html") {
-        "text/html; charset=utf-8"
-    } else {
-        "?"
+        return "text/plain; charset=utf-8";
+    }
+    let ext = std::path::Path::new(rel).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "fits" => "application/fits",
+        "png" => "image/png",
+        "jpg" => "image/jpeg",
+        "webp" => "image/webp",
+        "html" => "text/html; charset=utf-8",
+        _ => "?",
     }
 }
 
