@@ -4,10 +4,16 @@
 //! - **Pixels are 0-based**: the centre of FITS pixel (1, 1) is `(0.0, 0.0)`. `x` runs along NAXIS1 (columns),
 //!   `y` along NAXIS2 (rows). This is astropy's `origin=0`.
 //! - **Angles are degrees** unless a function name ends in `_rad`. Longitudes returned are in `[0, 360)`.
-//! - **Frames**: a WCS is in the frame of its header axes: RA/DEC -> [`Frame::Equatorial`] (ICRS; `RADESYS = 'FK5'`
-//!   with equinox J2000 is treated as ICRS, a ~20 mas approximation, see [`frame`]), GLON/GLAT ->
-//!   [`Frame::Galactic`]. FK4, other equinoxes, ecliptic/helioecliptic/supergalactic axes are rejected.
-//!   `pix_to_world`/`world_to_pix` work in the WCS's own frame; use [`convert`] to change frame.
+//! - **Frames**: the header's celestial reference system is a [`CelestialFrame`], read as astropy's
+//!   `wcs_to_celestial_frame` reads it (RADESYS or RADECSYS, EQUINOX or EPOCH, the FITS defaults): ICRS, FK5
+//!   (any equinox), FK4 with E-terms and FK4-NO-E (any equinox, observation epoch = equinox), galactic, and ecliptic
+//!   ELON/ELAT (astropy's `BarycentricMeanEcliptic`; astropy itself reads them as equatorial, see [`celestial`]).
+//!   GAPPT, helioecliptic, supergalactic and other axes are refused ([`WcsError::UnsupportedFrame`]).
+//!   `pix_to_world`/`world_to_pix` work in [`Wcs::frame`], the HiPS frame ([`Frame::Equatorial`] = ICRS or
+//!   [`Frame::Galactic`]) nearest the header's; `pix_to_sky_rad`/`sky_to_pix_rad` in either HiPS frame, exactly
+//!   along astropy's transform path (< 1e-6 mas, `hips-core/tests/wcs_celestial.rs`); `pix_to_native`/`native_to_pix`
+//!   in the header's own frame (astropy's `all_pix2world`). Rotations are folded into the projection's rotation
+//!   matrix, so only FK4's E-terms cost anything per position.
 //! - Only the primary WCS is read (alternates such as `CTYPE1A` are ignored), and only the first two axes
 //!   (further axes of an NAXIS > 2 header are ignored). Axes may be swapped (`CTYPE1 = 'DEC--TAN'`); world
 //!   coordinates are still (lon, lat).
@@ -20,8 +26,8 @@
 //! beyond the input's `sin_cos`. Projections: TAN, SIN (with slant PV2_1/PV2_2), ARC, ZEA, STG, ZPN, CAR, MER, CEA,
 //! SFL (GLS), AIT, MOL, HPX (PV2_1 = H, PV2_2 = K).
 //!
-//! Everything is checked against astropy (wcslib) in `hips-core/tests/wcs_*.rs` (oracle:
-//! `tests/oracles/wcs_points.py`): pixel -> world to < 1e-9 deg, world -> pixel to < 1e-6 px.
+//! Everything is checked against astropy (wcslib) in `hips-core/tests/wcs_*.rs` (oracles:
+//! `tests/oracles/wcs_points.py`, `celestial_frames.py`): pixel -> world to < 1e-9 deg, world -> pixel to < 1e-6 px.
 //!
 //! DSS plate solutions (`PLTRAH`..., `AMDXn`/`AMDYn`, see [`dss`]) are used for `pix_to_world`/`world_to_pix`
 //! whenever present, in preference to the header's CTYPE/CD, as astropy (wcslib) does silently (for the DSS
