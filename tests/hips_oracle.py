@@ -55,16 +55,23 @@ def load_input(path: Path, hdu: int | None = None):
         return data, WCS(h.header).celestial, hdu
 
 
-def bilinear_oracle(data: np.ndarray, wcs: WCS, sky: SkyCoord):
+def bilinear_oracle(data: np.ndarray, wcs: WCS, sky: SkyCoord, frame=None):
     """astropy's input pixel position of every sky position and scipy's bilinear sample there (NaN when any of the
-    four neighbours is blank or outside), plus the mask of positions whose four neighbours are all valid."""
-    frame = "galactic" if wcs.wcs.ctype[0].startswith("GLON") else "icrs"
-    s = sky.transform_to(frame)
-    lon = s.spherical.lon.deg
-    lat = s.spherical.lat.deg
-    x, y = wcs.all_world2pix(lon.ravel(), lat.ravel(), 0)
-    x = x.reshape(lon.shape)
-    y = y.reshape(lon.shape)
+    four neighbours is blank or outside), plus the mask of positions whose four neighbours are all valid.
+
+    Positions are astropy's own: `wcs.world_to_pixel(sky)`, which transforms `sky` to the header's frame
+    (wcs_to_celestial_frame: ICRS, FK5, FK4 with E-terms, galactic, per RADESYS/EQUINOX) and inverts the WCS.
+    `frame` overrides that frame (raw lon/lat in `frame` through all_world2pix): for ecliptic axes, which
+    wcs_to_celestial_frame reads as equatorial (astropy issue #6483)."""
+    if frame is None:
+        x, y = wcs.world_to_pixel(sky)
+    else:
+        s = sky.transform_to(frame)
+        lon, lat = s.spherical.lon.deg, s.spherical.lat.deg
+        x, y = wcs.all_world2pix(lon.ravel(), lat.ravel(), 0)
+        x, y = x.reshape(lon.shape), y.reshape(lon.shape)
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
     valid = np.isfinite(data)
     h, w = data.shape
     x0 = np.floor(x)

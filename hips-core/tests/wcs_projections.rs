@@ -1,6 +1,6 @@
 //! Every supported projection on synthetic 1000x1000 headers (various CRVALs incl. the poles and the RA wrap,
 //! PC+CDELT with rotation, CD, CDELT+CROTA2, LONPOLE/LATPOLE, PV parameters, swapped axes, galactic axes)
-//! checked against astropy: pix_to_world to < 1e-9 deg, round trips and world_to_pix to < 1e-6 px, and the same
+//! checked against astropy: pix_to_native (all_pix2world) to < 1e-9 deg, round trips and world_to_pix to < 1e-6 px, and the same
 //! valid/invalid verdict for pixels off all-sky projections and for random sky points.
 
 mod wcs_support;

@@ -1,4 +1,4 @@
-//! WCS of every real image in the shared data directory checked against astropy: pix_to_world to < 1e-9 deg,
+//! WCS of every real image in the shared data directory checked against astropy: pix_to_native (all_pix2world) to < 1e-9 deg,
 //! our own round trip and world_to_pix of astropy's world coordinates to < 1e-6 px.
 
 mod wcs_support;

@@ -16,7 +16,7 @@ pub use sample::{sample_lattice, Accumulator};
 
 use crate::coadd::{Coadd, CoaddError, CoaddPixels};
 use crate::healpix::width_log2;
-use crate::wcs::{self, Frame, Wcs};
+use crate::wcs::{Frame, Wcs};
 
 /// Lattice step (tile pixels) at which positions are computed exactly.
 pub const LATTICE: usize = 16;
@@ -102,8 +102,7 @@ pub fn tile_sky(spec: &TileSpec, u: f64, v: f64) -> (f64, f64) {
 /// Input pixel position of a sky position (radians, `frame`) in a coadd's WCS.
 #[inline]
 fn to_input(wcs: &Wcs, frame: Frame, lonlat: (f64, f64)) -> Option<(f64, f64)> {
-    let (lon, lat) = wcs::convert_rad(lonlat.0, lonlat.1, frame, wcs.frame());
-    wcs.world_to_pix_rad(lon, lat)
+    wcs.sky_to_pix_rad(lonlat.0, lonlat.1, frame)
 }
 
 /// Exact input position of the centre of in-tile pixel (ix, iy).

@@ -1,15 +1,15 @@
-//! Celestial reference frames and the ICRS <-> Galactic rotation.
+//! The two HiPS frames (ICRS and galactic) and the rotation between them.
 //!
-//! `Frame::Equatorial` means ICRS. FK5 J2000 headers are treated as ICRS: the two differ by the ~20 mas frame
-//! bias, far below a HiPS pixel at any order we build, and astropy/wcslib do not convert either.
-//! `Frame::Galactic` is astropy's `Galactic` frame, i.e. IAU 1958 galactic coordinates reached from ICRS through
-//! FK5 J2000 (frame bias included). The rotation matrix below was computed from astropy 8.0.2 by transforming
-//! the ICRS unit vectors, so `convert` agrees with `SkyCoord(..., frame="icrs").galactic` to ~1e-12 deg.
+//! `Frame::Equatorial` means ICRS; `Frame::Galactic` is astropy's `Galactic` frame, i.e. IAU 1958 galactic
+//! coordinates reached from ICRS through FK5 J2000 (frame bias included). The rotation matrix below was computed
+//! from astropy 8.0.2 by transforming the ICRS unit vectors, so `convert` agrees with
+//! `SkyCoord(..., frame="icrs").galactic` to ~1e-12 deg. A header's own reference system (FK5, FK4, ecliptic, ...)
+//! is a [`super::CelestialFrame`]; [`super::Wcs`] maps it exactly to either HiPS frame.
 
-/// A celestial coordinate frame. All angles in this module are longitude/latitude pairs.
+/// A HiPS coordinate frame. All angles in this module are longitude/latitude pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Frame {
-    /// ICRS right ascension / declination (FK5 J2000 is treated as ICRS).
+    /// ICRS right ascension / declination.
     Equatorial,
     /// Galactic longitude / latitude (astropy's `Galactic` frame).
     Galactic,

@@ -1,12 +1,13 @@
 //! Reading a [`Wcs`] from FITS header keywords (CTYPE, CRPIX, CRVAL, PC/CD/CDELT/CROTA, PV, SIP, LONPOLE/LATPOLE,
-//! RADESYS/EQUINOX).
+//! RADESYS/EQUINOX, see [`super::celestial`]).
 //!
 //! Precedence follows wcslib (astropy): PCi_j (with CDELTi) wins over CDi_j, which wins over CDELTi + CROTAi.
 //! Only the primary WCS is read: keys with an alternate-WCS letter (`CTYPE1A`, `LONPOLEA`) are never looked up.
 //! SIP polynomials are used when A_ORDER/B_ORDER are present (astropy does so even without the `-SIP` suffix).
 //! A DSS plate solution (`PLTRAH` + `AMDX1` + `AMDY1` present) overrides the pixel <-> world mapping and makes the
-//! frame equatorial, as in astropy.
+//! axes equatorial, as in astropy.
 
+use super::celestial::{self, Axes};
 use super::frame::Frame;
 use super::projection::{Projection, Zpn};
 use super::rotation::{native_pole, native_to_celestial};
@@ -18,8 +19,8 @@ use crate::fits::Header;
 /// Coordinate kind of one CTYPE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Axis {
-    Lon(Frame),
-    Lat(Frame),
+    Lon(Axes),
+    Lat(Axes),
 }
 
 fn bad_ctype(key: &str, value: &str, reason: impl Into<String>) -> WcsError {
@@ -34,11 +35,16 @@ fn parse_ctype(key: &str, value: &str) -> Result<(Axis, String, String), WcsErro
     }
     let kind = v[..4].trim_end_matches('-');
     let axis = match kind {
-        "RA" => Axis::Lon(Frame::Equatorial),
-        "DEC" => Axis::Lat(Frame::Equatorial),
-        "GLON" => Axis::Lon(Frame::Galactic),
-        "GLAT" => Axis::Lat(Frame::Galactic),
-        "ELON" | "ELAT" | "SLON" | "SLAT" | "HLON" | "HLAT" => {
+        "RA" => Axis::Lon(Axes::Equatorial),
+        "DEC" => Axis::Lat(Axes::Equatorial),
+        "GLON" => Axis::Lon(Axes::Galactic),
+        "GLAT" => Axis::Lat(Axes::Galactic),
+        "ELON" => Axis::Lon(Axes::Ecliptic),
+        "ELAT" => Axis::Lat(Axes::Ecliptic),
+        // Supergalactic, helioecliptic and the other xyLN/xyLT pairs of paper II.
+        _ if kind.len() == 4
+            && (kind.ends_with("LON") || kind.ends_with("LAT") || kind.ends_with("LN") || kind.ends_with("LT")) =>
+        {
             return Err(WcsError::UnsupportedFrame { key: key.into(), value: value.into() })
         }
         _ => return Err(bad_ctype(key, value, format!("unknown celestial coordinate type {kind}"))),
@@ -53,37 +59,6 @@ fn opt_f64(h: &Header, key: &str) -> Result<Option<f64>, WcsError> {
         f64_or(h, key, 0.0).map(Some)
     } else {
         Ok(None)
-    }
-}
-
-/// Check RADESYS/EQUINOX for an equatorial WCS: ICRS, FK5 J2000 (treated as ICRS) or absent.
-fn check_equatorial(h: &Header) -> Result<(), WcsError> {
-    let equinox = opt_f64(h, "EQUINOX")?.or(opt_f64(h, "EPOCH")?);
-    let (key, radesys) = match h.get_str("RADESYS") {
-        Some(s) => ("RADESYS", Some(s)),
-        None => ("RADECSYS", h.get_str("RADECSYS")),
-    };
-    match radesys.as_deref().map(|s| s.trim().to_ascii_uppercase()) {
-        Some(s) if s == "ICRS" => Ok(()),
-        Some(s) if s == "FK5" => match equinox {
-            Some(e) if (e - 2000.0).abs() > 1e-9 => {
-                Err(WcsError::UnsupportedFrame { key: "EQUINOX".into(), value: format!("{e} (RADESYS = 'FK5')") })
-            }
-            _ => Ok(()),
-        },
-        Some(s) if s.is_empty() => Ok(()),
-        Some(s) => Err(WcsError::UnsupportedFrame { key: key.into(), value: s }),
-        None => match equinox {
-            // Paper II: no RADESYS and EQUINOX < 1984 means FK4.
-            Some(e) if e < 1984.0 => Err(WcsError::UnsupportedFrame {
-                key: "EQUINOX".into(),
-                value: format!("{e} (no RADESYS: FK4 implied)"),
-            }),
-            Some(e) if (e - 2000.0).abs() > 1e-9 => {
-                Err(WcsError::UnsupportedFrame { key: "EQUINOX".into(), value: format!("{e} (FK5 implied)") })
-            }
-            _ => Ok(()),
-        },
     }
 }
 
@@ -171,7 +146,7 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
     };
     let (a1, code1, suf1) = parse_ctype("CTYPE1", &c1)?;
     let (a2, code2, suf2) = parse_ctype("CTYPE2", &c2)?;
-    let (lon_axis, lat_axis, frame) = match (a1, a2) {
+    let (lon_axis, lat_axis, axes) = match (a1, a2) {
         (Axis::Lon(f1), Axis::Lat(f2)) if f1 == f2 => (1usize, 2usize, f1),
         (Axis::Lat(f1), Axis::Lon(f2)) if f1 == f2 => (2, 1, f1),
         _ => return Err(bad_ctype("CTYPE2", &c2, format!("does not pair with CTYPE1 = '{c1}'"))),
@@ -183,9 +158,6 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
         if !(suf.is_empty() || suf == "SIP") {
             return Err(bad_ctype(key, val, format!("unsupported distortion {suf}")));
         }
-    }
-    if frame == Frame::Equatorial {
-        check_equatorial(h)?;
     }
 
     let pv = |axis: usize, m: usize| opt_f64(h, &format!("PV{axis}_{m}"));
@@ -319,13 +291,16 @@ pub(crate) fn build(h: &Header) -> Result<Wcs, WcsError> {
         crpix[k - 1].abs().max((n - 1.0 - crpix[k - 1]).abs())
     };
     let sip = sip_from_header(h, 2.0 * extent(1).max(extent(2)) + 100.0)?;
-    let (frame, dss) = if super::dss::present(h) {
-        (Frame::Equatorial, Some(Box::new(super::dss::Dss::from_header(h)?)))
+    let (axes, dss) = if super::dss::present(h) {
+        (Axes::Equatorial, Some(Box::new(super::dss::Dss::from_header(h)?)))
     } else {
-        (frame, None)
+        (axes, None)
     };
+    let celestial = celestial::from_header(h, axes)?;
+    let maps = [Frame::Equatorial, Frame::Galactic].map(|to| super::HipsMap::new(celestial, to, &r_nc, dss.is_some()));
     Ok(Wcs {
-        frame,
+        celestial,
+        maps,
         crpix,
         lin,
         lin_inv,

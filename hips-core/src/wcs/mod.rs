@@ -4,10 +4,16 @@
 //! - **Pixels are 0-based**: the centre of FITS pixel (1, 1) is `(0.0, 0.0)`. `x` runs along NAXIS1 (columns),
 //!   `y` along NAXIS2 (rows). This is astropy's `origin=0`.
 //! - **Angles are degrees** unless a function name ends in `_rad`. Longitudes returned are in `[0, 360)`.
-//! - **Frames**: a WCS is in the frame of its header axes: RA/DEC -> [`Frame::Equatorial`] (ICRS; `RADESYS = 'FK5'`
-//!   with equinox J2000 is treated as ICRS, a ~20 mas approximation, see [`frame`]), GLON/GLAT ->
-//!   [`Frame::Galactic`]. FK4, other equinoxes, ecliptic/helioecliptic/supergalactic axes are rejected.
-//!   `pix_to_world`/`world_to_pix` work in the WCS's own frame; use [`convert`] to change frame.
+//! - **Frames**: the header's celestial reference system is a [`CelestialFrame`], read as astropy's
+//!   `wcs_to_celestial_frame` reads it (RADESYS or RADECSYS, EQUINOX or EPOCH, the FITS defaults): ICRS, FK5
+//!   (any equinox), FK4 with E-terms and FK4-NO-E (any equinox, observation epoch = equinox), galactic, and ecliptic
+//!   ELON/ELAT (astropy's `BarycentricMeanEcliptic`; astropy itself reads them as equatorial, see [`celestial`]).
+//!   GAPPT, helioecliptic, supergalactic and other axes are refused ([`WcsError::UnsupportedFrame`]).
+//!   `pix_to_world`/`world_to_pix` work in [`Wcs::frame`], the HiPS frame ([`Frame::Equatorial`] = ICRS or
+//!   [`Frame::Galactic`]) nearest the header's; `pix_to_sky_rad`/`sky_to_pix_rad` in either HiPS frame, exactly
+//!   along astropy's transform path (< 1e-6 mas, `hips-core/tests/wcs_celestial.rs`); `pix_to_native`/`native_to_pix`
+//!   in the header's own frame (astropy's `all_pix2world`). Rotations are folded into the projection's rotation
+//!   matrix, so only FK4's E-terms cost anything per position.
 //! - Only the primary WCS is read (alternates such as `CTYPE1A` are ignored), and only the first two axes
 //!   (further axes of an NAXIS > 2 header are ignored). Axes may be swapped (`CTYPE1 = 'DEC--TAN'`); world
 //!   coordinates are still (lon, lat).
@@ -20,8 +26,8 @@
 //! beyond the input's `sin_cos`. Projections: TAN, SIN (with slant PV2_1/PV2_2), ARC, ZEA, STG, ZPN, CAR, MER, CEA,
 //! SFL (GLS), AIT, MOL, HPX (PV2_1 = H, PV2_2 = K).
 //!
-//! Everything is checked against astropy (wcslib) in `hips-core/tests/wcs_*.rs` (oracle:
-//! `tests/oracles/wcs_points.py`): pixel -> world to < 1e-9 deg, world -> pixel to < 1e-6 px.
+//! Everything is checked against astropy (wcslib) in `hips-core/tests/wcs_*.rs` (oracles:
+//! `tests/oracles/wcs_points.py`, `celestial_frames.py`): pixel -> world to < 1e-9 deg, world -> pixel to < 1e-6 px.
 //!
 //! DSS plate solutions (`PLTRAH`..., `AMDXn`/`AMDYn`, see [`dss`]) are used for `pix_to_world`/`world_to_pix`
 //! whenever present, in preference to the header's CTYPE/CD, as astropy (wcslib) does silently (for the DSS
@@ -31,17 +37,21 @@
 //! Not implemented: DSS headers without CTYPE1/CTYPE2, the paper IV distortions (`CPDIS`/`DP`/`D2IMARR`), and
 //! projections other than the ones listed above.
 
+pub mod celestial;
 mod dss;
 pub mod frame;
 mod header;
+mod precession;
 mod projection;
 mod rotation;
 mod sip;
 mod tpv;
 
+pub use celestial::{CelestialFrame, FrameMap};
 pub use frame::{convert, convert_rad, Frame};
 pub use projection::Projection;
 
+use celestial::lonlat_to_vec;
 use frame::{mat_vec, vec_to_lonlat};
 use sip::Sip;
 
@@ -72,10 +82,12 @@ pub enum WcsError {
         /// What is wrong.
         reason: String,
     },
-    /// A reference frame other than ICRS / FK5 J2000 (e.g. FK4, ecliptic).
-    #[error("{key} = '{value}': unsupported celestial frame (only ICRS, FK5 J2000 and galactic are supported)")]
+    /// A celestial reference system this module does not implement (GAPPT, helioecliptic, supergalactic, ...).
+    #[error(
+        "{key} = '{value}': unsupported celestial frame (supported: ICRS, FK5, FK4, FK4-NO-E, ecliptic, galactic)"
+    )]
     UnsupportedFrame {
-        /// Header key (RADESYS, EQUINOX or CTYPE1).
+        /// Header key (RADESYS, RADECSYS, EQUINOX, EPOCH, CTYPE1 or CTYPE2).
         key: String,
         /// Its value.
         value: String,
@@ -106,7 +118,10 @@ pub enum WcsError {
 /// Cheap to clone; `Send + Sync`, so one instance can be shared by all rendering threads.
 #[derive(Debug, Clone)]
 pub struct Wcs {
-    frame: Frame,
+    /// The header's celestial reference system.
+    celestial: CelestialFrame,
+    /// Maps from the header's system to each HiPS frame, indexed by [`map_index`].
+    maps: [HipsMap; 2],
     /// CRPIX converted to 0-based pixels.
     crpix: [f64; 2],
     /// Pixel offset (after SIP) -> projection plane (x, y) degrees, axis swap folded in.
@@ -141,10 +156,17 @@ impl Wcs {
         header::build(h)
     }
 
-    /// The frame of this WCS's world coordinates.
+    /// The frame of [`Wcs::pix_to_world`] / [`Wcs::world_to_pix`]: galactic for GLON/GLAT axes, equatorial (ICRS)
+    /// for every other system (FK5, FK4, ecliptic positions are converted to ICRS).
     #[must_use]
     pub fn frame(&self) -> Frame {
-        self.frame
+        self.celestial.base()
+    }
+
+    /// The header's own celestial reference system (RADESYS/EQUINOX/CTYPE), that of [`Wcs::pix_to_native`].
+    #[must_use]
+    pub fn celestial_frame(&self) -> CelestialFrame {
+        self.celestial
     }
 
     /// The projection in use.
@@ -191,51 +213,112 @@ impl Wcs {
         (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs().sqrt()
     }
 
-    /// 0-based pixel -> (lon, lat) degrees, lon in `[0, 360)`. `None` when the pixel is outside the projection's
-    /// valid region (e.g. beyond the edge of an all-sky projection).
+    /// 0-based pixel -> (lon, lat) degrees in [`Wcs::frame`], lon in `[0, 360)`. `None` when the pixel is outside the
+    /// projection's valid region (e.g. beyond the edge of an all-sky projection).
     #[must_use]
     pub fn pix_to_world(&self, x: f64, y: f64) -> Option<(f64, f64)> {
         let (lon, lat) = self.pix_to_world_rad(x, y)?;
         Some((frame::norm_deg(lon.to_degrees()), lat.to_degrees()))
     }
 
-    /// 0-based pixel -> (lon, lat) radians, lon in `[0, 2π)`.
+    /// 0-based pixel -> (lon, lat) radians in [`Wcs::frame`], lon in `[0, 2π)`.
     #[must_use]
     pub fn pix_to_world_rad(&self, x: f64, y: f64) -> Option<(f64, f64)> {
-        if let Some(d) = &self.dss {
-            return Some(d.pix_to_world_rad(x, y));
-        }
-        let (px, py) = self.pix_to_plane(x, y);
-        let n = self.proj.plane_to_native_vec(px + self.offset[0], py + self.offset[1])?;
-        let c = mat_vec(&self.r_nc, &n);
-        Some(vec_to_lonlat(&c))
+        self.pix_to_sky_rad(x, y, self.frame())
     }
 
-    /// (lon, lat) degrees -> 0-based pixel. `None` when the direction is outside the projection's valid domain
-    /// (e.g. the far hemisphere of TAN or SIN) or the SIP inverse does not converge.
+    /// 0-based pixel -> (lon, lat) radians in HiPS frame `frame` (astropy's `pixel_to_world(x, y)` transformed to
+    /// `frame`), lon in `[0, 2π)`.
+    #[must_use]
+    pub fn pix_to_sky_rad(&self, x: f64, y: f64, frame: Frame) -> Option<(f64, f64)> {
+        let m = &self.maps[map_index(frame)];
+        if let Some(f) = &m.folded {
+            let (px, py) = self.pix_to_plane(x, y);
+            let n = self.proj.plane_to_native_vec(px + self.offset[0], py + self.offset[1])?;
+            return Some(vec_to_lonlat(&mat_vec(&f.native_to_hips, &n)));
+        }
+        Some(vec_to_lonlat(&m.map.to_hips_vec(&self.pix_to_native_vec(x, y)?)))
+    }
+
+    /// 0-based pixel -> (lon, lat) degrees in the header's own frame ([`Wcs::celestial_frame`]; astropy's
+    /// `all_pix2world`), lon in `[0, 360)`.
+    #[must_use]
+    pub fn pix_to_native(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        let (lon, lat) = vec_to_lonlat(&self.pix_to_native_vec(x, y)?);
+        Some((frame::norm_deg(lon.to_degrees()), lat.to_degrees()))
+    }
+
+    /// (lon, lat) degrees in the header's own frame -> 0-based pixel (astropy's `all_world2pix`).
+    #[must_use]
+    pub fn native_to_pix(&self, lon: f64, lat: f64) -> Option<(f64, f64)> {
+        self.native_vec_to_pix(&lonlat_to_vec(lon.to_radians(), lat.to_radians()))
+    }
+
+    /// (lon, lat) degrees in [`Wcs::frame`] -> 0-based pixel. `None` when the direction is outside the
+    /// projection's valid domain (e.g. the far hemisphere of TAN or SIN) or the SIP inverse does not converge.
     #[must_use]
     pub fn world_to_pix(&self, lon: f64, lat: f64) -> Option<(f64, f64)> {
         self.world_to_pix_rad(lon.to_radians(), lat.to_radians())
     }
 
-    /// Same as [`Wcs::world_to_pix`] with (lon, lat) in radians: the hot-loop entry point (no allocation).
+    /// Same as [`Wcs::world_to_pix`] with (lon, lat) in radians (no allocation).
     #[inline]
     #[must_use]
     pub fn world_to_pix_rad(&self, lon: f64, lat: f64) -> Option<(f64, f64)> {
-        let (sl, cl) = lon.sin_cos();
-        let (sb, cb) = lat.sin_cos();
-        self.world_vec_to_pix(&[cb * cl, cb * sl, sb])
+        self.sky_vec_to_pix(&lonlat_to_vec(lon, lat), self.frame())
     }
 
-    /// Celestial unit vector (x towards lon 0, z towards lat +90 in this WCS's frame) -> 0-based pixel.
+    /// Unit vector in [`Wcs::frame`] (x towards lon 0, z towards lat +90) -> 0-based pixel.
     #[inline]
     #[must_use]
     pub fn world_vec_to_pix(&self, v: &[f64; 3]) -> Option<(f64, f64)> {
+        self.sky_vec_to_pix(v, self.frame())
+    }
+
+    /// (lon, lat) radians in HiPS frame `frame` -> 0-based pixel (astropy's `world_to_pixel` of a `SkyCoord` in
+    /// `frame`): the rendering hot loop. One precomputed 3x3 rotation whatever the frames, plus the E-terms for
+    /// FK4 headers.
+    #[inline]
+    #[must_use]
+    pub fn sky_to_pix_rad(&self, lon: f64, lat: f64, frame: Frame) -> Option<(f64, f64)> {
+        self.sky_vec_to_pix(&lonlat_to_vec(lon, lat), frame)
+    }
+
+    /// Unit vector in HiPS frame `frame` -> 0-based pixel.
+    #[inline]
+    #[must_use]
+    pub fn sky_vec_to_pix(&self, v: &[f64; 3], frame: Frame) -> Option<(f64, f64)> {
+        let m = &self.maps[map_index(frame)];
+        match &m.folded {
+            Some(f) => self.native_sph_to_pix(&mat_vec(&f.hips_to_native, v)),
+            None => self.native_vec_to_pix(&m.map.from_hips_vec(v)),
+        }
+    }
+
+    /// 0-based pixel -> unit vector in the header's frame.
+    fn pix_to_native_vec(&self, x: f64, y: f64) -> Option<[f64; 3]> {
+        if let Some(d) = &self.dss {
+            let (lon, lat) = d.pix_to_world_rad(x, y);
+            return Some(lonlat_to_vec(lon, lat));
+        }
+        let (px, py) = self.pix_to_plane(x, y);
+        let n = self.proj.plane_to_native_vec(px + self.offset[0], py + self.offset[1])?;
+        Some(mat_vec(&self.r_nc, &n))
+    }
+
+    /// Unit vector in the header's frame -> 0-based pixel.
+    #[inline]
+    fn native_vec_to_pix(&self, v: &[f64; 3]) -> Option<(f64, f64)> {
         if let Some(d) = &self.dss {
             return d.world_vec_to_pix(v);
         }
-        let n = mat_vec(&self.r_cn, v);
-        let (px, py) = self.proj.native_vec_to_plane(&n)?;
+        self.native_sph_to_pix(&mat_vec(&self.r_cn, v))
+    }
+
+    /// Native spherical unit vector of the projection -> 0-based pixel.
+    #[inline]
+    fn native_sph_to_pix(&self, n: &[f64; 3]) -> Option<(f64, f64)> {
+        let (px, py) = self.proj.native_vec_to_plane(n)?;
         self.plane_to_pix(px - self.offset[0], py - self.offset[1])
     }
 
@@ -268,6 +351,40 @@ impl Wcs {
             (u, v) = sip.inverse(u, v)?;
         }
         Some((u + self.crpix[0], v + self.crpix[1]))
+    }
+}
+
+/// A header frame's map to one HiPS frame, with the projection's rotation folded in when both are rotations.
+#[derive(Debug, Clone)]
+struct HipsMap {
+    map: FrameMap,
+    folded: Option<Folded>,
+}
+
+/// Native spherical <-> HiPS frame in one matrix each (no DSS, no E-terms).
+#[derive(Debug, Clone)]
+struct Folded {
+    hips_to_native: [[f64; 3]; 3],
+    native_to_hips: [[f64; 3]; 3],
+}
+
+impl HipsMap {
+    fn new(celestial: CelestialFrame, to: Frame, r_nc: &[[f64; 3]; 3], dss: bool) -> HipsMap {
+        let map = celestial.map_to(to);
+        let folded = (!dss && map.is_rotation()).then(|| {
+            let r_cn = precession::transpose(r_nc);
+            Folded { native_to_hips: precession::mul(&map.rot, r_nc), hips_to_native: precession::mul(&r_cn, &map.inv) }
+        });
+        HipsMap { map, folded }
+    }
+}
+
+/// Index of a HiPS frame in [`Wcs`]'s maps.
+#[inline]
+fn map_index(frame: Frame) -> usize {
+    match frame {
+        Frame::Equatorial => 0,
+        Frame::Galactic => 1,
     }
 }
 
