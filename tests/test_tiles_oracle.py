@@ -65,36 +65,47 @@ def judge(tiles: list, wants: list, oks: list, fars: list, grad: np.ndarray) -> 
     return problems
 
 
+class Case:
+    """One `hipsgen tiles` run judged against an oracle: the tiles, the oracle's values, its masks and positions, and
+    the local gradient of the input there."""
+
+    def __init__(self, hipsgen_bin, src: Path, hdu, frame: str, out: Path, oracle, extra: tuple = ()):
+        cmd = [str(hipsgen_bin), "tiles", "--input", str(src), "--out", str(out), "--frame", frame, "--tile-width",
+               "256", *extra]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+        props = properties(out)
+        order, self.width = int(props["hips_order"]), int(props["hips_tile_width"])
+        data, wcs, _ = load_input(src, hdu)
+        h, w = data.shape
+        self.filled = np.where(np.isfinite(data), data, 0.0)
+        gy, gx = np.gradient(self.filled)
+        paths = sorted((out / f"Norder{order}").glob("Dir*/Npix*.fits"))
+        assert paths, "no deepest tiles"
+        self.tiles, self.wants, self.oks, self.fars, xs, ys = [], [], [], [], [], []
+        for t in paths:
+            x, y, want, ok = oracle(data, wcs, tile_sky(order, int(t.stem[4:]), self.width, frame))
+            self.tiles.append(read_tile(t))
+            self.wants.append(want)
+            self.oks.append(ok)
+            self.fars.append(~np.isfinite(x) | (x < -2) | (y < -2) | (x > w + 1) | (y > h + 1))
+            xs.append(x[ok])
+            ys.append(y[ok])
+        self.x, self.y = np.concatenate(xs), np.concatenate(ys)
+        assert self.x.size > 1000
+        at = [self.y, self.x]
+        self.grad = np.abs(ndimage.map_coordinates(gx, at, order=1)) + np.abs(ndimage.map_coordinates(gy, at, order=1))
+
+    def judge(self, tiles=None, wants=None) -> list[str]:
+        return judge(self.tiles if tiles is None else tiles, self.wants if wants is None else wants, self.oks,
+                     self.fars, self.grad)
+
+
 @pytest.mark.parametrize("rel,hdu,frame", CASES, ids=[f"{c[0].split('/')[-1]}-{c[2]}" for c in CASES])
 def test_deepest_tiles_match_astropy_bilinear(rel, hdu, frame, shared_data, hipsgen_bin, tmp_path):
-    src = shared_data / rel
-    out = tmp_path / "hips"
-    cmd = [str(hipsgen_bin), "tiles", "--input", str(src), "--out", str(out), "--frame", frame, "--tile-width", "256"]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    props = properties(out)
-    order = int(props["hips_order"])
-    width = int(props["hips_tile_width"])
-    data, wcs, _ = load_input(src, hdu)
-    h, w = data.shape
-    filled = np.where(np.isfinite(data), data, 0.0)
-    gy, gx = np.gradient(filled)
-    paths = sorted((out / f"Norder{order}").glob("Dir*/Npix*.fits"))
-    assert paths, "no deepest tiles"
-    tiles, wants, oks, fars, xs, ys = [], [], [], [], [], []
-    for t in paths:
-        sky = tile_sky(order, int(t.stem[4:]), width, frame)
-        x, y, want, ok = bilinear_oracle(data, wcs, sky)
-        tiles.append(read_tile(t))
-        wants.append(want)
-        oks.append(ok)
-        fars.append(~np.isfinite(x) | (x < -2) | (y < -2) | (x > w + 1) | (y > h + 1))
-        xs.append(x[ok])
-        ys.append(y[ok])
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    assert x.size > 1000
-    assert sum(int(f.sum()) for f in fars) > 0, "no tile pixel far outside the input to check blank"
-    grad = np.abs(ndimage.map_coordinates(gx, [y, x], order=1)) + np.abs(ndimage.map_coordinates(gy, [y, x], order=1))
-    assert not judge(tiles, wants, oks, fars, grad), judge(tiles, wants, oks, fars, grad)
+    c = Case(hipsgen_bin, shared_data / rel, hdu, frame, tmp_path / "hips", bilinear_oracle)
+    assert sum(int(f.sum()) for f in c.fars) > 0, "no tile pixel far outside the input to check blank"
+    assert not c.judge(), c.judge()
+    tiles, wants, oks, width, x, y, filled = c.tiles, c.wants, c.oks, c.width, c.x, c.y, c.filled
 
     # Negative controls: each must be rejected by the same judge.
     def oracle_moved(dx: float, dy: float) -> list:
@@ -120,7 +131,7 @@ def test_deepest_tiles_match_astropy_bilinear(rel, hdu, frame, shared_data, hips
         "a band of rows blanked": ([blank_band(t) for t in tiles], wants),
     }
     for name, (ts, ws) in controls.items():
-        assert judge(ts, ws, oks, fars, grad), f"negative control passed: {name}"
+        assert c.judge(ts, ws), f"negative control passed: {name}"
 
 
 INTERP_CASES = [(c, interp) for c in (CASES[0], CASES[2]) for interp in ("nearest", "lanczos3")]
@@ -133,30 +144,8 @@ def test_deepest_tiles_match_numpy_nearest_and_lanczos3(case, interp, shared_dat
     from hips_oracle import sampled_oracle
 
     rel, hdu, frame = case
-    src = shared_data / rel
-    out = tmp_path / "hips"
-    cmd = [str(hipsgen_bin), "tiles", "--input", str(src), "--out", str(out), "--frame", frame, "--tile-width", "256",
-           "--interp", interp]
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    props = properties(out)
-    order, width = int(props["hips_order"]), int(props["hips_tile_width"])
-    data, wcs, _ = load_input(src, hdu)
-    h, w = data.shape
-    filled = np.where(np.isfinite(data), data, 0.0)
-    gy, gx = np.gradient(filled)
-    tiles, wants, oks, fars, xs, ys = [], [], [], [], [], []
-    for t in sorted((out / f"Norder{order}").glob("Dir*/Npix*.fits")):
-        sky = tile_sky(order, int(t.stem[4:]), width, frame)
-        x, y, want, ok = sampled_oracle(data, wcs, sky, interp)
-        tiles.append(read_tile(t))
-        wants.append(want)
-        oks.append(ok)
-        fars.append(~np.isfinite(x) | (x < -2) | (y < -2) | (x > w + 1) | (y > h + 1))
-        xs.append(x[ok])
-        ys.append(y[ok])
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    assert x.size > 1000
-    grad = np.abs(ndimage.map_coordinates(gx, [y, x], order=1)) + np.abs(ndimage.map_coordinates(gy, [y, x], order=1))
-    assert not judge(tiles, wants, oks, fars, grad), judge(tiles, wants, oks, fars, grad)
-    shifted = [np.roll(wt, 4, axis=1) for wt in wants]
-    assert judge(tiles, shifted, oks, fars, grad), "negative control passed: oracle shifted"
+    c = Case(hipsgen_bin, shared_data / rel, hdu, frame, tmp_path / "hips",
+             lambda data, wcs, sky: sampled_oracle(data, wcs, sky, interp), ("--interp", interp))
+    assert not c.judge(), c.judge()
+    shifted = [np.roll(wt, 4, axis=1) for wt in c.wants]
+    assert c.judge(wants=shifted), "negative control passed: oracle shifted"

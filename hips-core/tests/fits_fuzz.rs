@@ -5,23 +5,11 @@
 
 mod fits_support;
 
+use fits_support::Rng;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use hips_core::fits::{read_image_f32, read_image_i64, read_region_f32, read_region_i64, scan_hdus, MemSource};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Run every reader on `bytes`; returns whether the scan succeeded. Panics propagate to the caller's catch_unwind.
 fn exercise(bytes: Vec<u8>) -> bool {

@@ -6,26 +6,14 @@
 
 mod fits_support;
 
+use fits_support::Rng;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use hips_core::coadd::Coadd;
 use hips_core::cutout::Shape;
 use hips_core::fits::MemSource;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Header positions (byte offsets of cards) of every card with one of `keys`, in the first `blocks` blocks.
 fn cards_with(bytes: &[u8], keys: &[&str], blocks: usize) -> Vec<usize> {

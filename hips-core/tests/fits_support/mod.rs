@@ -56,3 +56,20 @@ pub(crate) fn real_fits_files() -> Vec<PathBuf> {
     assert!(v.len() >= 10, "expected the real FITS files under {}, found {}", data_dir().display(), v.len());
     v
 }
+
+/// A deterministic xorshift generator for the fuzz harnesses (same seed, same cases on every machine).
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
