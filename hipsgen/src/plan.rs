@@ -38,7 +38,7 @@ pub struct Plan {
 }
 
 /// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs. Directories contribute their `*.fits`,
-/// `*.fit` and `*.fts` files, recursively. Local paths are made absolute and real (links and `..` resolved), so the
+/// `*.fit` and `*.fts` files (and their `.gz`), recursively. Local paths are made absolute and real (links and `..` resolved), so the
 /// progenitor index names files that can be opened from anywhere (hipsserve renders on-demand tiles and cutouts from
 /// them).
 ///
@@ -51,7 +51,7 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, Error> {
         if hips_core::storage::is_url(i) {
             out.push(i.clone());
         } else if std::path::Path::new(i).is_dir() {
-            for pat in ["**/*.fits", "**/*.fit", "**/*.fts"] {
+            for pat in ["**/*.fits", "**/*.fit", "**/*.fts", "**/*.fits.gz", "**/*.fit.gz", "**/*.fts.gz"] {
                 let p = format!("{}/{pat}", i.trim_end_matches('/'));
                 for e in glob::glob(&p).map_err(|e| err(&p, e.to_string()))? {
                     out.push(e.map_err(|e| err(&p, e.to_string()))?.to_string_lossy().into_owned());

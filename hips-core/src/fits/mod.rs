@@ -5,6 +5,7 @@
 //! - [`write`]: card formatting and complete image HDUs with checksums.
 
 pub mod error;
+pub mod gzip;
 pub mod header;
 pub mod read;
 pub mod source;

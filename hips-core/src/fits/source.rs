@@ -81,6 +81,16 @@ impl FileSource {
         }
         Ok(FileSource { name, len: meta.len(), file })
     }
+
+    /// A source over an open file (e.g. an unnamed spool), called `name` in errors.
+    ///
+    /// # Errors
+    /// When the file's size cannot be read.
+    pub fn from_file(name: impl Into<String>, file: File) -> Result<FileSource, FitsError> {
+        let name = name.into();
+        let len = file.metadata().map_err(|source| FitsError::Io { name: name.clone(), source })?.len();
+        Ok(FileSource { name, len, file })
+    }
 }
 
 impl ByteSource for FileSource {
@@ -217,11 +227,19 @@ impl ByteSource for MemSource {
 }
 
 /// Open a local path (or `file://` URL) as a [`FileSource`], or an object-store URL (`s3://bucket/key`, `gs://`, `az://`,
-/// `memory://`, `http(s)://`) as a [`StoreSource`] on the parent location.
+/// `memory://`, `http(s)://`) as a [`StoreSource`] on the parent location. A gzip-compressed source is decompressed
+/// into a spool file first ([`super::gzip`]).
 ///
 /// # Errors
-/// When the file cannot be opened, or the URL has no object key or its store cannot be configured.
+/// When the file cannot be opened, or the URL has no object key or its store cannot be configured, or a gzip stream
+/// is broken or too large.
 pub fn open_source(path_or_url: &str) -> Result<Arc<dyn ByteSource>, FitsError> {
+    let src = open_raw(path_or_url)?;
+    super::gzip::gunzip_if_needed(src, super::gzip::max_spool_bytes())
+}
+
+/// [`open_source`] without the gzip check.
+fn open_raw(path_or_url: &str) -> Result<Arc<dyn ByteSource>, FitsError> {
     if !is_url(path_or_url) {
         let path = path_or_url.strip_prefix("file://").unwrap_or(path_or_url);
         return Ok(Arc::new(FileSource::open(path)?));
