@@ -89,7 +89,7 @@ impl FileSource {
     pub fn from_file(name: impl Into<String>, file: File) -> Result<FileSource, FitsError> {
         let name = name.into();
         let len = file.metadata().map_err(|source| FitsError::Io { name: name.clone(), source })?.len();
-        Ok(FileSource { name, len, file })
+        Ok(FileSource { name, file, len })
     }
 }
 
