@@ -113,7 +113,7 @@ mod tests {
         let zeros = gz(&vec![0u8; 1 << 20]);
         let e = gunzip_if_needed(Arc::new(MemSource::new("bomb.fits.gz", zeros)), 1000).expect_err("bounded");
         assert!(e.to_string().contains("bomb.fits.gz") && e.to_string().contains("inflates beyond 1000"), "{e}");
-        let mut cut = gz(&[7u8; 100_000]);
+        let mut cut = gz(&vec![7u8; 100_000]);
         cut.truncate(cut.len() / 2);
         let e = gunzip_if_needed(Arc::new(MemSource::new("cut.fits.gz", cut)), 1 << 30).expect_err("truncated");
         assert!(e.to_string().contains("cut.fits.gz") && e.to_string().contains("gzip"), "{e}");
