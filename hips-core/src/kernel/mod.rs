@@ -162,6 +162,16 @@ pub fn render_tile_in(
             Err(e) => on_error(i, e),
         }
     }
+    // The variances only where several coadds reach the tile (a single one is sampled straight into the tile).
+    if reached.len() > 1 {
+        reached.retain_mut(|(i, px)| match coadds[*i].read_variance(px) {
+            Ok(()) => true,
+            Err(e) => {
+                on_error(*i, e);
+                false
+            }
+        });
+    }
     let mut used = Vec::new();
     if let [(i, px)] = reached.as_slice() {
         let mut out = vec![f32::NAN; w * w];
@@ -190,14 +200,14 @@ pub fn render_tile_in(
     (ws.acc.finish(), used)
 }
 
-/// The coadd pixels a tile needs (its positions' bounding box plus the interpolation margin), read by byte range;
-/// `None` when the tile does not reach the image.
+/// The coadd pixels a tile needs (its positions' bounding box plus the interpolation margin), read by byte range,
+/// without the variance; `None` when the tile does not reach the image.
 fn read_pixels(lattice: &Lattice, coadd: &Coadd, interp: Interp) -> Result<Option<CoaddPixels>, CoaddError> {
     let Some((x0, y0, x1, y1)) = lattice.bbox() else { return Ok(None) };
     let m = interp.margin();
-    // Clamp before converting so far-away positions cannot overflow; read_region clips to the image.
+    // Clamp before converting so far-away positions cannot overflow; read_region_image clips to the image.
     let lim = |v: f64, n: usize| v.clamp(-(m as f64) - 2.0, n as f64 + m as f64 + 2.0);
-    coadd.read_region(
+    coadd.read_region_image(
         lim(x0, coadd.width).floor() as i64 - m,
         lim(y0, coadd.height).floor() as i64 - m,
         lim(x1, coadd.width).ceil() as i64 + m,

@@ -63,18 +63,19 @@ impl Accumulator {
             }
             return;
         }
-        for (j, (&v, &var)) in vals.iter().zip(vars).enumerate() {
-            if v.is_nan() {
-                continue;
-            }
-            sum[j] += v;
-            n[j] += 1;
-            if var.is_nan() {
-                self.n_novar[i0 + j] += 1;
-            } else {
-                self.ivw_sum[i0 + j] += v / var;
-                self.ivw_w[i0 + j] += 1.0 / var;
-            }
+        // Branch-free (vectorises): a skipped value adds +0.0, which leaves every sum as it is (they start at +0.0
+        // and a sum of finite values is never -0.0), so the results are those of skipping it.
+        let len = vals.len();
+        let (ivw_sum, ivw_w) = (&mut self.ivw_sum[i0..i0 + len], &mut self.ivw_w[i0..i0 + len]);
+        let n_novar = &mut self.n_novar[i0..i0 + len];
+        for j in 0..len {
+            let (v, var) = (vals[j], vars[j]);
+            let (has, weighted) = (!v.is_nan(), !v.is_nan() && !var.is_nan());
+            sum[j] += if has { v } else { 0.0 };
+            n[j] += u32::from(has);
+            n_novar[j] += u32::from(has && var.is_nan());
+            ivw_sum[j] += if weighted { v / var } else { 0.0 };
+            ivw_w[j] += if weighted { 1.0 / var } else { 0.0 };
         }
     }
 
@@ -119,17 +120,21 @@ pub fn sample_lattice(
     let mut any = false;
     let mut vals = [f64::NAN; LATTICE];
     let mut vars = [f64::NAN; LATTICE];
-    // Bilinear rows fully inside a region without blanks need no per-pixel checks (the common case).
-    let clean = interp == Interp::Bilinear && !px.image.iter().any(|v| v.is_nan());
+    // Bilinear rows fully inside a region without blanks need no per-pixel checks (the common case). In a region
+    // with blanks, rows fully inside still skip the bounds checks and only test the four taps of each pixel; the
+    // arithmetic of each path is kept (bilerp for regions without blanks, apply4 weights otherwise), so tiles do not
+    // change by a bit.
+    let bilinear = interp == Interp::Bilinear;
+    let clean = bilinear && !px.image.iter().any(|v| v.is_nan());
     let (xmax, ymax) = (rw as f64 - 1.0, rh as f64 - 1.0);
     lattice.visit_rows(|ix, iy0, positions| {
         let n = positions.len();
-        let inside = clean
+        let inside = bilinear
             && positions.iter().all(|&(x, y)| {
                 let (rx, ry) = (x - ox, y - oy);
                 rx >= 0.0 && ry >= 0.0 && rx < xmax && ry < ymax
             });
-        if inside {
+        if inside && clean {
             for (b, &(x, y)) in positions.iter().enumerate() {
                 let (rx, ry) = (x - ox, y - oy);
                 // Inside the region (0 <= rx < rw - 1), so truncation is the floor and fits an i32; signed
@@ -151,14 +156,21 @@ pub fn sample_lattice(
             vars[b] = f64::NAN;
             let (rx, ry) = (x - ox, y - oy);
             // NaN positions fail every comparison in bilinear_fast and sample.
-            if interp == Interp::Bilinear {
-                if let Some((k, w)) = bilinear_fast(&px.image, rw, rh, rx, ry) {
-                    vals[b] = apply4(&px.image, k, rw, &w);
-                    if let Some(vp) = variance {
-                        vars[b] = valid_variance(apply4(vp, k, rw, &w));
-                    }
-                    continue;
+            let taps = if inside {
+                // As bilinear_fast, whose bounds checks the row has passed (truncation is the floor here).
+                let (x0, y0) = (rx as i32, ry as i32);
+                bilinear_taps(&px.image, y0 as usize * rw + x0 as usize, rw, rx - f64::from(x0), ry - f64::from(y0))
+            } else if bilinear {
+                bilinear_fast(&px.image, rw, rh, rx, ry)
+            } else {
+                None
+            };
+            if let Some((k, w)) = taps {
+                vals[b] = apply4(&px.image, k, rw, &w);
+                if let Some(vp) = variance {
+                    vars[b] = valid_variance(apply4(vp, k, rw, &w));
                 }
+                continue;
             }
             if !(rx.is_finite() && ry.is_finite()) {
                 continue;
@@ -277,12 +289,16 @@ fn bilinear_fast(img: &[f32], rw: usize, rh: usize, x: f64, y: f64) -> Option<(u
     if x0 < 0 || y0 < 0 || x0 + 1 >= rw as i64 || y0 + 1 >= rh as i64 {
         return None;
     }
-    let i = y0 as usize * rw + x0 as usize;
+    bilinear_taps(img, y0 as usize * rw + x0 as usize, rw, x - x0 as f64, y - y0 as f64)
+}
+
+/// Bilinear taps at top-left tap `i` and fractions (fx, fy) when the four taps are valid, `None` otherwise.
+#[inline(always)]
+fn bilinear_taps(img: &[f32], i: usize, rw: usize, fx: f64, fy: f64) -> Option<(usize, [f64; 4])> {
     let (a, b, c, d) = (img[i], img[i + 1], img[i + rw], img[i + rw + 1]);
     if a.is_nan() || b.is_nan() || c.is_nan() || d.is_nan() {
         return None;
     }
-    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
     Some((i, [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy]))
 }
 
