@@ -127,6 +127,7 @@ pub fn sample_lattice(
     let bilinear = interp == Interp::Bilinear;
     let clean = bilinear && !px.image.iter().any(|v| v.is_nan());
     let (xmax, ymax) = (rw as f64 - 1.0, rh as f64 - 1.0);
+    let (rwf, rhf) = (rw as f64, rh as f64);
     lattice.visit_rows(|ix, iy0, positions| {
         let n = positions.len();
         let inside = bilinear
@@ -155,7 +156,13 @@ pub fn sample_lattice(
             vals[b] = f64::NAN;
             vars[b] = f64::NAN;
             let (rx, ry) = (x - ox, y - oy);
-            // NaN positions fail every comparison in bilinear_fast and sample.
+            // Positions whose nearest pixel is outside the region (or NaN) sample nothing on any path: sample()
+            // rejects them by this very test (floor(h) < 0 iff h < 0, floor(h) >= n iff h >= n) and bilinear_fast
+            // needs 0 <= rx < rw - 1. Tiles that several coadds share are mostly outside each one's region.
+            let (hx, hy) = (rx + 0.5, ry + 0.5);
+            if !(hx >= 0.0 && hy >= 0.0 && hx < rwf && hy < rhf) {
+                continue;
+            }
             let taps = if inside {
                 // As bilinear_fast, whose bounds checks the row has passed (truncation is the floor here).
                 let (x0, y0) = (rx as i32, ry as i32);
