@@ -14,6 +14,8 @@ pub use crate::layout::tile::{encode_fits_tile, hpx_wcs_cards};
 pub use lattice::Lattice;
 pub use sample::{sample_lattice, Accumulator};
 
+use sample::Sampler;
+
 use crate::coadd::{Coadd, CoaddError, CoaddPixels};
 use crate::healpix::width_log2;
 use crate::wcs::{self, Frame, Wcs};
@@ -188,16 +190,29 @@ pub fn render_tile_in(
     // Inverse-variance sums only when some coadd has a variance plane (per pixel, a contributor without one
     // still turns that pixel into a plain mean).
     let ivw = reached.iter().any(|(_, px)| px.variance.is_some());
-    ws.acc.reset(w, ivw);
-    for (i, px) in &reached {
-        let acc = &mut ws.acc;
-        if sample_lattice(&ws.lattices[*i], px, interp, ivw, |ix, iy0, vals, vars| {
-            acc.add_row(ix * w + iy0, vals, vars);
-        }) {
-            used.push(*i);
+    // One band of tile rows (a lattice cell row) at a time, every coadd in turn: the band's accumulators stay in
+    // cache instead of streaming whole-tile arrays through memory once per coadd. Each pixel still adds its coadds
+    // in the same order, so the sums are the same.
+    let samplers: Vec<(usize, Sampler)> = reached.iter().map(|(i, px)| (*i, Sampler::new(px, interp, ivw))).collect();
+    let mut any = vec![false; samplers.len()];
+    let mut out = vec![f32::NAN; w * w];
+    let Some(&(first, _)) = samplers.first() else { return (out, used) };
+    let (step, cells) = (ws.lattices[first].step(), ws.lattices[first].cells());
+    for k in 0..cells {
+        let ix0 = k * step;
+        ws.acc.reset_rows(w, step.min(w - ix0), ivw);
+        for ((i, sampler), any) in samplers.iter().zip(any.iter_mut()) {
+            let acc = &mut ws.acc;
+            ws.lattices[*i].visit_cell_row(k, |ix, iy0, positions| {
+                *any |= sampler.row(ix, iy0, positions, &mut |ix, iy0, vals: &[f64], vars: &[f64]| {
+                    acc.add_row((ix - ix0) * w + iy0, vals, vars);
+                });
+            });
         }
+        ws.acc.finish_rows(ix0, &mut out);
     }
-    (ws.acc.finish(), used)
+    used.extend(samplers.iter().zip(&any).filter(|(_, a)| **a).map(|((i, _), _)| *i));
+    (out, used)
 }
 
 /// The coadd pixels a tile needs (its positions' bounding box plus the interpolation margin), read by byte range,

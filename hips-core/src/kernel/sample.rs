@@ -36,7 +36,13 @@ impl Accumulator {
 
     /// Empty the accumulators for a new W x W tile, reusing their memory.
     pub fn reset(&mut self, width: usize, ivw: bool) {
-        let n = width * width;
+        self.reset_rows(width, width, ivw);
+    }
+
+    /// Empty the accumulators for `rows` tile rows of width W (a band of a tile, see [`Accumulator::finish_rows`]),
+    /// reusing their memory; [`Accumulator::add_row`] indices are then relative to the band's first row.
+    pub fn reset_rows(&mut self, width: usize, rows: usize, ivw: bool) {
+        let n = width * rows;
         self.width = width;
         self.ivw = ivw;
         let m = if ivw { n } else { 0 };
@@ -84,10 +90,19 @@ impl Accumulator {
     pub fn finish(&self) -> Vec<f32> {
         let w = self.width;
         let mut out = vec![f32::NAN; w * w];
-        for ix in 0..w {
+        self.finish_rows(0, &mut out);
+        out
+    }
+
+    /// Write the band held (tile rows `ix0 ..`, see [`Accumulator::reset_rows`]) into the W x W tile `out` in FITS
+    /// array order; its pixels where nothing contributed are left as they are.
+    pub fn finish_rows(&self, ix0: usize, out: &mut [f32]) {
+        let w = self.width;
+        for r in 0..self.n.len() / w.max(1) {
+            let ix = ix0 + r;
             let row = &mut out[(w - 1 - ix) * w..(w - ix) * w];
             for (iy, o) in row.iter_mut().enumerate() {
-                let i = ix * w + iy;
+                let i = r * w + iy;
                 if self.n[i] == 0 {
                     continue;
                 }
@@ -99,7 +114,6 @@ impl Accumulator {
                 *o = v as f32;
             }
         }
-        out
     }
 }
 
@@ -114,22 +128,56 @@ pub fn sample_lattice(
     with_variance: bool,
     mut sink: impl FnMut(usize, usize, &[f64], &[f64]),
 ) -> bool {
-    let (ox, oy) = (px.x0 as f64, px.y0 as f64);
-    let (rw, rh) = (px.width, px.height);
-    let variance = px.variance.as_deref().filter(|_| with_variance);
+    let sampler = Sampler::new(px, interp, with_variance);
     let mut any = false;
-    let mut vals = [f64::NAN; LATTICE];
-    let mut vars = [f64::NAN; LATTICE];
-    // Bilinear rows fully inside a region without blanks need no per-pixel checks (the common case). In a region
-    // with blanks, rows fully inside still skip the bounds checks and only test the four taps of each pixel; the
-    // arithmetic of each path is kept (bilerp for regions without blanks, apply4 weights otherwise), so tiles do not
-    // change by a bit.
-    let bilinear = interp == Interp::Bilinear;
-    let clean = bilinear && !px.image.iter().any(|v| v.is_nan());
-    let (xmax, ymax) = (rw as f64 - 1.0, rh as f64 - 1.0);
-    let (rwf, rhf) = (rw as f64, rh as f64);
-    lattice.visit_rows(|ix, iy0, positions| {
+    lattice.visit_rows(|ix, iy0, positions| any |= sampler.row(ix, iy0, positions, &mut sink));
+    any
+}
+
+/// Samples one coadd's pixels, a row of positions at a time (what [`sample_lattice`] does for a whole lattice).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sampler<'a> {
+    px: &'a CoaddPixels,
+    variance: Option<&'a [f32]>,
+    interp: Interp,
+    bilinear: bool,
+    /// Bilinear without blanks in the region: rows fully inside need no per-pixel checks.
+    clean: bool,
+}
+
+impl<'a> Sampler<'a> {
+    pub(super) fn new(px: &'a CoaddPixels, interp: Interp, with_variance: bool) -> Self {
+        let bilinear = interp == Interp::Bilinear;
+        Sampler {
+            px,
+            variance: px.variance.as_deref().filter(|_| with_variance),
+            interp,
+            bilinear,
+            clean: bilinear && !px.image.iter().any(|v| v.is_nan()),
+        }
+    }
+
+    /// Sample the positions of tile pixels (ix, iy0 ..) and give them to `sink` (see [`sample_lattice`]) unless
+    /// none was sampled; returns whether any was.
+    ///
+    /// Bilinear rows fully inside a region without blanks need no per-pixel checks (the common case). In a region
+    /// with blanks, rows fully inside still skip the bounds checks and only test the four taps of each pixel; the
+    /// arithmetic of each path is kept (bilerp for regions without blanks, apply4 weights otherwise), so tiles do
+    /// not change by a bit.
+    #[inline]
+    pub(super) fn row(
+        &self,
+        ix: usize,
+        iy0: usize,
+        positions: &[(f64, f64)],
+        sink: &mut impl FnMut(usize, usize, &[f64], &[f64]),
+    ) -> bool {
         let n = positions.len();
+        let (px, variance, interp, bilinear, clean) = (self.px, self.variance, self.interp, self.bilinear, self.clean);
+        let (ox, oy, rw, rh) = (px.x0 as f64, px.y0 as f64, px.width, px.height);
+        let (xmax, ymax, rwf, rhf) = (rw as f64 - 1.0, rh as f64 - 1.0, rw as f64, rh as f64);
+        let mut vals = [f64::NAN; LATTICE];
+        let mut vars = [f64::NAN; LATTICE];
         let inside = bilinear
             && positions.iter().all(|&(x, y)| {
                 let (rx, ry) = (x - ox, y - oy);
@@ -148,9 +196,8 @@ pub fn sample_lattice(
                     vars[b] = valid_variance(bilerp(vp, i, rw, fx, fy));
                 }
             }
-            any = true;
             sink(ix, iy0, &vals[..n], &vars[..n]);
-            return;
+            return true;
         }
         for (b, &(x, y)) in positions.iter().enumerate() {
             vals[b] = f64::NAN;
@@ -189,12 +236,12 @@ pub fn sample_lattice(
                 }
             }
         }
-        if vals[..n].iter().any(|v| !v.is_nan()) {
-            any = true;
+        let any = vals[..n].iter().any(|v| !v.is_nan());
+        if any {
             sink(ix, iy0, &vals[..n], &vars[..n]);
         }
-    });
-    any
+        any
+    }
 }
 
 /// Bilinear value of `plane` between taps `i`, `i + 1`, `i + rw`, `i + rw + 1` at fractions (fx, fy).
