@@ -248,6 +248,17 @@ impl Coadd {
     /// # Errors
     /// When the bytes cannot be read or decoded.
     pub fn read_region(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> Result<Option<CoaddPixels>, CoaddError> {
+        let Some(mut px) = self.read_region_image(x0, y0, x1, y1)? else { return Ok(None) };
+        self.read_variance(&mut px)?;
+        Ok(Some(px))
+    }
+
+    /// [`Coadd::read_region`] without the variance plane (`variance` is `None`; [`Coadd::read_variance`] adds it):
+    /// a region that only one coadd reaches is sampled without it.
+    ///
+    /// # Errors
+    /// When the bytes cannot be read or decoded.
+    pub fn read_region_image(&self, x0: i64, y0: i64, x1: i64, y1: i64) -> Result<Option<CoaddPixels>, CoaddError> {
         let cx0 = x0.max(0) as usize;
         let cy0 = y0.max(0) as usize;
         let cx1 = (x1.min(self.width as i64 - 1)).max(-1);
@@ -259,26 +270,27 @@ impl Coadd {
         let src = self.source.as_ref();
         let mut image = fits::read_region_f32(src, &self.image, cx0, cy0, w, h)?.data;
         if let (Some(m), true) = (&self.mask, self.no_data_bits != 0) {
-            let (_, _, mask) = fits::read_region_i64(src, m, cx0, cy0, w, h)?;
-            for (v, m) in image.iter_mut().zip(&mask) {
-                if m & self.no_data_bits != 0 {
-                    *v = f32::NAN;
-                }
+            // The NO_DATA test runs as the mask is decoded (no widened copy of the mask is kept).
+            fits::blank_masked_region(src, m, (cx0, cy0, w, h), self.no_data_bits, &mut image)?;
+        }
+        Ok(Some(CoaddPixels { x0: cx0, y0: cy0, width: w, height: h, image, variance: None }))
+    }
+
+    /// Read the variance of the region of `px` (from [`Coadd::read_region_image`]) into `px.variance`, NaN where it
+    /// is not positive and finite or the image is NaN; nothing when the coadd has no variance plane.
+    ///
+    /// # Errors
+    /// When the bytes cannot be read or decoded.
+    pub fn read_variance(&self, px: &mut CoaddPixels) -> Result<(), CoaddError> {
+        let Some(v) = &self.variance else { return Ok(()) };
+        let mut var = fits::read_region_f32(self.source.as_ref(), v, px.x0, px.y0, px.width, px.height)?.data;
+        for (x, img) in var.iter_mut().zip(&px.image) {
+            if !(x.is_finite() && *x > 0.0) || img.is_nan() {
+                *x = f32::NAN;
             }
         }
-        let variance = match &self.variance {
-            Some(v) => {
-                let mut var = fits::read_region_f32(src, v, cx0, cy0, w, h)?.data;
-                for (x, img) in var.iter_mut().zip(&image) {
-                    if !(x.is_finite() && *x > 0.0) || img.is_nan() {
-                        *x = f32::NAN;
-                    }
-                }
-                Some(var)
-            }
-            None => None,
-        };
-        Ok(Some(CoaddPixels { x0: cx0, y0: cy0, width: w, height: h, image, variance }))
+        px.variance = Some(var);
+        Ok(())
     }
 
     /// The image outline in `frame` as (lon, lat) degrees: points along the pixel-edge border, `per_side` per side,

@@ -88,6 +88,18 @@ pub struct Builder<'a> {
     sampled: Mutex<HashMap<u64, Option<Built>>>,
 }
 
+impl std::fmt::Debug for Builder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("order", &self.plan.order)
+            .field("deepest_tiles", &self.plan.tiles.len())
+            .field("opts", &self.opts)
+            .field("rendered", &self.rendered)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
 fn checkpoint_key(npix: u64) -> String {
     format!("{STATE_DIR}/Norder{CHECKPOINT_ORDER}/Npix{npix}.json")
 }

@@ -6,6 +6,8 @@
 //! script (defines `window.A`) and the npm package's ES module (`export default A`): the page loads it as a classic
 //! script first and falls back to `import()`.
 
+use std::fmt::Write as _;
+
 use crate::properties::Properties;
 
 /// The CDS CDN location of Aladin Lite v3.
@@ -41,7 +43,7 @@ fn js_string(s: &str) -> String {
             '>' => out.push_str("\\u003e"),
             '&' => out.push_str("\\u0026"),
             c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }

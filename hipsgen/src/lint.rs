@@ -76,9 +76,7 @@ pub fn lint(store: &Store, max_decoded: usize) -> Result<LintReport, Error> {
         r.errors.push("properties: missing".into());
         return Ok(r);
     };
-    let text = if let Ok(t) = String::from_utf8(text.to_vec()) {
-        t
-    } else {
+    let Ok(text) = String::from_utf8(text.to_vec()) else {
         r.errors.push("properties: not UTF-8".into());
         return Ok(r);
     };

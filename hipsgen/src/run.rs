@@ -174,7 +174,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         tracing::error!("skipping input: {}", s.reason);
     }
     let plan = Plan::new(coadds, std::mem::take(&mut skipped), job.order, job.tile_width, frame)?;
-    skipped = plan.skipped.clone();
+    skipped.clone_from(&plan.skipped);
     tracing::info!(order = plan.order, deepest_tiles = plan.tiles.len(), coadds = plan.coadds.len(), "planned");
     let (creation_date, trust_checkpoints) = record_run(&store, job, &plan)?;
 

@@ -52,6 +52,7 @@ fn extremes(data: &[f32]) -> (f32, f32) {
 
 /// Statistics of a set of tiles.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[allow(clippy::unsafe_derive_deserialize, reason = "the only unsafe code is inside std's thread_local! macro")]
 pub struct Stats {
     /// Sparse histogram: (bin, count), sorted by bin.
     hist: Vec<(u32, u64)>,

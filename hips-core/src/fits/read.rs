@@ -519,33 +519,7 @@ pub fn read_region_i64(
     w: usize,
     h: usize,
 ) -> Result<(usize, usize, Vec<i64>), FitsError> {
-    check_image(src, hdu)?;
-    if hdu.bitpix < 0 {
-        return Err(FitsError::UnsupportedBitpix {
-            name: src.name().into(),
-            hdu: hdu.label(),
-            bitpix: i64::from(hdu.bitpix),
-            reason: ": an integer image was expected".into(),
-        });
-    }
-    let s = scaling(src, hdu)?;
-    let bad = |key: &str, reason: &str| FitsError::BadValue {
-        name: src.name().into(),
-        hdu: hdu.label(),
-        key: key.into(),
-        reason: reason.into(),
-    };
-    if s.bscale != 1.0 {
-        return Err(bad("BSCALE", "integer reads need BSCALE = 1"));
-    }
-    let bzero = match hdu.header.get_i64("BZERO") {
-        Some(z) if hdu.bitpix == 64 || z.unsigned_abs() <= 1 << 62 => z,
-        Some(_) => return Err(bad("BZERO", "out of range for the data type")),
-        None if s.bzero == 0.0 => 0,
-        None => {
-            return Err(bad("BZERO", "integer reads need an integral BZERO (unsigned 64-bit data is not supported)"))
-        }
-    };
+    let bzero = integer_bzero(src, hdu)?;
     let mut data: Vec<i64> = Vec::new();
     let mut reserved = false;
     let mut overflow: Option<i64> = None;
@@ -577,4 +551,89 @@ pub fn read_region_i64(
         return Err(FitsError::Overflow { name: src.name().into(), hdu: hdu.label(), value, bzero });
     }
     Ok((w, h, data))
+}
+
+/// The checks of an exact integer read (an integer image, BSCALE 1, an integral BZERO in range); returns BZERO.
+fn integer_bzero(src: &dyn ByteSource, hdu: &Hdu) -> Result<i64, FitsError> {
+    check_image(src, hdu)?;
+    if hdu.bitpix < 0 {
+        return Err(FitsError::UnsupportedBitpix {
+            name: src.name().into(),
+            hdu: hdu.label(),
+            bitpix: i64::from(hdu.bitpix),
+            reason: ": an integer image was expected".into(),
+        });
+    }
+    let s = scaling(src, hdu)?;
+    let bad = |key: &str, reason: &str| FitsError::BadValue {
+        name: src.name().into(),
+        hdu: hdu.label(),
+        key: key.into(),
+        reason: reason.into(),
+    };
+    if s.bscale != 1.0 {
+        return Err(bad("BSCALE", "integer reads need BSCALE = 1"));
+    }
+    match hdu.header.get_i64("BZERO") {
+        Some(z) if hdu.bitpix == 64 || z.unsigned_abs() <= 1 << 62 => Ok(z),
+        Some(_) => Err(bad("BZERO", "out of range for the data type")),
+        None if s.bzero == 0.0 => Ok(0),
+        None => Err(bad("BZERO", "integer reads need an integral BZERO (unsigned 64-bit data is not supported)")),
+    }
+}
+
+/// Set `image[i]` (the region `x0..x0+w`, `y0..y0+h` row-major, as from [`read_region_f32`]) to NaN wherever the
+/// integer mask `hdu` (read exactly, as [`read_region_i64`]) has one of `bits` set. The mask is tested as it is
+/// decoded: no copy of it is kept.
+///
+/// `image` should be `w * h` long; pixels past its end are not tested.
+///
+/// # Errors
+/// As [`read_region_i64`].
+pub fn blank_masked_region(
+    src: &dyn ByteSource,
+    hdu: &Hdu,
+    (x0, y0, w, h): (usize, usize, usize, usize),
+    bits: i64,
+    image: &mut [f32],
+) -> Result<(), FitsError> {
+    let bzero = integer_bzero(src, hdu)?;
+    let mut pos = 0;
+    let mut overflow: Option<i64> = None;
+    for_region_bytes(src, hdu, (x0, y0, w, h), |raw| {
+        let bpp = (hdu.bitpix.unsigned_abs() / 8) as usize;
+        let n = raw.len() / bpp;
+        let out = image.get_mut(pos.min(image.len())..(pos + n).min(image.len())).unwrap_or_default();
+        pos += n;
+        let blank = |o: &mut f32, v: i64| {
+            if v & bits != 0 {
+                *o = f32::NAN;
+            }
+        };
+        match hdu.bitpix {
+            8 => out.iter_mut().zip(raw).for_each(|(o, &v)| blank(o, i64::from(v) + bzero)),
+            16 => out
+                .iter_mut()
+                .zip(raw.chunks_exact(2))
+                .for_each(|(o, c)| blank(o, i64::from(i16::from_be_bytes([c[0], c[1]])) + bzero)),
+            32 => out
+                .iter_mut()
+                .zip(raw.chunks_exact(4))
+                .for_each(|(o, c)| blank(o, i64::from(i32::from_be_bytes([c[0], c[1], c[2], c[3]])) + bzero)),
+            _ => {
+                for (o, c) in out.iter_mut().zip(raw.chunks_exact(8)) {
+                    let v = i64::from_be_bytes(c.try_into().unwrap_or([0; 8]));
+                    match v.checked_add(bzero) {
+                        Some(r) => blank(o, r),
+                        None => overflow = Some(v),
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(value) = overflow {
+        return Err(FitsError::Overflow { name: src.name().into(), hdu: hdu.label(), value, bzero });
+    }
+    Ok(())
 }

@@ -107,30 +107,48 @@ impl Lattice {
     /// the WCS cannot map a point, for every tile pixel: one row of a lattice cell (n = the lattice step) at a time.
     #[inline]
     pub fn visit_rows(&self, mut row: impl FnMut(usize, usize, &[(f64, f64)])) {
+        for k in 0..self.cells {
+            self.visit_cell_row(k, &mut row);
+        }
+    }
+
+    /// Lattice step (tile pixels per cell side).
+    #[must_use]
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// Cells per tile side.
+    #[must_use]
+    pub fn cells(&self) -> usize {
+        self.cells
+    }
+
+    /// [`Lattice::visit_rows`] for the tile rows `k * step .. (k + 1) * step` only (cell row `k`), in the same order.
+    #[inline]
+    pub fn visit_cell_row(&self, k: usize, mut row: impl FnMut(usize, usize, &[(f64, f64)])) {
         let (s, cells) = (self.step, self.cells);
         let sf = s as f64;
         let mut buf = [(f64::NAN, f64::NAN); LATTICE];
         let frac: [f64; LATTICE] = std::array::from_fn(|b| (b as f64 + 0.5) / sf);
-        for k in 0..cells {
-            for l in 0..cells {
-                let base = self.cell[k * cells + l];
-                if base == INTERPOLATED {
-                    let [p00, p10, p01, p11] = self.corners(k, l);
-                    for (a, &fa) in frac.iter().enumerate().take(s) {
-                        // Positions along the cell's l-edges at this a; linear in b between them.
-                        let (lx, ly) = (p00.0 + (p10.0 - p00.0) * fa, p00.1 + (p10.1 - p00.1) * fa);
-                        let (rx, ry) = (p01.0 + (p11.0 - p01.0) * fa, p01.1 + (p11.1 - p01.1) * fa);
-                        let (dx, dy) = (rx - lx, ry - ly);
-                        for (p, &fb) in buf.iter_mut().zip(&frac).take(s) {
-                            *p = (lx + dx * fb, ly + dy * fb);
-                        }
-                        row(k * s + a, l * s, &buf[..s]);
+        for l in 0..cells {
+            let base = self.cell[k * cells + l];
+            if base == INTERPOLATED {
+                let [p00, p10, p01, p11] = self.corners(k, l);
+                for (a, &fa) in frac.iter().enumerate().take(s) {
+                    // Positions along the cell's l-edges at this a; linear in b between them.
+                    let (lx, ly) = (p00.0 + (p10.0 - p00.0) * fa, p00.1 + (p10.1 - p00.1) * fa);
+                    let (rx, ry) = (p01.0 + (p11.0 - p01.0) * fa, p01.1 + (p11.1 - p01.1) * fa);
+                    let (dx, dy) = (rx - lx, ry - ly);
+                    for (p, &fb) in buf.iter_mut().zip(&frac).take(s) {
+                        *p = (lx + dx * fb, ly + dy * fb);
                     }
-                } else {
-                    let cell = &self.exact[base as usize..base as usize + s * s];
-                    for (a, positions) in cell.chunks_exact(s).enumerate() {
-                        row(k * s + a, l * s, positions);
-                    }
+                    row(k * s + a, l * s, &buf[..s]);
+                }
+            } else {
+                let cell = &self.exact[base as usize..base as usize + s * s];
+                for (a, positions) in cell.chunks_exact(s).enumerate() {
+                    row(k * s + a, l * s, positions);
                 }
             }
         }

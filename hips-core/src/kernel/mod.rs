@@ -14,6 +14,8 @@ pub use crate::layout::tile::{encode_fits_tile, hpx_wcs_cards};
 pub use lattice::Lattice;
 pub use sample::{sample_lattice, Accumulator};
 
+use sample::Sampler;
+
 use crate::coadd::{Coadd, CoaddError, CoaddPixels};
 use crate::healpix::width_log2;
 use crate::wcs::{Frame, Wcs};
@@ -161,6 +163,16 @@ pub fn render_tile_in(
             Err(e) => on_error(i, e),
         }
     }
+    // The variances only where several coadds reach the tile (a single one is sampled straight into the tile).
+    if reached.len() > 1 {
+        reached.retain_mut(|(i, px)| match coadds[*i].read_variance(px) {
+            Ok(()) => true,
+            Err(e) => {
+                on_error(*i, e);
+                false
+            }
+        });
+    }
     let mut used = Vec::new();
     if let [(i, px)] = reached.as_slice() {
         let mut out = vec![f32::NAN; w * w];
@@ -177,26 +189,39 @@ pub fn render_tile_in(
     // Inverse-variance sums only when some coadd has a variance plane (per pixel, a contributor without one
     // still turns that pixel into a plain mean).
     let ivw = reached.iter().any(|(_, px)| px.variance.is_some());
-    ws.acc.reset(w, ivw);
-    for (i, px) in &reached {
-        let acc = &mut ws.acc;
-        if sample_lattice(&ws.lattices[*i], px, interp, ivw, |ix, iy0, vals, vars| {
-            acc.add_row(ix * w + iy0, vals, vars);
-        }) {
-            used.push(*i);
+    // One band of tile rows (a lattice cell row) at a time, every coadd in turn: the band's accumulators stay in
+    // cache instead of streaming whole-tile arrays through memory once per coadd. Each pixel still adds its coadds
+    // in the same order, so the sums are the same.
+    let samplers: Vec<(usize, Sampler)> = reached.iter().map(|(i, px)| (*i, Sampler::new(px, interp, ivw))).collect();
+    let mut any = vec![false; samplers.len()];
+    let mut out = vec![f32::NAN; w * w];
+    let Some(&(first, _)) = samplers.first() else { return (out, used) };
+    let (step, cells) = (ws.lattices[first].step(), ws.lattices[first].cells());
+    for k in 0..cells {
+        let ix0 = k * step;
+        ws.acc.reset_rows(w, step.min(w - ix0), ivw);
+        for ((i, sampler), any) in samplers.iter().zip(any.iter_mut()) {
+            let acc = &mut ws.acc;
+            ws.lattices[*i].visit_cell_row(k, |ix, iy0, positions| {
+                *any |= sampler.row(ix, iy0, positions, &mut |ix, iy0, vals: &[f64], vars: &[f64]| {
+                    acc.add_row((ix - ix0) * w + iy0, vals, vars);
+                });
+            });
         }
+        ws.acc.finish_rows(ix0, &mut out);
     }
-    (ws.acc.finish(), used)
+    used.extend(samplers.iter().zip(&any).filter(|(_, a)| **a).map(|((i, _), _)| *i));
+    (out, used)
 }
 
-/// The coadd pixels a tile needs (its positions' bounding box plus the interpolation margin), read by byte range;
-/// `None` when the tile does not reach the image.
+/// The coadd pixels a tile needs (its positions' bounding box plus the interpolation margin), read by byte range,
+/// without the variance; `None` when the tile does not reach the image.
 fn read_pixels(lattice: &Lattice, coadd: &Coadd, interp: Interp) -> Result<Option<CoaddPixels>, CoaddError> {
     let Some((x0, y0, x1, y1)) = lattice.bbox() else { return Ok(None) };
     let m = interp.margin();
-    // Clamp before converting so far-away positions cannot overflow; read_region clips to the image.
+    // Clamp before converting so far-away positions cannot overflow; read_region_image clips to the image.
     let lim = |v: f64, n: usize| v.clamp(-(m as f64) - 2.0, n as f64 + m as f64 + 2.0);
-    coadd.read_region(
+    coadd.read_region_image(
         lim(x0, coadd.width).floor() as i64 - m,
         lim(y0, coadd.height).floor() as i64 - m,
         lim(x1, coadd.width).ceil() as i64 + m,

@@ -36,7 +36,13 @@ impl Accumulator {
 
     /// Empty the accumulators for a new W x W tile, reusing their memory.
     pub fn reset(&mut self, width: usize, ivw: bool) {
-        let n = width * width;
+        self.reset_rows(width, width, ivw);
+    }
+
+    /// Empty the accumulators for `rows` tile rows of width W (a band of a tile, see [`Accumulator::finish_rows`]),
+    /// reusing their memory; [`Accumulator::add_row`] indices are then relative to the band's first row.
+    pub fn reset_rows(&mut self, width: usize, rows: usize, ivw: bool) {
+        let n = width * rows;
         self.width = width;
         self.ivw = ivw;
         let m = if ivw { n } else { 0 };
@@ -63,18 +69,19 @@ impl Accumulator {
             }
             return;
         }
-        for (j, (&v, &var)) in vals.iter().zip(vars).enumerate() {
-            if v.is_nan() {
-                continue;
-            }
-            sum[j] += v;
-            n[j] += 1;
-            if var.is_nan() {
-                self.n_novar[i0 + j] += 1;
-            } else {
-                self.ivw_sum[i0 + j] += v / var;
-                self.ivw_w[i0 + j] += 1.0 / var;
-            }
+        // Branch-free (vectorises): a skipped value adds +0.0, which leaves every sum as it is (they start at +0.0
+        // and a sum of finite values is never -0.0), so the results are those of skipping it.
+        let len = vals.len();
+        let (ivw_sum, ivw_w) = (&mut self.ivw_sum[i0..i0 + len], &mut self.ivw_w[i0..i0 + len]);
+        let n_novar = &mut self.n_novar[i0..i0 + len];
+        for j in 0..len {
+            let (v, var) = (vals[j], vars[j]);
+            let (has, weighted) = (!v.is_nan(), !v.is_nan() && !var.is_nan());
+            sum[j] += if has { v } else { 0.0 };
+            n[j] += u32::from(has);
+            n_novar[j] += u32::from(has && var.is_nan());
+            ivw_sum[j] += if weighted { v / var } else { 0.0 };
+            ivw_w[j] += if weighted { 1.0 / var } else { 0.0 };
         }
     }
 
@@ -83,10 +90,19 @@ impl Accumulator {
     pub fn finish(&self) -> Vec<f32> {
         let w = self.width;
         let mut out = vec![f32::NAN; w * w];
-        for ix in 0..w {
+        self.finish_rows(0, &mut out);
+        out
+    }
+
+    /// Write the band held (tile rows `ix0 ..`, see [`Accumulator::reset_rows`]) into the W x W tile `out` in FITS
+    /// array order; its pixels where nothing contributed are left as they are.
+    pub fn finish_rows(&self, ix0: usize, out: &mut [f32]) {
+        let w = self.width;
+        for r in 0..self.n.len() / w.max(1) {
+            let ix = ix0 + r;
             let row = &mut out[(w - 1 - ix) * w..(w - ix) * w];
             for (iy, o) in row.iter_mut().enumerate() {
-                let i = ix * w + iy;
+                let i = r * w + iy;
                 if self.n[i] == 0 {
                     continue;
                 }
@@ -98,7 +114,6 @@ impl Accumulator {
                 *o = v as f32;
             }
         }
-        out
     }
 }
 
@@ -113,23 +128,62 @@ pub fn sample_lattice(
     with_variance: bool,
     mut sink: impl FnMut(usize, usize, &[f64], &[f64]),
 ) -> bool {
-    let (ox, oy) = (px.x0 as f64, px.y0 as f64);
-    let (rw, rh) = (px.width, px.height);
-    let variance = px.variance.as_deref().filter(|_| with_variance);
+    let sampler = Sampler::new(px, interp, with_variance);
     let mut any = false;
-    let mut vals = [f64::NAN; LATTICE];
-    let mut vars = [f64::NAN; LATTICE];
-    // Bilinear rows fully inside a region without blanks need no per-pixel checks (the common case).
-    let clean = interp == Interp::Bilinear && !px.image.iter().any(|v| v.is_nan());
-    let (xmax, ymax) = (rw as f64 - 1.0, rh as f64 - 1.0);
-    lattice.visit_rows(|ix, iy0, positions| {
+    lattice.visit_rows(|ix, iy0, positions| any |= sampler.row(ix, iy0, positions, &mut sink));
+    any
+}
+
+/// Samples one coadd's pixels, a row of positions at a time (what [`sample_lattice`] does for a whole lattice).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sampler<'a> {
+    px: &'a CoaddPixels,
+    variance: Option<&'a [f32]>,
+    interp: Interp,
+    bilinear: bool,
+    /// Bilinear without blanks in the region: rows fully inside need no per-pixel checks.
+    clean: bool,
+}
+
+impl<'a> Sampler<'a> {
+    pub(super) fn new(px: &'a CoaddPixels, interp: Interp, with_variance: bool) -> Self {
+        let bilinear = interp == Interp::Bilinear;
+        Sampler {
+            px,
+            variance: px.variance.as_deref().filter(|_| with_variance),
+            interp,
+            bilinear,
+            clean: bilinear && !px.image.iter().any(|v| v.is_nan()),
+        }
+    }
+
+    /// Sample the positions of tile pixels (ix, iy0 ..) and give them to `sink` (see [`sample_lattice`]) unless
+    /// none was sampled; returns whether any was.
+    ///
+    /// Bilinear rows fully inside a region without blanks need no per-pixel checks (the common case). In a region
+    /// with blanks, rows fully inside still skip the bounds checks and only test the four taps of each pixel; the
+    /// arithmetic of each path is kept (bilerp for regions without blanks, apply4 weights otherwise), so tiles do
+    /// not change by a bit.
+    #[inline]
+    pub(super) fn row(
+        &self,
+        ix: usize,
+        iy0: usize,
+        positions: &[(f64, f64)],
+        sink: &mut impl FnMut(usize, usize, &[f64], &[f64]),
+    ) -> bool {
         let n = positions.len();
-        let inside = clean
+        let (px, variance, interp, bilinear, clean) = (self.px, self.variance, self.interp, self.bilinear, self.clean);
+        let (ox, oy, rw, rh) = (px.x0 as f64, px.y0 as f64, px.width, px.height);
+        let (xmax, ymax, rwf, rhf) = (rw as f64 - 1.0, rh as f64 - 1.0, rw as f64, rh as f64);
+        let mut vals = [f64::NAN; LATTICE];
+        let mut vars = [f64::NAN; LATTICE];
+        let inside = bilinear
             && positions.iter().all(|&(x, y)| {
                 let (rx, ry) = (x - ox, y - oy);
                 rx >= 0.0 && ry >= 0.0 && rx < xmax && ry < ymax
             });
-        if inside {
+        if inside && clean {
             for (b, &(x, y)) in positions.iter().enumerate() {
                 let (rx, ry) = (x - ox, y - oy);
                 // Inside the region (0 <= rx < rw - 1), so truncation is the floor and fits an i32; signed
@@ -142,23 +196,35 @@ pub fn sample_lattice(
                     vars[b] = valid_variance(bilerp(vp, i, rw, fx, fy));
                 }
             }
-            any = true;
             sink(ix, iy0, &vals[..n], &vars[..n]);
-            return;
+            return true;
         }
         for (b, &(x, y)) in positions.iter().enumerate() {
             vals[b] = f64::NAN;
             vars[b] = f64::NAN;
             let (rx, ry) = (x - ox, y - oy);
-            // NaN positions fail every comparison in bilinear_fast and sample.
-            if interp == Interp::Bilinear {
-                if let Some((k, w)) = bilinear_fast(&px.image, rw, rh, rx, ry) {
-                    vals[b] = apply4(&px.image, k, rw, &w);
-                    if let Some(vp) = variance {
-                        vars[b] = valid_variance(apply4(vp, k, rw, &w));
-                    }
-                    continue;
+            // Positions whose nearest pixel is outside the region (or NaN) sample nothing on any path: sample()
+            // rejects them by this very test (floor(h) < 0 iff h < 0, floor(h) >= n iff h >= n) and bilinear_fast
+            // needs 0 <= rx < rw - 1. Tiles that several coadds share are mostly outside each one's region.
+            let (hx, hy) = (rx + 0.5, ry + 0.5);
+            if !(hx >= 0.0 && hy >= 0.0 && hx < rwf && hy < rhf) {
+                continue;
+            }
+            let taps = if inside {
+                // As bilinear_fast, whose bounds checks the row has passed (truncation is the floor here).
+                let (x0, y0) = (rx as i32, ry as i32);
+                bilinear_taps(&px.image, y0 as usize * rw + x0 as usize, rw, rx - f64::from(x0), ry - f64::from(y0))
+            } else if bilinear {
+                bilinear_fast(&px.image, rw, rh, rx, ry)
+            } else {
+                None
+            };
+            if let Some((k, w)) = taps {
+                vals[b] = apply4(&px.image, k, rw, &w);
+                if let Some(vp) = variance {
+                    vars[b] = valid_variance(apply4(vp, k, rw, &w));
                 }
+                continue;
             }
             if !(rx.is_finite() && ry.is_finite()) {
                 continue;
@@ -170,12 +236,12 @@ pub fn sample_lattice(
                 }
             }
         }
-        if vals[..n].iter().any(|v| !v.is_nan()) {
-            any = true;
+        let any = vals[..n].iter().any(|v| !v.is_nan());
+        if any {
             sink(ix, iy0, &vals[..n], &vars[..n]);
         }
-    });
-    any
+        any
+    }
 }
 
 /// Bilinear value of `plane` between taps `i`, `i + 1`, `i + rw`, `i + rw + 1` at fractions (fx, fy).
@@ -277,12 +343,16 @@ fn bilinear_fast(img: &[f32], rw: usize, rh: usize, x: f64, y: f64) -> Option<(u
     if x0 < 0 || y0 < 0 || x0 + 1 >= rw as i64 || y0 + 1 >= rh as i64 {
         return None;
     }
-    let i = y0 as usize * rw + x0 as usize;
+    bilinear_taps(img, y0 as usize * rw + x0 as usize, rw, x - x0 as f64, y - y0 as f64)
+}
+
+/// Bilinear taps at top-left tap `i` and fractions (fx, fy) when the four taps are valid, `None` otherwise.
+#[inline(always)]
+fn bilinear_taps(img: &[f32], i: usize, rw: usize, fx: f64, fy: f64) -> Option<(usize, [f64; 4])> {
     let (a, b, c, d) = (img[i], img[i + 1], img[i + rw], img[i + rw + 1]);
     if a.is_nan() || b.is_nan() || c.is_nan() || d.is_nan() {
         return None;
     }
-    let (fx, fy) = (x - x0 as f64, y - y0 as f64);
     Some((i, [(1.0 - fx) * (1.0 - fy), fx * (1.0 - fy), (1.0 - fx) * fy, fx * fy]))
 }
 

@@ -184,7 +184,7 @@ fn union_moc(bands: &[BandHips; 3], deepest: &[u64]) -> Result<moc_tools::SMoc, 
     for b in bands {
         let moc_err = |message: String| ColorError::Moc { location: b.location().to_string(), message };
         if let Some(bytes) = b.store.get("Moc.fits")? {
-            mocs.push(moc_tools::from_fits_bytes(&bytes).map_err(|e| moc_err(e.to_string()))?.0)
+            mocs.push(moc_tools::from_fits_bytes(&bytes).map_err(|e| moc_err(e.to_string()))?.0);
         } else {
             tracing::warn!("{}: no Moc.fits, using its order-{} tiles as coverage", b.location(), b.order);
             mocs.push(moc_tools::from_cells(b.order, deepest.iter().copied()));
