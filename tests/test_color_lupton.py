@@ -21,8 +21,6 @@ from astropy.io import fits
 from astropy.visualization import ManualInterval, make_lupton_rgb, make_rgb
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_preview_png import hipsgen_bin  # noqa: E402
 
 
 def load(band: Path, rel: Path, shape) -> np.ndarray:
@@ -93,14 +91,14 @@ def write_band(root: Path, seed: int, tiles: dict, width: int = 32, cut=(0.0, 20
     )
 
 
-def test_color_cli_lupton_matches_astropy(tmp_path):
+def test_color_cli_lupton_matches_astropy(tmp_path, hipsgen_bin):
     tiles = [{0: [0], 1: [0, 1, 2]}, {0: [0], 1: [1, 2, 3]}, {0: [0, 1], 1: [2, 5]}]
     bands = []
     for i, t in enumerate(tiles):
         bands.append(tmp_path / f"b{i}")
         write_band(bands[-1], i, t)
     out = tmp_path / "color"
-    cmd = [str(hipsgen_bin()), "color", "--red", str(bands[0]), "--green", str(bands[1]), "--blue", str(bands[2]),
+    cmd = [str(hipsgen_bin), "color", "--red", str(bands[0]), "--green", str(bands[1]), "--blue", str(bands[2]),
            "--out", str(out), "--q", "9", "--stretch", "40", "--minimum", "1", "2", "3", "--scale", "1", "0.5", "2",
            "--format", "png,jpeg"]
     subprocess.run(cmd, check=True)
@@ -111,11 +109,11 @@ def test_color_cli_lupton_matches_astropy(tmp_path):
     assert (out / "Moc.fits").exists() and (out / "index.html").exists()
 
 
-def test_color_cli_rejects_incompatible_bands(tmp_path):
+def test_color_cli_rejects_incompatible_bands(tmp_path, hipsgen_bin):
     write_band(tmp_path / "a", 0, {0: [0]})
     write_band(tmp_path / "b", 1, {0: [0]})
     write_band(tmp_path / "c", 2, {0: [0]}, width=64)
-    cmd = [str(hipsgen_bin()), "color", "--red", str(tmp_path / "a"), "--green", str(tmp_path / "b"),
+    cmd = [str(hipsgen_bin), "color", "--red", str(tmp_path / "a"), "--green", str(tmp_path / "b"),
            "--blue", str(tmp_path / "c"), "--out", str(tmp_path / "o")]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode != 0
