@@ -252,6 +252,16 @@ pub enum Access {
     Restricted,
 }
 
+impl std::fmt::Display for Access {
+    /// As written in the configuration: `public` or `restricted`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Access::Public => "public",
+            Access::Restricted => "restricted",
+        })
+    }
+}
+
 /// Per-HiPS settings (every field optional; unset fields fall back to `[defaults]`, then built-in defaults).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

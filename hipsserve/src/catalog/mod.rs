@@ -149,8 +149,10 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             // Registries see the orders served, stored or rendered on demand.
             properties.set("hips_order", k.saturating_add(n).min(29).to_string());
         }
-        tracing::info!(hips = %name, root = root.location(), ?max_order, moc = coverage.is_some(),
-            access = ?settings.access, "serving HiPS");
+        // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
+        let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
+        tracing::info!(hips = %name, root = root.location(), max_order = %order, moc = coverage.is_some(),
+            access = %settings.access, "serving HiPS");
         out.push(Hips { name, root_idx: ri, dir, properties, max_order, formats, coverage, settings });
     }
     for name in cfg.hips.keys() {
