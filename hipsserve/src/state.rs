@@ -34,8 +34,11 @@ pub struct State {
     pub auth: Auth,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// The `/hipslist` document.
+    /// The `/hipslist` document (with `public_url` set).
     pub hipslist: Arc<Object>,
+    /// Without `public_url`: the `/hipslist` document with its base URL left to each request
+    /// ([`hipslist::for_base`]).
+    pub hipslist_template: Option<String>,
     /// Connection permits (`limits.max_connections`), shared by all accepting workers.
     pub connection_permits: Arc<tokio::sync::Semaphore>,
     /// Permits for on-demand tile renders (`on_demand.max_concurrent`).
@@ -81,6 +84,8 @@ impl State {
             |u| format!("ivo://{}", u.split("://").nth(1).unwrap_or(u).trim_end_matches('/')),
         );
         let list = hipslist::hipslist(&hips, cfg.public_url.as_deref(), &node_did);
+        let hipslist_template =
+            cfg.public_url.is_none().then(|| hipslist::hipslist(&hips, Some(hipslist::BASE), &node_did));
         let hipslist = Arc::new(Object::new(Bytes::from(list), Some(SystemTime::now())));
         let cache = ObjectCache::new(
             cfg.cache.max_bytes,
@@ -105,6 +110,7 @@ impl State {
             auth,
             metrics,
             hipslist,
+            hipslist_template,
             connection_permits,
             render_permits,
             request_seq: AtomicU64::new(0),

@@ -200,7 +200,12 @@ impl<'a> Driver<'a> {
         let (reply, label, restricted) = match hot_reply(state, p, start).await {
             Ok((reply, label)) => (reply, label, false),
             Err(routed) => {
-                let Some(request) = to_request(req) else { return Ok(Answer::HandOff) };
+                let Some(mut request) = to_request(req) else { return Ok(Answer::HandOff) };
+                if !state.cfg.trusted_proxies.is_empty() {
+                    if let Ok(peer) = self.stream.peer_addr() {
+                        request.extensions_mut().insert(handler::Peer(peer));
+                    }
+                }
                 handler::respond(state, &request, &id, routed).await
             }
         };

@@ -76,6 +76,13 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
         return Err(ServerError::NoHips(cfg.roots.join(", ")));
     }
     let auth = Auth::new(&cfg.auth, |k| std::env::var(k).ok())?;
+    if cfg.public_url.is_none() && cfg.trusted_proxies.is_empty() {
+        tracing::warn!(
+            "neither public_url nor trusted_proxies is set: /hipslist gives hips_service_url from each request's \
+             Host header; behind a reverse proxy set --public-url (or trusted_proxies to believe its X-Forwarded-* \
+             headers)"
+        );
+    }
     tracing::info!(hips = hips.len(), tokens = auth.token_count(), "catalogue ready");
     Ok(Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default()))))
 }
@@ -351,8 +358,11 @@ async fn connection(
         hint.clone(),
     ));
     let st = state.clone();
-    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+    let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let st = st.clone();
+        if !st.cfg.trusted_proxies.is_empty() {
+            req.extensions_mut().insert(super::handler::Peer(peer));
+        }
         let hint = hint.clone();
         async move {
             let head_only = req.method() == http::Method::HEAD;
