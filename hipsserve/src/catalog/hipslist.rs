@@ -14,6 +14,16 @@ use std::fmt::Write as _;
 use super::Hips;
 use crate::config::Access;
 
+/// The IVOID of this node: `ivo://<host and path of public_url>`, `ivo://hipsserve` without one (a HiPS without
+/// `creator_did` is listed as `<node IVOID>/<name>`).
+#[must_use]
+pub fn node_did(public_url: Option<&str>) -> String {
+    public_url.map_or_else(
+        || "ivo://hipsserve".to_string(),
+        |u| format!("ivo://{}", u.split("://").nth(1).unwrap_or(u).trim_end_matches('/')),
+    )
+}
+
 /// The stand-in for the base URL in a `/hipslist` template (NUL never occurs in properties read from text).
 pub const BASE: &str = "\u{0}base";
 

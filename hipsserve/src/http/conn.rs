@@ -380,7 +380,7 @@ async fn hot_reply(state: &State, p: &Plain<'_>, now: std::time::Instant) -> Res
         let refusal = tiles::refusal(h, &file);
         let key = file.key_in(&h.dir);
         let cached = match refusal {
-            None => state.cache.cached(h.root_idx, key.clone()).await,
+            None => state.cache.cached(h.root_idx, tiles::served_key(h, &file)).await,
             Some(_) => None,
         };
         let Some(obj) = cached else { return Err(Routed::Checked { hips: h.clone(), file, refusal }) };
