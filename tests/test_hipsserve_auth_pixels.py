@@ -70,7 +70,8 @@ def paths(url: str, hips, k: int) -> dict:
     status, body = get(f"{url}/hips/progenitors?ra={ra}&dec={dec}", TOKEN)
     assert status == 200, body
     rec = json.loads(body)["progenitors"][0]
-    coadd_id = rec.get("id") or rec["path"]
+    coadd_id = rec["id"]
+    assert "path" not in rec and coadd_id.startswith(p["creator_did"] + "?g/"), rec
     stored = sorted(hips.glob(f"Norder{k}/Dir*/Npix*.fits"))[0]
     # the order-(k+1) tile under the initial position: inside the coverage
     n = int(HEALPix(nside=2 ** (k + 1), order="nested").lonlat_to_healpix(ra * u.deg, dec * u.deg))

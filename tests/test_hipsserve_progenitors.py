@@ -6,7 +6,9 @@ LSST-like coadds (adjacent patches that overlap at their edges), through a real 
   outline polygon and the pixel grid may legitimately disagree);
 - `?order=&ipix=` above the index order returns the union of the index files under that tile, and below it the index
   file of the tile above, each read directly from the HiPS on disk;
-- bad queries get 400 naming the parameter, a HiPS without a progenitor index gets 404.
+- bad queries get 400 naming the parameter, a HiPS without a progenitor index gets 404;
+- coadds are named by their identifier `<creator_did>?<path under the coadd root>`, never by their server path, and
+  ra/dec are numbers.
 """
 
 import json
@@ -40,8 +42,23 @@ def served(hipsgen_bin, hipsserve_bin, shared_data, tmp_path_factory):
     coadds = sorted((syn / "g").glob("*.fits"))
     assert len(coadds) == 4
     with hipsserve(hipsserve_bin, "--root", str(base), "--root", str(shared_data / "reference_hips"),
-                   "--listen", "127.0.0.1:0", "--no-access-log") as url:
+                   "--coadd-root", str(syn), "--listen", "127.0.0.1:0", "--no-access-log") as url:
         yield url, hips, coadds
+
+
+def id_of(hips: Path, path: str) -> str:
+    """The identifier hipsserve gives the coadd an index file records at `path`."""
+    syn = hips.parent / "syn"
+    return read_properties(hips)["creator_did"] + "?" + Path(path).relative_to(syn.resolve()).as_posix()
+
+
+def names_in(doc: dict, hips: Path) -> set:
+    """The file names of the coadds of a progenitors answer, checking each record names it by identifier only."""
+    did = read_properties(hips)["creator_did"]
+    for r in doc["progenitors"]:
+        assert "path" not in r and r["id"].startswith(did + "?g/"), r
+        assert isinstance(r["ra"], float) and isinstance(r["dec"], float), r
+    return {r["id"].rsplit("/", 1)[1] for r in doc["progenitors"]}
 
 
 def pixel_grids(coadds):
@@ -83,7 +100,7 @@ def test_positions_name_exactly_the_coadds_covering_them(served):
         status, body = get(f"{url}/hips/progenitors?ra={ra % 360:.8f}&dec={dec:.8f}")
         assert status == 200, body
         doc = json.loads(body)
-        got = {Path(r["path"]).name for r in doc["progenitors"]}
+        got = names_in(doc, hips)
         assert got == expected, f"({ra}, {dec}): {got} != {expected}"
         assert doc["index_order"] == int(read_properties(hips)["hips_order"])
         checked += 1
@@ -111,14 +128,15 @@ def test_tiles_gather_the_index_files_under_or_above_them(served):
         assert status == 200, body
         doc = json.loads(body)
         children = [n for n in files if n >> (2 * up) == parent]
-        expected = {(r["path"], r["hdu"]) for n in children for r in files[n]}
-        assert {(r["path"], r["hdu"]) for r in doc["progenitors"]} == expected
+        expected = {(id_of(hips, r["path"]), r["hdu"]) for n in children for r in files[n]}
+        names_in(doc, hips)
+        assert {(r["id"], r["hdu"]) for r in doc["progenitors"]} == expected
         assert len(doc["progenitors"]) == len(expected), "records are deduplicated"
         assert doc["index_tiles"] == len(children)
     status, body = get(f"{url}/hips/progenitors?order={k + 2}&ipix={(some << 4) + 5}")
     assert status == 200, body
-    assert [(r["path"], r["hdu"]) for r in json.loads(body)["progenitors"]] == [
-        (r["path"], r["hdu"]) for r in files[some]]
+    assert [(r["id"], r["hdu"]) for r in json.loads(body)["progenitors"]] == [
+        (id_of(hips, r["path"]), r["hdu"]) for r in files[some]]
 
 
 def test_bad_queries_and_missing_index(served):

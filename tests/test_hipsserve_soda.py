@@ -56,6 +56,7 @@ def built(hipsgen_bin, shared_data, tmp_path_factory):
     tiles(hipsgen_bin, str(hsc), base / "srv" / "hsc")
     roots = sorted({str(base / "srv" / "syn"), str((base / "srv" / "syn").resolve()), str(shared_data),
                     str(shared_data.resolve())})
+    COADD_ROOTS[:] = [Path(r) for r in roots]
     cfg = base / "soda.toml"
     cfg.write_text("[on_demand]\ncoadd_roots = [" + ", ".join(f'"{r}"' for r in roots) + "]\n")
     small = base / "small.toml"
@@ -71,13 +72,25 @@ def server(hipsserve_bin, built):
         yield url
 
 
-def progenitor_at(url: str, hips: str, ra: float, dec: float) -> str:
+COADD_ROOTS: list[Path] = []
+
+
+def progenitor_at(url: str, hips: str, ra: float, dec: float) -> tuple[str, Path]:
+    """The identifier of the first coadd /progenitors names at (ra, dec), and the file it is (found under the coadd
+    roots by the identifier's relative part)."""
     import json
     status, body, _ = get(f"{url}/{hips}/progenitors?ra={ra}&dec={dec}")
     assert status == 200, body
     recs = json.loads(body)["progenitors"]
     assert recs, f"no progenitor at {ra} {dec}"
-    return recs[0]["path"]
+    assert "path" not in recs[0], recs[0]
+    coadd_id = recs[0]["id"]
+    did, rel = coadd_id.split("?", 1)
+    status, props, _ = get(f"{url}/{hips}/properties")
+    assert f"creator_did          = {did}\n".encode() in props, (coadd_id, props[:300])
+    local = [r / rel for r in COADD_ROOTS if (r / rel).is_file()]
+    assert local, (coadd_id, COADD_ROOTS)
+    return coadd_id, local[0]
 
 
 def cutout(url: str, hips: str, coadd: str, **params) -> tuple[int, bytes, str]:
@@ -148,12 +161,12 @@ def test_circles_on_lsst_like_patches(server, built):
     for frac in [(0.5, 0.5), (0.97, 0.1)]:  # well inside, and across the patch's edge
         syn = sorted((base / "srv" / "syn" / "g").glob("*.fits"))[0]
         ra, dec = centre_of(syn, frac)
-        coadd = progenitor_at(server, "hips", ra, dec)
+        coadd, local = progenitor_at(server, "hips", ra, dec)
         status, body, ctype = cutout(server, "hips", coadd, POS=f"CIRCLE {ra} {dec} {15 / 3600}")
         assert status == 200, body[:300]
         assert ctype == "application/fits"
         centre = SkyCoord(ra * u.deg, dec * u.deg)
-        x0, y0, w, h = check(body, Path(coadd), lambda s: s.separation(centre) <= 15 * u.arcsec)
+        x0, y0, w, h = check(body, local, lambda s: s.separation(centre) <= 15 * u.arcsec)
         with fits.open(BytesIO(body)) as f:
             assert [h.name for h in f] == ["PRIMARY", "IMAGE", "MASK", "VARIANCE"]
         if frac == (0.5, 0.5):
@@ -164,27 +177,27 @@ def test_polygon_and_circle_parameter(server, built):
     base = built[0]
     syn = sorted((base / "srv" / "syn" / "g").glob("*.fits"))[1]
     ra, dec = centre_of(syn)
-    coadd = progenitor_at(server, "hips", ra, dec)
+    coadd, local = progenitor_at(server, "hips", ra, dec)
     d = 10 / 3600
     poly = [ra - d, dec - d, ra + 2 * d, dec - d / 2, ra + d, dec + d, ra - d / 2, dec + 1.5 * d]
     status, body, _ = cutout(server, "hips", coadd, POLYGON=" ".join(f"{v:.9f}" for v in poly))
     assert status == 200, body[:300]
     moc = MOC.from_polygon(lon=np.array(poly[0::2]) * u.deg, lat=np.array(poly[1::2]) * u.deg, max_depth=23)
-    check(body, Path(coadd), lambda s: moc.contains_lonlat(s.ra, s.dec))
+    check(body, local, lambda s: moc.contains_lonlat(s.ra, s.dec))
     status, body, _ = cutout(server, "hips", coadd, CIRCLE=f"{ra} {dec} {d}")
     assert status == 200, body[:300]
     centre = SkyCoord(ra * u.deg, dec * u.deg)
-    check(body, Path(coadd), lambda s: s.separation(centre) <= d * u.deg)
+    check(body, local, lambda s: s.separation(centre) <= d * u.deg)
 
 
 def test_range_on_an_int16_dss_image(server, shared_data):
     hh = shared_data / "single_band" / "HorseHead.fits"
     ra, dec = centre_of(hh)
-    coadd = progenitor_at(server, "hh", ra, dec)
+    coadd, local = progenitor_at(server, "hh", ra, dec)
     r1, r2, d1, d2 = ra - 0.05, ra + 0.08, dec - 0.04, dec + 0.03
     status, body, _ = cutout(server, "hh", coadd, POS=f"RANGE {r1} {r2} {d1} {d2}")
     assert status == 200, body[:300]
-    check(body, Path(coadd),
+    check(body, local,
           lambda s: (s.ra.deg >= r1) & (s.ra.deg <= r2) & (s.dec.deg >= d1) & (s.dec.deg <= d2))
     with fits.open(BytesIO(body), do_not_scale_image_data=True) as f:
         assert f[0].header["BITPIX"] == 16 and len(f) == 1
@@ -193,11 +206,11 @@ def test_range_on_an_int16_dss_image(server, shared_data):
 def test_lsst_exposure_with_sip_and_unsigned_mask(server, shared_data):
     hsc = shared_data / "lsst_exposure" / "lsst_afw_HSC-0908120-056-small.fits"
     ra, dec = centre_of(hsc, (0.3, 0.6))
-    coadd = progenitor_at(server, "hsc", ra, dec)
+    coadd, local = progenitor_at(server, "hsc", ra, dec)
     centre = SkyCoord(ra * u.deg, dec * u.deg)
     status, body, _ = cutout(server, "hsc", coadd, POS=f"CIRCLE {ra} {dec} {8 / 3600}")
     assert status == 200, body[:300]
-    check(body, Path(coadd), lambda s: s.separation(centre) <= 8 * u.arcsec)
+    check(body, local, lambda s: s.separation(centre) <= 8 * u.arcsec)
     with fits.open(BytesIO(body)) as f:
         assert len(f) == 4 and f[2].header["BZERO"] == 32768 and f[2].data.dtype == np.uint16
     with warnings.catch_warnings():
@@ -209,14 +222,14 @@ def test_lsst_exposure_with_sip_and_unsigned_mask(server, shared_data):
     # A region holding the whole exposure gives all of it.
     status, body, _ = cutout(server, "hsc", coadd, POS=f"CIRCLE {ra} {dec} 0.1")
     assert status == 200
-    assert check(body, Path(coadd), lambda s: s.separation(centre) <= 0.1 * u.deg) == (0, 0, 200, 200)
+    assert check(body, local, lambda s: s.separation(centre) <= 0.1 * u.deg) == (0, 0, 200, 200)
 
 
 def test_errors_name_the_fault(server, hipsserve_bin, built, shared_data):
     base, _, small = built
     hh = shared_data / "single_band" / "HorseHead.fits"
     ra, dec = centre_of(hh)
-    coadd = progenitor_at(server, "hh", ra, dec)
+    coadd, local = progenitor_at(server, "hh", ra, dec)
     for params, status, word in [
         ({"POS": f"BOX {ra} {dec} 1 1"}, 400, "UsageError"),
         ({"POS": f"CIRCLE {ra} {dec} 0.01", "CIRCLE": f"{ra} {dec} 0.01"}, 400, "UsageError"),

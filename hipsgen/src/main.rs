@@ -162,7 +162,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             for b in &report.bands {
                 print_tiles(b);
             }
-            eprintln!("hipsgen demo: done. Serve it with: hipsserve --root {}", job.out.display());
+            // The coadds root gives SODA cutouts and coadd identifiers in /progenitors.
+            eprintln!(
+                "hipsgen demo: done. Serve it with: hipsserve --root {} --coadd-root {}",
+                job.out.display(),
+                job.out.join("coadds").display()
+            );
             Ok(if report.all_used() { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
         Command::Lint(args) => {

@@ -54,6 +54,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Public base URL of this server, used for `hips_service_url` in `/hipslist`.
     pub public_url: Option<String>,
+    /// Reverse proxies (peer IP addresses) whose `X-Forwarded-Proto`/`X-Forwarded-Host` give `hips_service_url` in
+    /// `/hipslist` when `public_url` is unset; forwarded headers from anyone else are ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Storage roots (local directories or object-store URLs) searched for HiPS folders.
     pub roots: Vec<String>,
     /// How deep below a root to look for folders holding `properties`.
@@ -105,6 +108,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
+            trusted_proxies: Vec::new(),
             roots: Vec::new(),
             discovery_depth: 3,
             http1_fast_path: true,
@@ -252,6 +256,16 @@ pub enum Access {
     Restricted,
 }
 
+impl std::fmt::Display for Access {
+    /// As written in the configuration: `public` or `restricted`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Access::Public => "public",
+            Access::Restricted => "restricted",
+        })
+    }
+}
+
 /// Per-HiPS settings (every field optional; unset fields fall back to `[defaults]`, then built-in defaults).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -325,6 +339,8 @@ pub struct Overrides {
     pub spool_dir: Option<PathBuf>,
     /// --no-access-log / HIPSSERVE_ACCESS_LOG=false.
     pub access_log: Option<bool>,
+    /// --coadd-root (repeatable) / HIPSSERVE_COADD_ROOT (comma separated); replaces `on_demand.coadd_roots`.
+    pub coadd_roots: Vec<String>,
 }
 
 impl Config {
@@ -369,6 +385,10 @@ impl Config {
         if let Some(a) = o.access_log {
             self.log.access_log = a;
         }
+        if !o.coadd_roots.is_empty() {
+            self.on_demand.coadd_roots = o.coadd_roots;
+        }
+        self.on_demand.coadd_roots = resolve_coadd_roots(&self.on_demand.coadd_roots)?;
         if self.roots.is_empty() {
             return Err(ConfigError::Invalid("no storage root: give --root or `roots = [...]`".into()));
         }
@@ -411,6 +431,39 @@ impl Config {
     }
 }
 
+/// The coadd roots as the server compares them with the paths in progenitor indexes: object-store URLs as given;
+/// local directories (`file://` or plain, relative ones resolved against the working directory at start) by their
+/// real path (hipsgen records local coadds with links resolved), followed by the absolute path as given when that
+/// differs (indexes written by tools that keep links).
+///
+/// # Errors
+/// When a local root does not exist or is not a directory (every cutout would fail later).
+pub fn resolve_coadd_roots(given: &[String]) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for g in given {
+        let local = g.strip_prefix("file://").or(if g.contains("://") { None } else { Some(g.as_str()) });
+        let Some(local) = local else {
+            out.push(g.clone());
+            continue;
+        };
+        let bad = |why: String| {
+            ConfigError::Invalid(format!("coadd root {g:?} (--coadd-root, on_demand.coadd_roots): {why}"))
+        };
+        let abs = std::path::absolute(local).map_err(|e| bad(e.to_string()))?;
+        let real = std::fs::canonicalize(&abs).map_err(|e| bad(format!("{}: {e}", abs.display())))?;
+        if !real.is_dir() {
+            return Err(bad(format!("{} is not a directory", real.display())));
+        }
+        for p in [real, abs] {
+            let text = p.to_string_lossy().trim_end_matches('/').to_string();
+            if !text.is_empty() && !out.contains(&text) {
+                out.push(text);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Read the `HIPSSERVE_*` variables that have no command-line flag equivalent handled by clap.
 ///
 /// # Errors
@@ -448,8 +501,27 @@ mod tests {
     fn example_config_parses_and_resolves() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/hipsserve.toml");
         let c = Config::from_file(&p).expect("example config parses");
-        let c = c.apply(Overrides::default()).expect("valid");
-        assert!(!c.roots.is_empty());
+        // As shipped, nothing in it needs a file: it starts with a root from the command line.
+        assert!(c.roots.is_empty() && c.on_demand.coadd_roots.is_empty() && c.auth.tokens_file.is_none());
+        let c = c.apply(Overrides { roots: vec!["/srv/hips".into()], ..Overrides::default() }).expect("valid");
+        assert_eq!(c.roots, ["/srv/hips"]);
+    }
+
+    #[test]
+    fn coadd_roots_resolve_to_absolute_real_paths_and_must_exist() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = std::fs::canonicalize(dir.path()).expect("real");
+        let got = resolve_coadd_roots(&[dir.path().to_string_lossy().into_owned(), "s3://b/c".into()]).expect("ok");
+        assert_eq!(got[0], real.to_string_lossy());
+        assert!(got.contains(&"s3://b/c".to_string()));
+        let cwd = std::env::current_dir().expect("cwd");
+        let rel = resolve_coadd_roots(&[".".into()]).expect("relative root");
+        assert_eq!(rel[0], std::fs::canonicalize(&cwd).expect("real").to_string_lossy());
+        let missing = dir.path().join("nope");
+        let e = resolve_coadd_roots(&[missing.to_string_lossy().into_owned()])
+            .expect_err("a missing root is refused")
+            .to_string();
+        assert!(e.contains("nope") && e.contains("coadd root"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,12 @@ struct Args {
     /// environment variable.
     #[arg(long, env = "HIPSSERVE_ROOT", value_delimiter = ',')]
     root: Vec<String>,
+    /// Directory or object-store URL prefix holding the source coadds named in the HiPS's progenitor indexes
+    /// (HpxFinder/): enables SODA cutouts, coadd identifiers in /progenitors, and on-demand tiles (with
+    /// on_demand_orders). Relative paths are resolved at start; a missing directory stops the start. Repeatable;
+    /// comma-separated in the environment variable; replaces on_demand.coadd_roots.
+    #[arg(long = "coadd-root", env = "HIPSSERVE_COADD_ROOT", value_delimiter = ',')]
+    coadd_root: Vec<String>,
     /// Address to listen on (port 0: any free port; the bound address is printed).
     #[arg(long, env = "HIPSSERVE_LISTEN")]
     listen: Option<SocketAddr>,
@@ -76,6 +82,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let mut o: Overrides = env_overrides(|k| std::env::var(k).ok())?;
     o.listen = args.listen;
     o.roots = args.root;
+    o.coadd_roots = args.coadd_root;
     o.public_url = args.public_url;
     if args.cache_bytes.is_some() {
         o.cache_bytes = args.cache_bytes;

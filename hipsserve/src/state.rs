@@ -12,6 +12,7 @@ use http::header::HeaderName;
 use http::header::{HeaderMap, HeaderValue};
 
 use crate::catalog::auth::Auth;
+use crate::catalog::public::PublicNames;
 use crate::catalog::{hipslist, Hips};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -32,10 +33,15 @@ pub struct State {
     pub cache: ObjectCache,
     /// Access control.
     pub auth: Auth,
+    /// Coadd identifiers and server paths hidden from public answers.
+    pub public: PublicNames,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// The `/hipslist` document.
+    /// The `/hipslist` document (with `public_url` set).
     pub hipslist: Arc<Object>,
+    /// Without `public_url`: the `/hipslist` document with its base URL left to each request
+    /// ([`hipslist::for_base`]).
+    pub hipslist_template: Option<String>,
     /// Connection permits (`limits.max_connections`), shared by all accepting workers.
     pub connection_permits: Arc<tokio::sync::Semaphore>,
     /// Permits for on-demand tile renders (`on_demand.max_concurrent`).
@@ -76,11 +82,14 @@ impl State {
     /// Assemble the state from discovered HiPS.
     #[must_use]
     pub fn new(cfg: Config, roots: Vec<Root>, hips: Vec<Hips>, auth: Auth, metrics: Arc<Metrics>) -> State {
-        let node_did = cfg.public_url.as_deref().map_or_else(
-            || "ivo://hipsserve".to_string(),
-            |u| format!("ivo://{}", u.split("://").nth(1).unwrap_or(u).trim_end_matches('/')),
-        );
-        let list = hipslist::hipslist(&hips, cfg.public_url.as_deref(), &node_did);
+        let node_did = hipslist::node_did(cfg.public_url.as_deref());
+        let public = PublicNames::new(&cfg.on_demand.coadd_roots, &cfg.roots);
+        // Properties may name server paths (hipsgen's colour HiPS name their bands' folders).
+        let list = public.scrub(&hipslist::hipslist(&hips, cfg.public_url.as_deref(), &node_did)).into_owned();
+        let hipslist_template = cfg
+            .public_url
+            .is_none()
+            .then(|| public.scrub(&hipslist::hipslist(&hips, Some(hipslist::BASE), &node_did)).into_owned());
         let hipslist = Arc::new(Object::new(Bytes::from(list), Some(SystemTime::now())));
         let cache = ObjectCache::new(
             cfg.cache.max_bytes,
@@ -103,8 +112,10 @@ impl State {
             hips: hips.into_iter().map(|h| (h.name.clone(), Arc::new(h))).collect(),
             cache,
             auth,
+            public,
             metrics,
             hipslist,
+            hipslist_template,
             connection_permits,
             render_permits,
             request_seq: AtomicU64::new(0),

@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod hipslist;
 pub mod layout;
+pub mod public;
 
 use std::ops::Range;
 
@@ -32,6 +33,8 @@ pub struct Hips {
     pub root_idx: usize,
     /// Its folder relative to the root ("" when the root itself is the HiPS).
     pub dir: String,
+    /// Its IVOID: `creator_did` from its properties, else `<node IVOID>/<name>` as in `/hipslist`.
+    pub did: String,
     /// Parsed properties (key order kept).
     pub properties: Properties,
     /// hips_order (deepest tile order), if the properties give it.
@@ -149,9 +152,15 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             // Registries see the orders served, stored or rendered on demand.
             properties.set("hips_order", k.saturating_add(n).min(29).to_string());
         }
-        tracing::info!(hips = %name, root = root.location(), ?max_order, moc = coverage.is_some(),
-            access = ?settings.access, "serving HiPS");
-        out.push(Hips { name, root_idx: ri, dir, properties, max_order, formats, coverage, settings });
+        // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
+        let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
+        tracing::info!(hips = %name, root = root.location(), max_order = %order, moc = coverage.is_some(),
+            access = %settings.access, "serving HiPS");
+        let did = properties.get("creator_did").map_or_else(
+            || format!("{}/{name}", hipslist::node_did(cfg.public_url.as_deref())),
+            |d| d.trim().to_string(),
+        );
+        out.push(Hips { name, root_idx: ri, dir, did, properties, max_order, formats, coverage, settings });
     }
     for name in cfg.hips.keys() {
         if !out.iter().any(|h| &h.name == name) {
@@ -188,6 +197,7 @@ mod tests {
             name: "x".into(),
             root_idx: 0,
             dir: "x".into(),
+            did: "ivo://test/x".into(),
             properties: Properties::new(),
             max_order: Some(5),
             formats: vec!["png".into()],

@@ -200,7 +200,12 @@ impl<'a> Driver<'a> {
         let (reply, label, restricted) = match hot_reply(state, p, start).await {
             Ok((reply, label)) => (reply, label, false),
             Err(routed) => {
-                let Some(request) = to_request(req) else { return Ok(Answer::HandOff) };
+                let Some(mut request) = to_request(req) else { return Ok(Answer::HandOff) };
+                if !state.cfg.trusted_proxies.is_empty() {
+                    if let Ok(peer) = self.stream.peer_addr() {
+                        request.extensions_mut().insert(handler::Peer(peer));
+                    }
+                }
                 handler::respond(state, &request, &id, routed).await
             }
         };
@@ -375,7 +380,7 @@ async fn hot_reply(state: &State, p: &Plain<'_>, now: std::time::Instant) -> Res
         let refusal = tiles::refusal(h, &file);
         let key = file.key_in(&h.dir);
         let cached = match refusal {
-            None => state.cache.cached(h.root_idx, key.clone()).await,
+            None => state.cache.cached(h.root_idx, tiles::served_key(h, &file)).await,
             Some(_) => None,
         };
         let Some(obj) = cached else { return Err(Routed::Checked { hips: h.clone(), file, refusal }) };

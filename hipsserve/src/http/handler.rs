@@ -15,6 +15,7 @@ use http::{Method, Request, StatusCode};
 use super::cors::{cors_allow, preflight, CorsAllow};
 use super::routing::{self, HipsFile, Route, RouteError};
 use crate::catalog::auth::Decision;
+use crate::catalog::hipslist;
 use crate::catalog::Hips;
 use crate::config::Access;
 use crate::reply::{hv, Reply};
@@ -214,10 +215,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             (r, "metrics", false)
         }
-        Route::HipsList => {
-            let (ct, cc) = ("text/plain; charset=utf-8", "public, max-age=300");
-            (tiles::serve_object(req.headers(), &state.hipslist, ct, cc).await, "hipslist", false)
-        }
+        Route::HipsList => (hipslist(state, req).await, "hipslist", false),
         Route::Root => (text(StatusCode::OK, "hipsserve HiPS node: the list of HiPS is at /hipslist"), "other", false),
         Route::HipsDirRedirect(name) => {
             let restricted = state.hips.get(&name).is_some_and(|h| h.settings.access == Access::Restricted);
@@ -249,6 +247,32 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             (r, file.kind(), restricted)
         }
     }
+}
+
+/// The connecting peer's address, put in a request's extensions when `trusted_proxies` is set (only then is it
+/// needed: to believe forwarded headers).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub std::net::SocketAddr);
+
+/// `/hipslist`: the prebuilt document with `public_url`, else the template filled with the request's base URL.
+async fn hipslist<B>(state: &State, req: &Request<B>) -> Reply {
+    let (ct, cc) = ("text/plain; charset=utf-8", "public, max-age=300");
+    let Some(template) = &state.hipslist_template else {
+        return tiles::serve_object(req.headers(), &state.hipslist, ct, cc).await;
+    };
+    let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
+    let authority = req.uri().authority().map(http::uri::Authority::as_str);
+    let base = hipslist::request_base(req.headers(), authority, peer, &state.cfg.trusted_proxies);
+    let body = hipslist::for_base(template, base.as_deref());
+    let obj = Arc::new(crate::store::Object::new(body.into(), state.hipslist.modified));
+    let mut r = tiles::serve_object(req.headers(), &obj, ct, cc).await;
+    let vary = if state.cfg.trusted_proxies.is_empty() {
+        "Host, Accept-Encoding"
+    } else {
+        "Host, X-Forwarded-Host, X-Forwarded-Proto, Accept-Encoding"
+    };
+    r.headers_mut().insert(header::VARY, HeaderValue::from_static(vary));
+    r
 }
 
 async fn ready(state: &State) -> Reply {

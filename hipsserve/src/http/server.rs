@@ -52,6 +52,13 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    /// Another process listens on the port (a second server would share it with `SO_REUSEPORT` and answer part of
+    /// its requests).
+    #[error("cannot listen on {addr}: port {port} is already in use by another process (another hipsserve?); stop it or choose another --listen", port = addr.port())]
+    PortInUse {
+        /// Address.
+        addr: SocketAddr,
+    },
     /// No HiPS was found.
     #[error("no HiPS (folder holding a `properties` file) found under {0}")]
     NoHips(String),
@@ -69,6 +76,13 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
         return Err(ServerError::NoHips(cfg.roots.join(", ")));
     }
     let auth = Auth::new(&cfg.auth, |k| std::env::var(k).ok())?;
+    if cfg.public_url.is_none() && cfg.trusted_proxies.is_empty() {
+        tracing::warn!(
+            "neither public_url nor trusted_proxies is set: /hipslist gives hips_service_url from each request's \
+             Host header; behind a reverse proxy set --public-url (or trusted_proxies to believe its X-Forwarded-* \
+             headers)"
+        );
+    }
     tracing::info!(hips = hips.len(), tokens = auth.token_count(), "catalogue ready");
     Ok(Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default()))))
 }
@@ -78,6 +92,7 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
 /// # Errors
 /// When the address cannot be bound.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    ensure_port_free(addr)?;
     TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
 }
 
@@ -94,6 +109,7 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 /// When a socket cannot be created, bound or put in listening state.
 pub fn bind_workers(addr: SocketAddr, n: usize) -> Result<Vec<std::net::TcpListener>, ServerError> {
     let err = |source: io::Error| ServerError::Bind { addr, source };
+    ensure_port_free(addr)?;
     let n = if cfg!(target_os = "linux") { n.max(1) } else { 1 };
     let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
     for _ in 0..n {
@@ -101,6 +117,40 @@ pub fn bind_workers(addr: SocketAddr, n: usize) -> Result<Vec<std::net::TcpListe
         out.push(reuseport_listener(at, n > 1).map_err(err)?);
     }
     Ok(out)
+}
+
+/// Refuse a port another process listens on. The workers' sockets set `SO_REUSEPORT`, which would let them join
+/// another server's sockets on the same port (same user): the kernel would then split the connections between the two
+/// servers. A probe socket bound without `SO_REUSEPORT` (with `SO_REUSEADDR`, so connections of an earlier run still
+/// in TIME_WAIT do not count) fails exactly when something listens there; it is closed before the workers bind.
+/// Port 0 (any free port) needs no probe.
+///
+/// # Errors
+/// [`ServerError::PortInUse`] when the port is taken, [`ServerError::Bind`] when the probe cannot be made.
+pub fn ensure_port_free(addr: SocketAddr) -> Result<(), ServerError> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    match probe_bind(addr) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(ServerError::PortInUse { addr }),
+        Err(source) => Err(ServerError::Bind { addr, source }),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn probe_bind(addr: SocketAddr) -> io::Result<()> {
+    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
+    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &addr)?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe_bind(addr: SocketAddr) -> io::Result<()> {
+    std::net::TcpListener::bind(addr).map(drop)
 }
 
 #[cfg(target_os = "linux")]
@@ -308,8 +358,11 @@ async fn connection(
         hint.clone(),
     ));
     let st = state.clone();
-    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+    let svc = service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let st = st.clone();
+        if !st.cfg.trusted_proxies.is_empty() {
+            req.extensions_mut().insert(super::handler::Peer(peer));
+        }
         let hint = hint.clone();
         async move {
             let head_only = req.method() == http::Method::HEAD;

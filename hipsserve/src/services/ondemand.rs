@@ -20,6 +20,7 @@ use hips_core::layout::ProgenitorRecord;
 use hips_core::wcs::Frame;
 
 use crate::catalog::layout::HipsFile;
+pub use crate::catalog::public::under_roots;
 use crate::catalog::Hips;
 use crate::state::State;
 use crate::store::{Object, ServeError};
@@ -74,18 +75,6 @@ pub(crate) async fn bounded<T: Send + 'static>(
 pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
     let n = h.settings.on_demand_orders;
     n > 0 && ext == "fits" && h.max_order.is_some_and(|k| order > k && order <= k.saturating_add(n))
-}
-
-/// Whether `path` lies under one of `roots` (a whole-segment prefix; no `..`, backslash or NUL anywhere).
-#[must_use]
-pub fn under_roots(path: &str, roots: &[String]) -> bool {
-    if path.contains('\\') || path.contains('\0') || path.split('/').any(|s| s == ".." || s == ".") {
-        return false;
-    }
-    roots.iter().any(|r| {
-        let r = r.trim_end_matches('/');
-        !r.is_empty() && path.strip_prefix(r).is_some_and(|rest| rest.starts_with('/'))
-    })
 }
 
 /// The (path, image HDU) of every coadd in a progenitor index file, in order, without duplicates.

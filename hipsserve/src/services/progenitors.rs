@@ -8,7 +8,10 @@
 //!   of the one above it when N is deeper than K.
 //!
 //! The answer is JSON: `{"hips", "index_order", "index_tiles", "progenitors": [records]}`, records deduplicated by
-//! (`path`, `hdu`) in first-seen order. Access rules are the HiPS's own.
+//! coadd and HDU in first-seen order. Each record is the index's, with `ra` and `dec` as numbers and the coadd named
+//! by its identifier `id` (`<HiPS creator_did>?<path under its coadd root>`, SODA's ID; see
+//! [`crate::catalog::public`]) instead of its `path` on this server; a coadd under no coadd root has no `id`.
+//! Access rules are the HiPS's own.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -190,7 +193,7 @@ pub fn polygon_contains(stc: &str, ra: f64, dec: f64) -> Option<bool> {
 /// ([`ProgenitorRecord`]); positions keep the records whose outline contains the point (records without a readable
 /// outline are kept); duplicates (same `path` and `hdu`) are dropped.
 #[must_use]
-pub fn select(files: &[&[u8]], q: Query) -> Vec<serde_json::Value> {
+pub fn select(files: &[&[u8]], q: Query) -> Vec<ProgenitorRecord> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for rec in files.iter().flat_map(|text| ProgenitorRecord::parse_lines(text)) {
@@ -200,8 +203,7 @@ pub fn select(files: &[&[u8]], q: Query) -> Vec<serde_json::Value> {
             }
         }
         if seen.insert((rec.path.clone(), rec.hdu)) {
-            // A record of strings, numbers and JSON values always converts.
-            out.extend(serde_json::to_value(&rec).ok());
+            out.push(rec);
         }
     }
     out
@@ -288,7 +290,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         "hips": h.name,
         "index_order": k,
         "index_tiles": files.len(),
-        "progenitors": select(&files, q),
+        "progenitors": select(&files, q).iter().map(|r| state.public.progenitor(&h.did, r)).collect::<Vec<_>>(),
     });
     let mut r = Reply::new(StatusCode::OK, Bytes::from(format!("{doc}\n")));
     let hd = r.headers_mut();
@@ -352,7 +354,7 @@ not json
 {"path":"c.fits","hdu":0}
 "#;
         let at = select(&[a, b], Query::Position { ra: 11.0, dec: 0.0 });
-        let paths: Vec<&str> = at.iter().map(|r| r["path"].as_str().unwrap()).collect();
+        let paths: Vec<&str> = at.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(paths, ["a.fits", "c.fits"], "c has no outline and is kept");
         assert_eq!(select(&[a, b], Query::Tile { order: 3, npix: 0 }).len(), 3);
     }

@@ -3,7 +3,9 @@
 //! source coadd of the HiPS that touch the region: image, mask and variance planes, as stored, with their WCS moved
 //! to the cutout (`hips_core::cutout`). Only the rows of the box are read, by byte range.
 //!
-//! The ID is a coadd path as the HiPS's progenitor index (and `/<hips>/progenitors`) gives it. It is accepted only
+//! The ID is the coadd's identifier as `/<hips>/progenitors` gives it (`<HiPS creator_did>?<path under its coadd
+//! root>`, [`crate::catalog::public`]); its path relative to its coadd root, or the path the progenitor index
+//! records, are accepted too. It is accepted only
 //! when the index lists it in a tile the region overlaps, and when it lies under `on_demand.coadd_roots`, so a cutout
 //! reaches exactly the coadds behind the HiPS the caller may read (the HiPS's access rules apply). Cutouts share the
 //! on-demand renderers' bounds (`on_demand.max_concurrent`, `on_demand.timeout_ms`) and are limited to
@@ -30,7 +32,7 @@ use crate::state::State;
 /// A parsed cutout request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    /// The coadd, as the progenitor index names it.
+    /// The coadd: its identifier (or a name [`crate::catalog::public::PublicNames::names`] accepts).
     pub id: String,
     /// The region.
     pub shape: Shape,
@@ -142,9 +144,9 @@ fn index_tiles(h: &Hips, k: u8, shape: &Shape) -> Result<Vec<u64>, UsageError> {
     Ok(bmoc.flat_iter().filter(|t| h.covers(k, *t)).collect())
 }
 
-/// The image HDU the index records for `id`, when an index file lists it.
-fn listed_hdu(index: &[u8], id: &str) -> Option<usize> {
-    progenitors(index).into_iter().find_map(|(path, hdu)| (path == id).then_some(hdu))
+/// The coadd path and image HDU the index records for the coadd `names` accepts, when an index file lists it.
+fn listed(index: &[u8], names: impl Fn(&str) -> bool) -> Option<(String, usize)> {
+    progenitors(index).into_iter().find(|(path, _)| names(path))
 }
 
 /// Answer a cutout request on HiPS `h` (access already checked).
@@ -155,7 +157,11 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     };
     let roots = &state.cfg.on_demand.coadd_roots;
     if roots.is_empty() {
-        return soda_error(StatusCode::NOT_FOUND, "NotFoundError", "cutouts are not enabled on this server");
+        return soda_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundError",
+            "cutouts are not enabled on this server (it was started without --coadd-root)",
+        );
     }
     let Some(k) = h.max_order else {
         return soda_error(
@@ -169,10 +175,10 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         Err(e) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
     let keys = index_keys(h, k, &tiles);
-    let mut hdu = None;
+    let mut found = None;
     let read = visit_index_files(state, h, &keys, |body| {
-        hdu = listed_hdu(body, &req.id);
-        if hdu.is_some() {
+        found = listed(body, |path| state.public.names(&h.did, path, &req.id));
+        if found.is_some() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
@@ -181,12 +187,12 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
     if let Err((key, e)) = read.await {
         return storage_failure(state, id, h, key, &e);
     }
-    let Some(hdu) = hdu else {
+    let Some((path, hdu)) = found else {
         let msg = format!("{:?} is not a progenitor of {} where the region lies", req.id, h.name);
         return soda_error(StatusCode::NOT_FOUND, "NotFoundError", &msg);
     };
-    if !under_roots(&req.id, roots) {
-        tracing::warn!(request_id = %id, hips = %h.name, coadd = %req.id, "progenitor index names a coadd outside on_demand.coadd_roots");
+    if !under_roots(&path, roots) {
+        tracing::warn!(request_id = %id, hips = %h.name, coadd = %path, "progenitor index names a coadd outside on_demand.coadd_roots");
         return soda_error(
             StatusCode::BAD_GATEWAY,
             "Error",
@@ -194,8 +200,9 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         );
     }
     let max_pixels = state.cfg.on_demand.max_cutout_pixels;
-    let (path, shape) = (req.id.clone(), req.shape.clone());
+    let (opened, shape) = (path.clone(), req.shape.clone());
     let done = bounded(state, move || {
+        let path = opened;
         let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu)))
             .map_err(|source| CutoutFailure::Open { path: path.clone(), source })?;
         cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
@@ -226,7 +233,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         }
         Err(CutoutFailure::Cutout(e)) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
-    let stem = req.id.rsplit('/').next().unwrap_or("coadd").trim_end_matches(".fits").trim_end_matches(".fz");
+    let stem = path.rsplit('/').next().unwrap_or("coadd").trim_end_matches(".fits").trim_end_matches(".fz");
     let safe: String =
         stem.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     let mut r = Reply::new(StatusCode::OK, Bytes::from(c.fits));
@@ -268,8 +275,11 @@ mod tests {
     #[test]
     fn index_lines_name_the_hdu_of_an_id() {
         let idx = b"{\"path\":\"/c/a.fits\",\"hdu\":1}\n{\"path\":\"/c/b.fits\"}\nnot json\n";
-        assert_eq!(listed_hdu(idx, "/c/a.fits"), Some(1));
-        assert_eq!(listed_hdu(idx, "/c/b.fits"), Some(0));
-        assert_eq!(listed_hdu(idx, "/c/c.fits"), None);
+        let names = crate::catalog::public::PublicNames::new(&["/c".into()], &[]);
+        let find = |id: &str| listed(idx, |p| names.names("ivo://x/P", p, id));
+        assert_eq!(find("ivo://x/P?a.fits"), Some(("/c/a.fits".into(), 1)));
+        assert_eq!(find("b.fits"), Some(("/c/b.fits".into(), 0)));
+        assert_eq!(find("/c/a.fits"), Some(("/c/a.fits".into(), 1)));
+        assert_eq!(find("ivo://x/P?c.fits"), None);
     }
 }

@@ -1,6 +1,10 @@
 //! The stored files of a HiPS (tiles, Allsky, properties, MOC, HpxFinder...): the order, format and coverage checks
 //! made without storage, reads through the object cache (or on-demand renders), and whole-object answers with
 //! validators, conditional requests, ranges and content coding.
+//!
+//! Text files that may name server paths (properties, progenitor index files, pages and metadata) are served
+//! rewritten ([`public_text`]: coadds by identifier, no server path) and cached under their own key
+//! ([`served_key`]), which the connection loop's hot path uses too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,16 +100,13 @@ pub(crate) async fn checked_file(
         HipsFile::Tile { order, npix, ext } if ondemand::applies(h, *order, ext) => {
             ondemand::tile(state, h, *order, *npix).await
         }
-        HipsFile::Properties if h.settings.on_demand_orders > 0 => {
-            // Advertise the on-demand orders: hips_order raised by on_demand_orders (own cache key: a NUL never
-            // comes from a request path).
-            let deepest = h.max_order.map(|k| k.saturating_add(h.settings.on_demand_orders));
+        f if rewritten(f) => {
             let timeout = Duration::from_millis(state.cfg.limits.storage_timeout_ms);
             state
                 .cache
-                .get_with(h.root_idx, format!("{key}\0on-demand"), |_| async move {
+                .get_with(h.root_idx, served_key(h, f), |_| async move {
                     let r = root.read(&key, timeout).await?;
-                    Ok(r.map(|(b, m)| (Bytes::from(crate::catalog::with_hips_order(&b, deepest)), m)))
+                    Ok(r.map(|(b, m)| (Bytes::from(public_text(state, h, f, &b)), m)))
                 })
                 .await
         }
@@ -115,6 +116,50 @@ pub(crate) async fn checked_file(
         Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
         Ok(None) => Reply::text(StatusCode::NOT_FOUND, "not found"),
         Err(e) => storage_failure(state, id, h, &file.key_in(&h.dir), &e),
+    }
+}
+
+/// Whether `file` is served rewritten ([`public_text`]): the text files that may name server paths.
+pub(crate) fn rewritten(file: &HipsFile) -> bool {
+    match file {
+        HipsFile::Properties | HipsFile::IndexHtml => true,
+        HipsFile::HpxFinder(f) | HipsFile::Meta(f) => {
+            let ext = f.rsplit_once('.').map_or("", |(_, e)| e);
+            ext.is_empty() || ["html", "xml", "json", "txt"].contains(&ext)
+        }
+        _ => false,
+    }
+}
+
+/// The object-cache key of `file` as served: its storage key, with `\0public` appended when it is served rewritten
+/// (a NUL never comes from a request path).
+pub(crate) fn served_key(h: &Hips, file: &HipsFile) -> String {
+    let key = file.key_in(&h.dir);
+    if rewritten(file) {
+        key + "\0public"
+    } else {
+        key
+    }
+}
+
+/// A text file of `h` as served: progenitor index tiles with coadds named by identifier, properties with
+/// `hips_order` raised by `on_demand_orders` (so clients zoom into the on-demand orders), and no server path in any.
+fn public_text(state: &State, h: &Hips, file: &HipsFile, body: &[u8]) -> Vec<u8> {
+    match file {
+        HipsFile::HpxFinder(f) if f.starts_with("Norder") => state.public.index_file(&h.did, body),
+        _ => {
+            let body = match file {
+                HipsFile::Properties if h.settings.on_demand_orders > 0 => {
+                    let deepest = h.max_order.map(|k| k.saturating_add(h.settings.on_demand_orders));
+                    crate::catalog::with_hips_order(body, deepest)
+                }
+                _ => body.to_vec(),
+            };
+            match std::str::from_utf8(&body) {
+                Ok(text) => state.public.scrub(text).into_owned().into_bytes(),
+                Err(_) => body,
+            }
+        }
     }
 }
 
