@@ -230,7 +230,7 @@ pub struct ColorArgs {
     pub maximum: Option<Vec<f64>>,
     /// Lupton: per-band multipliers applied after subtracting the minimum, one or R G B (default: the bands keep the
     /// balance of their hips_pixel_cut, k / (cut high - sky), with k set so that the bands' mean sky noise, 1.4826 x
-    /// MAD on the sampled tiles, is 0.3 units: a dark sky with faint neutral noise).
+    /// MAD on the sampled tiles, is 0.5 units: a dark sky with faint neutral noise).
     #[arg(long, num_args = 1..=3)]
     pub scale: Option<Vec<f64>>,
     /// Output tile formats.

@@ -63,10 +63,11 @@ impl From<hips_core::storage::StoreError> for ColorError {
 
 /// Lupton's default brightness, in scaled units per noise sigma (see `default_scale`): after each band's sky level is
 /// subtracted (sky and noise measured on the band's tiles, see [`sky`]), the mean noise of the bands is this many
-/// units. With the default Q 8 and stretch 5, +1 sigma of noise in all bands then shows at about level 16 of 255 (the
-/// sky median at 0: a dark sky), a 10 sigma source at about 80, 100 sigma at about 160 and 1000 sigma at about 240,
-/// with its hue kept.
-pub const DEFAULT_NOISE_UNITS: f64 = 0.3;
+/// units. With the default Q 8 and stretch 5, +1 sigma of noise in all bands then shows at about level 25 of 255 (the
+/// sky median at 0: a dark sky), a 10 sigma source at about 97, 100 sigma at about 177 and 1000 sigma at full
+/// intensity, with its hue kept. (0.3 left the faint stars of the demo barely visible once the view is zoomed out
+/// and tiles average them; 1.0 shows the noise as speckle.)
+pub const DEFAULT_NOISE_UNITS: f64 = 0.5;
 
 /// Fallback Lupton scale numerator when a band's sky cannot be measured: its cut range `hi - lo` becomes this many
 /// units.
