@@ -1,15 +1,12 @@
 //! Building the color HiPS: band compatibility, the tile loop (rayon), Allsky, Moc.fits, properties, index.html.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use hips_core::storage::Store;
 use rayon::prelude::*;
 
 use super::mapping::{rgba_pixels, ColorMapper, ColorMethod};
 use super::ColorError;
 use crate::preview::encode::{image_bytes, Channels};
-use crate::preview::step::{decode_fits, list_fits_tiles, preview_targets};
+use crate::preview::step::{decode_fits, list_fits_tiles, preview_targets, Tally};
 use crate::preview::{cut_from_properties, tile_format_value, PreviewFormat};
 use crate::properties::Properties;
 
@@ -260,23 +257,10 @@ pub fn build_color(
             }
         }
     }
-    let written = AtomicUsize::new(0);
-    let skipped = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    let record = |r: Result<(usize, bool), ColorError>| match r {
-        Ok((n, skip)) => {
-            written.fetch_add(n, Ordering::Relaxed);
-            if skip {
-                skipped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Err(e) => {
-            tracing::warn!("{e}");
-            failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(e.to_string());
-        }
-    };
-    keys.par_iter().for_each(|k| record(color_one(bands, out, k, Some((width, width)), mapper, opts)));
-    record(color_one(bands, out, "Norder3/Allsky.fits", None, mapper, opts));
+    let tally = Tally::default();
+    keys.par_iter().for_each(|k| tally.record(color_one(bands, out, k, Some((width, width)), mapper, opts)));
+    tally.record(color_one(bands, out, "Norder3/Allsky.fits", None, mapper, opts));
+    let (written, skipped, failures) = tally.finish();
 
     let frame = moc_tools::CoordSys::parse(&bands[0].frame).unwrap_or(moc_tools::CoordSys::Icrs);
     let moc = union_moc(bands, &deepest)?;
@@ -287,13 +271,7 @@ pub fn build_color(
     let props = color_properties(bands, mapper, opts, keys.len(), moc_tools::sky_fraction(&moc), order_min);
     out.put("properties", props.to_text())?;
     crate::html::write_index_html(out, &props, &opts.aladin_url).map_err(ColorError::Store)?;
-    Ok(ColorReport {
-        tiles: keys.len(),
-        written: written.into_inner(),
-        skipped: skipped.into_inner(),
-        failures: failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
-        elapsed: t0.elapsed(),
-    })
+    Ok(ColorReport { tiles: keys.len(), written, skipped, failures, elapsed: t0.elapsed() })
 }
 
 /// The properties of the color HiPS.

@@ -217,26 +217,13 @@ pub fn add_previews(
     let max = order_of(&props, "hips_order", &loc)?;
     let min = props.get("hips_order_min").and_then(|v| v.trim().parse::<u8>().ok()).unwrap_or(0).min(max);
     let keys = list_fits_tiles(store, min, max)?;
-    let written = AtomicUsize::new(0);
-    let skipped = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
+    let tally = Tally::default();
     let mut all_keys = keys.clone();
     if store.exists("Norder3/Allsky.fits")? {
         all_keys.push("Norder3/Allsky.fits".to_string());
     }
-    all_keys.par_iter().for_each(|key| match preview_one(store, key, spec, resume) {
-        Ok((n, skip)) => {
-            written.fetch_add(n, Ordering::Relaxed);
-            if skip {
-                skipped.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Err(e) => {
-            tracing::warn!("{e}");
-            failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(e.to_string());
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    all_keys.par_iter().for_each(|key| tally.record(preview_one(store, key, spec, resume)));
+    let (written, skipped, failures) = tally.finish();
     let formats = merge_tile_format(props.get("hips_tile_format").or(Some("fits")), &spec.formats);
     props.set("hips_tile_format", formats);
     if set_cut {
@@ -244,14 +231,40 @@ pub fn add_previews(
     }
     store.put("properties", props.to_text())?;
     html::write_index_html(store, &props, aladin_url)?;
-    Ok(PreviewsReport {
-        tiles: keys.len(),
-        written: written.into_inner(),
-        skipped: skipped.into_inner(),
-        failures,
-        cut: spec.cut,
-        elapsed: t0.elapsed(),
-    })
+    Ok(PreviewsReport { tiles: keys.len(), written, skipped, failures, cut: spec.cut, elapsed: t0.elapsed() })
+}
+
+/// The outcome of drawing many images in parallel: images written, tiles skipped (already done), and each failure
+/// (logged as it happens).
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    written: AtomicUsize,
+    skipped: AtomicUsize,
+    failures: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    /// Count one tile's outcome: `(images written, skipped)` or its error.
+    pub(crate) fn record<E: std::fmt::Display>(&self, r: Result<(usize, bool), E>) {
+        match r {
+            Ok((n, skip)) => {
+                self.written.fetch_add(n, Ordering::Relaxed);
+                if skip {
+                    self.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("{e}");
+                self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(e.to_string());
+            }
+        }
+    }
+
+    /// (written, skipped, failures).
+    pub(crate) fn finish(self) -> (usize, usize, Vec<String>) {
+        let failures = self.failures.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (self.written.into_inner(), self.skipped.into_inner(), failures)
+    }
 }
 
 /// The cut for a HiPS: explicit, else from properties, else percentiles of `Norder3/Allsky.fits`.
