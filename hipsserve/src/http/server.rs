@@ -238,9 +238,13 @@ pub async fn serve_seated(
                     }
                 };
                 // The limit is shared by all workers; a worker holds at most one accepted connection while it waits.
-                let permit = tokio::select! {
-                    () = &mut shutdown => break,
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                let permit = if let Ok(p) = permits.clone().try_acquire_owned() {
+                    p
+                } else {
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        p = permit_at_limit(&state, &permits) => match p { Some(p) => p, None => break },
+                    }
                 };
                 if let Some(s) = &seat {
                     let to = s.balance.place(s.idx);
@@ -275,6 +279,25 @@ pub async fn serve_seated(
     }
 }
 
+/// A connection permit when none is free: the connection idle the longest between requests is told to close
+/// ([`crate::idle`]); while none was idle, the set is looked at again every 50 ms (`None`: the semaphore was closed).
+async fn permit_at_limit(
+    state: &State,
+    permits: &Arc<tokio::sync::Semaphore>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let mut reclaimed = false;
+    loop {
+        // One connection per waiting accept: the one told to close frees its permit promptly.
+        if !reclaimed {
+            reclaimed = state.idle.reclaim();
+        }
+        tokio::select! {
+            p = permits.clone().acquire_owned() => return p.ok(),
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+}
+
 /// Serve one connection: HTTP/1.1 requests in [`Driver`] (unless `http1_fast_path` is off), then, if it hands the
 /// connection over, hyper (HTTP/1 or HTTP/2) from the bytes already read. `stop` turns true on shutdown.
 async fn connection(
@@ -288,7 +311,15 @@ async fn connection(
     let mut stopping = false;
     if state.cfg.http1_fast_path {
         let mut s = stop.clone();
-        let mut d = Driver::new(&stream, state, Box::pin(async move { drop(s.wait_for(|v| *v).await) }));
+        let reg = state.idle.register();
+        let idle = &*reg.idle;
+        let stop_or_reclaim = async move {
+            tokio::select! {
+                _ = s.wait_for(|v| *v) => {}
+                () = idle.reclaimed() => {}
+            }
+        };
+        let mut d = Driver::new(&stream, state, Box::pin(stop_or_reclaim), Some(idle));
         match d.run(&mut input).await {
             Ok(Next::HandOff) => stopping = d.stopping(),
             Ok(Next::Close) => return,

