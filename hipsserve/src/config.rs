@@ -192,7 +192,8 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
-    /// Origins allowed to read responses (`"*"` = any). Empty disables CORS headers.
+    /// Origins allowed to read responses (`"*"` = any). Only origins listed by name may read restricted HiPS with
+    /// credentials (cookies); `"null"` never matches. Empty disables CORS headers.
     pub allowed_origins: Vec<String>,
     /// Seconds a browser may cache a preflight answer.
     pub max_age_secs: u64,

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{suite_config, Fixture, Server};
+use common::{raw, suite_config, Fixture, Server, RESTRICTED};
 
 /// Send one keep-alive GET on `s` and read its whole response (head and Content-Length body); returns the status.
 fn keep_alive_get(s: &mut TcpStream, path: &str) -> u16 {
@@ -110,4 +110,71 @@ fn idle_keep_alive_connections_give_way_to_new_clients_at_the_limit() {
     let answered: Vec<Option<u16>> = kept.iter_mut().map(|s| try_keep_alive_get(s, "/CFHT/properties")).collect();
     assert_eq!(answered.iter().filter(|a| a.is_none()).count(), 3, "{answered:?}");
     assert_eq!(answered.iter().flatten().collect::<Vec<_>>(), [&200], "{answered:?}");
+}
+
+/// (status, lower-case head) of a GET or preflight with extra header lines.
+fn cors_get(srv: &Server, method: &str, path: &str, headers: &str) -> (u16, String) {
+    let (st, head, _) = raw(srv.addr, &format!("{method} {path} HTTP/1.1{headers}"));
+    (st, head.to_ascii_lowercase())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
+}
+
+#[test]
+fn credentialed_cors_needs_an_origin_listed_by_name_and_never_null() {
+    let fx = Fixture::new();
+    let root = fx.root.to_str().unwrap();
+    let listed = "https://portal.example";
+    let restricted = format!("/{RESTRICTED}/properties");
+    let token = "\r\nAuthorization: Bearer alice-secret-token";
+    let preflight = "\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: authorization";
+    // Under the default ["*"]: public data to anyone, credentials to nobody (200, 401 and preflight alike).
+    let star = Server::start(
+        fx.tmp.path(),
+        &suite_config("").replace(&format!(", \"{}\"", common::CORS_ORIGIN), ""),
+        &[root],
+        &[],
+    );
+    for origin in [listed, "https://evil.example", "null"] {
+        let o = format!("\r\nOrigin: {origin}");
+        let (st, h) = cors_get(&star, "GET", "/CFHT/properties", &o);
+        assert_eq!((st, header(&h, "access-control-allow-origin")), (200, Some("*")), "{origin}");
+        for (method, extra, want) in [("GET", token, 200), ("GET", "", 401), ("OPTIONS", preflight, 204)] {
+            let (st, h) = cors_get(&star, method, &restricted, &format!("{o}{extra}"));
+            assert_eq!(st, want, "{origin} {method} {extra:?}");
+            assert_eq!(header(&h, "access-control-allow-credentials"), None, "{origin} {method} {st}: {h}");
+            assert_ne!(header(&h, "access-control-allow-origin"), Some(origin), "{origin} {method} {st}: {h}");
+        }
+    }
+    drop(star);
+    // An explicit list: listed origins get credentials for restricted HiPS, their own origin for public ones; `null`
+    // never matches, even listed.
+    let cfg = suite_config("").replace(
+        &format!("allowed_origins = [\"*\", \"{}\"]", common::CORS_ORIGIN),
+        &format!("allowed_origins = [\"{listed}\", \"null\"]"),
+    );
+    let list = Server::start(fx.tmp.path(), &cfg, &[root], &[]);
+    let o = format!("\r\nOrigin: {listed}");
+    let (_, h) = cors_get(&list, "GET", "/CFHT/properties", &o);
+    assert_eq!(header(&h, "access-control-allow-origin"), Some(listed));
+    assert_eq!(header(&h, "access-control-allow-credentials"), None, "public: no credentials");
+    for (method, extra, want) in [("GET", token, 200), ("GET", "", 401), ("OPTIONS", preflight, 204)] {
+        let (st, h) = cors_get(&list, method, &restricted, &format!("{o}{extra}"));
+        assert_eq!(st, want, "{method} {extra:?}");
+        assert_eq!(header(&h, "access-control-allow-origin"), Some(listed), "{method} {st}");
+        assert_eq!(header(&h, "access-control-allow-credentials"), Some("true"), "{method} {st}");
+        assert!(header(&h, "vary").is_some_and(|v| v.contains("origin")), "{method} {st}");
+    }
+    for origin in ["null", "https://evil.example"] {
+        let o = format!("\r\nOrigin: {origin}");
+        for (method, path, extra) in
+            [("GET", "/CFHT/properties", ""), ("GET", &*restricted, token), ("OPTIONS", &*restricted, preflight)]
+        {
+            let (_, h) = cors_get(&list, method, path, &format!("{o}{extra}"));
+            assert_eq!(header(&h, "access-control-allow-origin"), None, "{origin} {method} {path}: {h}");
+            assert_eq!(header(&h, "access-control-allow-credentials"), None, "{origin} {method} {path}");
+        }
+    }
 }
