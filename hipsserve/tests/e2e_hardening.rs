@@ -178,3 +178,42 @@ fn credentialed_cors_needs_an_origin_listed_by_name_and_never_null() {
         }
     }
 }
+
+#[test]
+fn symlinks_and_fifos_in_the_served_tree_are_refused() {
+    use std::os::unix::fs::symlink;
+    let fx = Fixture::new();
+    let all: Vec<String> = fx.servable("CFHT").into_iter().filter(|f| f.contains("/Npix")).collect();
+    let dir_of = |f: &str| std::path::Path::new(f).parent().unwrap().to_path_buf();
+    // The last tile's DirN folder becomes a link to the restricted HiPS's; the other cases use tiles elsewhere.
+    let via_dir = all.last().unwrap().clone();
+    let tiles: Vec<String> = all.iter().filter(|f| dir_of(f) != dir_of(&via_dir)).cloned().collect();
+    let (a, b) = (&tiles[0], &tiles[1]);
+    let cfht = fx.root.join("CFHT");
+    // A tile linked out of the root, a public tile linked to the restricted HiPS's copy, a DirN folder linked.
+    let outside = fx.tmp.path().join("secret.txt");
+    std::fs::remove_file(cfht.join(a)).unwrap();
+    symlink(&outside, cfht.join(a)).unwrap();
+    std::fs::remove_file(cfht.join(b)).unwrap();
+    symlink(fx.root.join(RESTRICTED).join(b), cfht.join(b)).unwrap();
+    std::fs::remove_dir_all(cfht.join(dir_of(&via_dir))).unwrap();
+    symlink(fx.root.join(RESTRICTED).join(dir_of(&via_dir)), cfht.join(dir_of(&via_dir))).unwrap();
+    // A FIFO where a tile should be (no writer: a blocking open would hang).
+    let fifo = tiles[2].clone();
+    std::fs::remove_file(cfht.join(&fifo)).unwrap();
+    rustix::fs::mknodat(rustix::fs::CWD, cfht.join(&fifo), rustix::fs::FileType::Fifo, 0o644.into(), 0).unwrap();
+    let srv = Server::start(fx.tmp.path(), &suite_config(""), &[fx.root.to_str().unwrap()], &[]);
+    for path in [a.as_str(), b.as_str(), via_dir.as_str(), fifo.as_str()] {
+        let t0 = Instant::now();
+        let (st, _, body) = raw(srv.addr, &format!("GET /CFHT/{path} HTTP/1.1"));
+        assert!(matches!(st, 403 | 404), "{path}: {st}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{path} answered after {:?}", t0.elapsed());
+        assert!(!String::from_utf8_lossy(&body).contains(common::SECRET), "{path}");
+        assert_ne!(body, fx.read(RESTRICTED, path), "{path}");
+        let (st, _, _) = raw(srv.addr, "GET /health HTTP/1.1");
+        assert_eq!(st, 200);
+    }
+    // Everything else is still served.
+    let (st, _, body) = raw(srv.addr, &format!("GET /CFHT/{} HTTP/1.1", tiles[3]));
+    assert_eq!((st, body), (200, fx.read("CFHT", &tiles[3])));
+}

@@ -67,20 +67,72 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// Open a local file.
+    /// Open a local regular file. It is opened non-blocking, so a FIFO or device at `path` is refused at once
+    /// instead of blocking the caller until a writer appears.
     ///
     /// # Errors
-    /// When the file cannot be opened or its size read.
+    /// When the file cannot be opened, is not a regular file, or its size cannot be read.
     pub fn open(path: impl AsRef<Path>) -> Result<FileSource, FitsError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let name = path.as_ref().display().to_string();
         let io = |source| FitsError::Io { name: name.clone(), source };
-        let file = File::open(path.as_ref()).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(FitsError::Io { name, source: std::io::Error::other("is a directory") });
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path.as_ref())
+            .map_err(io)?;
+        FileSource::regular(name, file)
+    }
+
+    /// Open `rel` (a relative path) beneath the directory `root` without following any symbolic link and without
+    /// leaving `root` (Linux `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`; elsewhere every component is
+    /// checked with `lstat` first), non-blocking and only if it is a regular file. For servers that must read only
+    /// what lies under a configured root, whatever links a writer planted there.
+    ///
+    /// # Errors
+    /// When the file cannot be opened (a link or `..` on the way: `ELOOP`/`EXDEV`), is not a regular file, or its
+    /// size cannot be read.
+    pub fn open_beneath(root: impl AsRef<Path>, rel: impl AsRef<Path>) -> Result<FileSource, FitsError> {
+        let name = root.as_ref().join(rel.as_ref()).display().to_string();
+        let io = |source: std::io::Error| FitsError::Io { name: name.clone(), source };
+        let file = open_beneath(root.as_ref(), rel.as_ref()).map_err(io)?;
+        FileSource::regular(name, file)
+    }
+
+    fn regular(name: String, file: File) -> Result<FileSource, FitsError> {
+        let meta = file.metadata().map_err(|source| FitsError::Io { name: name.clone(), source })?;
+        if !meta.is_file() {
+            let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
+            return Err(FitsError::Io { name, source: std::io::Error::other(what) });
         }
         Ok(FileSource { name, len: meta.len(), file })
     }
+}
+
+#[cfg(target_os = "linux")]
+fn open_beneath(root: &Path, rel: &Path) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    Ok(File::from(rustix::fs::openat2(&dir, rel, flags, Mode::empty(), resolve)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_beneath(root: &Path, rel: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        if !matches!(c, std::path::Component::Normal(_)) {
+            return Err(std::io::Error::other("path leaves its root"));
+        }
+        at.push(c);
+        if std::fs::symlink_metadata(&at)?.file_type().is_symlink() {
+            return Err(std::io::Error::other("symbolic link"));
+        }
+    }
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+    std::fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(at)
 }
 
 impl ByteSource for FileSource {
