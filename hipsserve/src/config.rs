@@ -126,7 +126,7 @@ impl Default for Config {
 pub struct Limits {
     /// Maximum simultaneous connections; further clients wait in the kernel backlog.
     pub max_connections: usize,
-    /// Time allowed for a client to send the full request head (slowloris protection).
+    /// Time allowed for a client to send the full request head (slowloris protection); the first one from accept.
     pub header_read_timeout_ms: u64,
     /// A connection on which the client sends nothing for this long is closed (idle keep-alive included).
     pub idle_timeout_ms: u64,
@@ -140,7 +140,8 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Time allowed for one storage read before the request fails with 503.
     pub storage_timeout_ms: u64,
-    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish (then the process exits if a blocking
+    /// storage call is still running).
     pub shutdown_grace_ms: u64,
     /// Value of Retry-After (seconds) on 502/503.
     pub retry_after_secs: u64,

@@ -1,6 +1,7 @@
 //! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, each
 //! connection's HTTP/1.1 fast path (`super::conn`) or hyper with read-idle and write-stall timeouts, and graceful
-//! shutdown that drains in-flight requests.
+//! shutdown that drains in-flight requests and ends the process (status 1) when blocking storage calls are still
+//! running after the grace.
 
 use std::future::Future;
 use std::io;
@@ -28,6 +29,7 @@ use crate::catalog::auth::{Auth, AuthError};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::State;
+use crate::store::blocking;
 use crate::store::zerocopy::{self, Hint};
 use crate::store::{Root, ServeError, StoreError};
 
@@ -181,7 +183,8 @@ impl Balance {
 }
 
 /// Serve connections until `shutdown` resolves, then stop accepting and let in-flight requests finish (at most
-/// `limits.shutdown_grace_ms`).
+/// `limits.shutdown_grace_ms`). A blocking storage call still running after the grace (it cannot be cancelled, and
+/// dropping the runtime would wait for it) ends the process with status 1.
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     serve_seated(listener, state, shutdown, None).await;
 }
@@ -274,8 +277,21 @@ pub async fn serve_seated(
     let _ = stop_tx.send(true);
     drop(live_tx);
     let grace = Duration::from_millis(limits.shutdown_grace_ms);
+    let deadline = Instant::now() + grace;
     if tokio::time::timeout(grace, live_rx.recv()).await.is_err() {
         tracing::warn!("grace period over with connections still open");
+    }
+    // Blocking storage calls cannot be cancelled and the runtime waits for them when dropped: give them what is
+    // left of the grace, then end the process rather than never finish.
+    while blocking::in_flight() > 0 {
+        if Instant::now() >= deadline {
+            tracing::error!(
+                tasks = blocking::in_flight(),
+                "blocking storage calls still running after the grace: exiting"
+            );
+            std::process::exit(1);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

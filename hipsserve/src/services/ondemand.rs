@@ -61,7 +61,7 @@ pub(crate) async fn bounded<T: Send + 'static>(
 ) -> Result<T, Unfinished> {
     let work = async {
         let permit = state.render_permits.clone().acquire_owned().await.map_err(|_| Unfinished::Busy)?;
-        tokio::task::spawn_blocking(move || {
+        crate::store::blocking::spawn(move || {
             let _permit = permit;
             job()
         })

@@ -132,7 +132,7 @@ async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
         if data.len() < 64 * 1024 {
             return conditional::compress(&data, coding);
         }
-        tokio::task::spawn_blocking(move || conditional::compress(&data, coding)).await.ok().flatten()
+        crate::store::blocking::spawn(move || conditional::compress(&data, coding)).await.ok().flatten()
     })
     .await
     .clone()

@@ -149,7 +149,7 @@ async fn read_local(
             Nowait::Blocked(Some(started)) => started,
             Nowait::Blocked(None) => {
                 let dir = dir.clone();
-                match joined(tokio::task::spawn_blocking(move || open_file(&dir, &rel, &path)).await) {
+                match joined(super::blocking::spawn(move || open_file(&dir, &rel, &path)).await) {
                     Ok(Some(opened)) => opened,
                     Ok(None) => return Ok(None),
                     Err(e) => return Err(backend(e)),
@@ -157,7 +157,7 @@ async fn read_local(
             }
         };
         let room = budget.reserve(key, size).await?;
-        let body = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let body = super::blocking::spawn(move || -> std::io::Result<Vec<u8>> {
             buf.reserve(usize::try_from(size).unwrap_or(0).saturating_sub(buf.len()).saturating_add(1));
             f.seek(std::io::SeekFrom::Start(buf.len() as u64))?;
             f.read_to_end(&mut buf)?;
