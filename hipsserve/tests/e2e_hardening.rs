@@ -217,3 +217,43 @@ fn symlinks_and_fifos_in_the_served_tree_are_refused() {
     let (st, _, body) = raw(srv.addr, &format!("GET /CFHT/{} HTTP/1.1", tiles[3]));
     assert_eq!((st, body), (200, fx.read("CFHT", &tiles[3])));
 }
+
+#[test]
+fn bearer_scheme_is_case_insensitive_and_failed_preconditions_are_412() {
+    let fx = Fixture::new();
+    let srv = Server::start(fx.tmp.path(), &suite_config(""), &[fx.root.to_str().unwrap()], &[]);
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let (st, _, _) = raw(
+            srv.addr,
+            &format!("GET /{RESTRICTED}/properties HTTP/1.1\r\nAuthorization: {scheme} alice-secret-token"),
+        );
+        assert_eq!(st, 200, "{scheme}");
+    }
+    for path in ["/CFHT/properties", "/CFHT/Moc.fits"] {
+        let (st, head, _) = raw(srv.addr, &format!("GET {path} HTTP/1.1"));
+        assert_eq!(st, 200);
+        let etag = header(&head.to_ascii_lowercase(), "etag").unwrap().to_string();
+        for (cond, want) in [
+            ("If-Match: \"nope\"".to_string(), 412),
+            (format!("If-Match: {etag}"), 200),
+            ("If-Match: *".to_string(), 200),
+            ("If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT".to_string(), 412),
+            ("If-Unmodified-Since: Fri, 01 Jan 2100 00:00:00 GMT".to_string(), 200),
+        ] {
+            let (st, _, _) = raw(srv.addr, &format!("GET {path} HTTP/1.1\r\n{cond}"));
+            assert_eq!(st, want, "{path} {cond}");
+        }
+    }
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with two, is a 400 (hot tiles included).
+    let tile = fx.servable("CFHT").into_iter().find(|f| f.contains("/Npix")).unwrap();
+    for path in ["/CFHT/properties".to_string(), format!("/CFHT/{tile}")] {
+        for hosts in ["", "Host: a\r\nHost: b\r\n"] {
+            let mut s = connect(srv.addr);
+            s.write_all(format!("GET {path} HTTP/1.1\r\n{hosts}Connection: close\r\n\r\n").as_bytes()).unwrap();
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).unwrap();
+            assert!(buf.starts_with(b"HTTP/1.1 400"), "{path} {hosts:?}: {}", String::from_utf8_lossy(&buf[..40]));
+        }
+        assert_eq!(raw(srv.addr, &format!("GET {path} HTTP/1.1")).0, 200, "{path}");
+    }
+}
