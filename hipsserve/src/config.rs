@@ -134,6 +134,8 @@ pub struct Limits {
     pub write_timeout_ms: u64,
     /// Largest request head accepted, in bytes (HTTP/1 read buffer).
     pub max_header_bytes: usize,
+    /// Most header fields in an HTTP/1 request (more: 431).
+    pub max_headers: usize,
     /// Longest request path accepted, in bytes (longer: 414).
     pub max_path_bytes: usize,
     /// Largest request body accepted (this server only reads GET/HEAD/OPTIONS, which have none).
@@ -158,6 +160,7 @@ impl Default for Limits {
             idle_timeout_ms: 75_000,
             write_timeout_ms: 30_000,
             max_header_bytes: 16 * 1024,
+            max_headers: 100,
             max_path_bytes: 1024,
             max_body_bytes: 0,
             storage_timeout_ms: 10_000,

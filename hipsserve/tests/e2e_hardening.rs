@@ -257,3 +257,13 @@ fn bearer_scheme_is_case_insensitive_and_failed_preconditions_are_412() {
         assert_eq!(raw(srv.addr, &format!("GET {path} HTTP/1.1")).0, 200, "{path}");
     }
 }
+
+#[test]
+fn the_header_count_limit_is_configured() {
+    let fx = Fixture::new();
+    let many: String = (0..120).flat_map(|i| ["\r\nX-H".to_string(), i.to_string(), ": v".to_string()]).collect();
+    for (limit, want) in [("", 431), ("max_headers = 150", 200)] {
+        let srv = Server::start(fx.tmp.path(), &limited(64, limit), &[fx.root.to_str().unwrap()], &[]);
+        assert_eq!(raw(srv.addr, &format!("GET /CFHT/properties HTTP/1.1{many}")).0, want, "{limit:?}");
+    }
+}

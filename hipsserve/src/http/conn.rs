@@ -46,7 +46,7 @@ use crate::services::tiles;
 use crate::state::State;
 use crate::store::zerocopy::{self, SealedCopy};
 
-/// Most request headers parsed here; more go to hyper (which allows 100).
+/// Most request headers parsed here; more go to hyper (which allows `limits.max_headers`).
 const MAX_HEADERS: usize = 64;
 
 /// How a connection left this loop.

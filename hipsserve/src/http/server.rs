@@ -202,7 +202,8 @@ pub async fn serve_seated(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers.max(1));
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
     let builder = Arc::new(builder);
     // `stop` tells connections to finish; every connection task holds a `live` sender, so `recv` returns `None`
