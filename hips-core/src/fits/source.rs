@@ -294,3 +294,30 @@ pub fn open_source(path_or_url: &str) -> Result<Arc<dyn ByteSource>, FitsError> 
         .map_err(|source| FitsError::Store { name: path_or_url.to_string(), source: Box::new(source) })?;
     Ok(Arc::new(StoreSource::new(store, key, path_or_url)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A FIFO is refused at once (no writer needed), and `open_beneath` follows no link, in the path or at its end,
+    /// whether it points out of the root or stays inside it.
+    #[test]
+    fn special_files_and_links_are_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("g")).expect("mkdir");
+        std::fs::write(root.join("g/a.fits"), b"SIMPLE").expect("write");
+        std::fs::write(tmp.path().join("outside.fits"), b"SECRET").expect("write");
+        std::os::unix::fs::symlink(tmp.path().join("outside.fits"), root.join("g/out.fits")).expect("link");
+        std::os::unix::fs::symlink(root.join("g/a.fits"), root.join("g/in.fits")).expect("link");
+        std::os::unix::fs::symlink(root.join("g"), root.join("h")).expect("link");
+        rustix::fs::mknodat(rustix::fs::CWD, root.join("g/fifo.fits"), rustix::fs::FileType::Fifo, 0o644.into(), 0)
+            .expect("mkfifo");
+        assert_eq!(FileSource::open_beneath(&root, "g/a.fits").expect("regular").len().expect("len"), 6);
+        for rel in ["g/out.fits", "g/in.fits", "h/a.fits", "g/fifo.fits", "../outside.fits", "g"] {
+            assert!(FileSource::open_beneath(&root, rel).is_err(), "{rel}");
+        }
+        assert!(FileSource::open(root.join("g/fifo.fits")).is_err(), "a FIFO is not a regular file");
+        assert!(FileSource::open(root.join("g/in.fits")).is_ok(), "open follows links, as before");
+    }
+}
