@@ -1,10 +1,11 @@
 """Aladin Lite, on a page of another origin, shows HiPS served by hipsserve: public ones through CORS, restricted ones
-only with the user's token cookie and credentials mode on.
+only with the user's token cookie and credentials mode on, from a page origin listed in cors.allowed_origins.
 
 hipsserve serves the two CDS-built reference HiPS (CFHT public, JWST_MIRI restricted to user carol). Oracle: the
 view recomputed from the HiPS's own tiles (browser_util.expected_view), compared by rank correlation.
 """
 
+import socket
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -15,6 +16,16 @@ from browser_util import expected_view, hipsserve, load_grey, rank_correlation, 
 pytestmark = pytest.mark.browser
 
 TOKEN = "carol-browser-test-token-0123456789"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# The page origin of the restricted-HiPS tests, listed by name: "*" never grants credentialed reads.
+PAGE_ORIGIN = f"http://127.0.0.1:{_free_port()}"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,7 @@ def hipsserve_url(hipsserve_bin, reference_root, tmp_path_factory):
 roots = ["{reference_root}"]
 
 [cors]
-allowed_origins = ["*"]
+allowed_origins = ["*", "{PAGE_ORIGIN}"]
 
 [auth]
 tokens_file = "{tokens}"
@@ -86,7 +97,7 @@ def test_restricted_hips_with_token_cookie(hipsserve_url, reference_root, tmp_pa
     out = tmp_path / "jwst_ok.png"
     report = render_hips(
         f"{hipsserve_url}/JWST_MIRI", ra, dec, fov, w, h, out,
-        with_credentials=True, cookies=[f"hips_token={TOKEN}@{hipsserve_url}"],
+        with_credentials=True, cookies=[f"hips_token={TOKEN}@{hipsserve_url}"], page_origin=PAGE_ORIGIN,
     )
     statuses = _statuses(report, "JWST_MIRI")
     assert statuses and all(s == 200 for s in statuses), report["requests"]
@@ -108,7 +119,7 @@ def test_restricted_hips_refused(hipsserve_url, reference_root, tmp_path, case):
     out = tmp_path / "jwst_refused.png"
     report = render_hips(
         f"{hipsserve_url}/JWST_MIRI", ra, dec, fov, 200, 200, out,
-        with_credentials=case != "cookie without credentials mode", cookies=cookies,
+        with_credentials=case != "cookie without credentials mode", cookies=cookies, page_origin=PAGE_ORIGIN,
         timeout_s=12, allow_timeout=True,
     )
     statuses = [s for s in _statuses(report, "JWST_MIRI") if s is not None]

@@ -116,3 +116,57 @@ def test_coadds_outside_coadd_roots_are_never_opened(hipsserve_bin, built):
                    "--config", str(config(base, elsewhere))) as url:
         status, body = get(f"{url}/hips/Norder{k + 1}/Dir{n // 10000 * 10000}/Npix{n}.fits")
         assert status == 502 and b"cannot render" in body, (status, body)
+
+
+def test_linked_and_special_coadds_under_coadd_roots_are_refused(hipsserve_bin, built):
+    """Issue #18: a coadd under coadd_roots that is a symbolic link (to a copy outside, or inside the root) or a FIFO
+    is never opened: the render fails with 502 (never the linked file's pixels), within the render timeout, while
+    /health stays fast. The coadds are restored afterwards."""
+    import os
+    import shutil
+    import time
+
+    base, hips, syn, deep, k = built
+    n = min(int(p.stem[4:]) for p in (deep[1] / f"Norder{k + 1}").glob("Dir*/Npix*.fits"))
+    coadds = sorted((syn / "g").glob("*.fits"))
+    outside = base / "outside_coadds"
+    outside.mkdir(exist_ok=True)
+    saved = base / "saved_coadds"
+    saved.mkdir(exist_ok=True)
+    for c in coadds:
+        shutil.copy(c, outside / c.name)
+        os.replace(c, saved / c.name)
+    inside = syn / "g" / "inside"
+    inside.mkdir(exist_ok=True)
+    cfg = base / "ondemand-hardened.toml"
+    cfg.write_text(f'[defaults]\non_demand_orders = 2\n[on_demand]\ncoadd_roots = ["{syn}"]\ntimeout_ms = 3000\n')
+    try:
+        cases = {
+            "link outside the root": lambda c: os.symlink(outside / c.name, c),
+            "link inside the root": lambda c: (shutil.copy(saved / c.name, inside / c.name),
+                                               os.symlink(inside / c.name, c)),
+            "fifo": lambda c: os.mkfifo(c),
+        }
+        for case, plant in cases.items():
+            for c in coadds:
+                if c.exists() or c.is_symlink():
+                    c.unlink()
+                plant(c)
+            with hipsserve(hipsserve_bin, "--root", str(base / "srv"), "--listen", "127.0.0.1:0", "--no-access-log",
+                           "--config", str(cfg)) as url:
+                t0 = time.monotonic()
+                status, body = get(tile_url(url, k + 1, n))
+                assert status == 502, (case, status, body[:200])
+                assert time.monotonic() - t0 < 3.5, (case, time.monotonic() - t0)
+                t0 = time.monotonic()
+                assert get(f"{url}/health")[0] == 200
+                assert time.monotonic() - t0 < 1.0, case
+    finally:
+        for c in coadds:
+            if c.exists() or c.is_symlink():
+                c.unlink()
+            os.replace(saved / c.name, c)
+        shutil.rmtree(inside, ignore_errors=True)
+    with hipsserve(hipsserve_bin, "--root", str(base / "srv"), "--listen", "127.0.0.1:0", "--no-access-log",
+                   "--config", str(config(base, syn))) as url:
+        assert get(tile_url(url, k + 1, n))[0] == 200, "restored coadds render again"

@@ -130,7 +130,7 @@ impl Default for Config {
 pub struct Limits {
     /// Maximum simultaneous connections; further clients wait in the kernel backlog.
     pub max_connections: usize,
-    /// Time allowed for a client to send the full request head (slowloris protection).
+    /// Time allowed for a client to send the full request head (slowloris protection); the first one from accept.
     pub header_read_timeout_ms: u64,
     /// A connection on which the client sends nothing for this long is closed (idle keep-alive included).
     pub idle_timeout_ms: u64,
@@ -138,13 +138,16 @@ pub struct Limits {
     pub write_timeout_ms: u64,
     /// Largest request head accepted, in bytes (HTTP/1 read buffer).
     pub max_header_bytes: usize,
+    /// Most header fields in an HTTP/1 request (more: 431).
+    pub max_headers: usize,
     /// Longest request path accepted, in bytes (longer: 414).
     pub max_path_bytes: usize,
     /// Largest request body accepted (this server only reads GET/HEAD/OPTIONS, which have none).
     pub max_body_bytes: u64,
     /// Time allowed for one storage read before the request fails with 503.
     pub storage_timeout_ms: u64,
-    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish (then the process exits if a blocking
+    /// storage call is still running).
     pub shutdown_grace_ms: u64,
     /// Value of Retry-After (seconds) on 502/503.
     pub retry_after_secs: u64,
@@ -161,6 +164,7 @@ impl Default for Limits {
             idle_timeout_ms: 75_000,
             write_timeout_ms: 30_000,
             max_header_bytes: 16 * 1024,
+            max_headers: 100,
             max_path_bytes: 1024,
             max_body_bytes: 0,
             storage_timeout_ms: 10_000,
@@ -196,7 +200,8 @@ impl Default for CacheConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CorsConfig {
-    /// Origins allowed to read responses (`"*"` = any). Empty disables CORS headers.
+    /// Origins allowed to read responses (`"*"` = any). Only origins listed by name may read restricted HiPS with
+    /// credentials (cookies); `"null"` never matches. Empty disables CORS headers.
     pub allowed_origins: Vec<String>,
     /// Seconds a browser may cache a preflight answer.
     pub max_age_secs: u64,

@@ -3,15 +3,16 @@
 //! Folders, from the wire inwards: [`http`] (listener, connection loop, request parsing, routing, CORS, the request
 //! handler), [`services`] (what is answered: stored HiPS files, on-demand tiles, progenitor queries, SODA cutouts),
 //! [`catalog`] (HiPS discovery, layout, access control, `/hipslist`) and [`store`] (storage roots, the coalescing
-//! object cache, the memory budget, zero-copy copies). At the top: [`config`], [`metrics`], the shared [`state`] and the
+//! object cache, the memory budget, zero-copy copies). At the top: [`config`], [`metrics`], the idle keep-alive connections ([`idle`]), the shared [`state`] and the
 //! response value every request gets ([`reply`]).
 //!
 //! Dependencies go one way: `http` -> `services` -> (`state`, `reply`) -> `catalog` -> `store` -> (`config`,
-//! `metrics`).
+//! `metrics`); `state` also uses `idle`.
 
 pub mod catalog;
 pub mod config;
 pub mod http;
+pub mod idle;
 pub mod metrics;
 pub mod reply;
 pub mod services;

@@ -44,6 +44,8 @@ pub struct State {
     pub hipslist_template: Option<String>,
     /// Connection permits (`limits.max_connections`), shared by all accepting workers.
     pub connection_permits: Arc<tokio::sync::Semaphore>,
+    /// Idle keep-alive connections, the oldest closed first when no connection permit is left.
+    pub idle: crate::idle::IdleSet,
     /// Permits for on-demand tile renders (`on_demand.max_concurrent`).
     pub render_permits: Arc<tokio::sync::Semaphore>,
     request_seq: AtomicU64,
@@ -117,6 +119,7 @@ impl State {
             hipslist,
             hipslist_template,
             connection_permits,
+            idle: crate::idle::IdleSet::default(),
             render_permits,
             request_seq: AtomicU64::new(0),
             request_prefix: format!("{request_base:x}-"),

@@ -111,9 +111,18 @@ fn heads_of(raw: &[u8]) -> Vec<bool> {
     heads
 }
 
+/// `s` with `Host: x` after every HTTP/1.1 request line, unless it names a host already (HTTP/1.1 requests without
+/// exactly one Host are 400s, RFC 9112 §3.2; a few corpus entries test that on their own).
+fn with_host(s: &str) -> String {
+    if s.to_ascii_lowercase().contains("\nhost:") {
+        return s.to_string();
+    }
+    s.replace(" HTTP/1.1\r\n", " HTTP/1.1\r\nHost: x\r\n")
+}
+
 fn corpus(tile: &str, outside: &str) -> Vec<Vec<Vec<u8>>> {
     let r = RESTRICTED;
-    let one = |s: String| vec![s.into_bytes()];
+    let one = |s: String| vec![with_host(&s).into_bytes()];
     let mut c = vec![
         one(format!("GET {tile} HTTP/1.1\r\nHost: x\r\n\r\n")),
         one(format!("HEAD {tile} HTTP/1.1\r\nHost: x\r\n\r\n")),
@@ -180,11 +189,14 @@ fn corpus(tile: &str, outside: &str) -> Vec<Vec<Vec<u8>>> {
         one("garbage\r\n\r\n".to_string()),
     ];
     // Pipelined: hot, handler-answered, hot again, HEAD, then a request that goes to hyper, then one more.
-    c.push(vec![format!(
+    c.push(vec![with_host(&format!(
         "GET {tile} HTTP/1.1\r\n\r\nGET {outside} HTTP/1.1\r\n\r\nGET {tile} HTTP/1.1\r\n\r\nHEAD {tile} HTTP/1.1\r\n\r\n\
          GET {tile} HTTP/1.0\r\n\r\nGET {tile} HTTP/1.1\r\n\r\n"
-    )
+    ))
     .into_bytes()]);
+    // No Host, and two: 400 on both paths.
+    c.push(vec![format!("GET {tile} HTTP/1.1\r\n\r\n").into_bytes()]);
+    c.push(vec![format!("GET {tile} HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n").into_bytes()]);
     // Heads split across writes, in the middle of a line and of the CRLFCRLF.
     let whole = format!("GET {tile} HTTP/1.1\r\nHost: x\r\nOrigin: https://o\r\n\r\nGET /health HTTP/1.1\r\n\r\n");
     for cut in [3, 20, whole.find("\r\n\r\n").unwrap() + 2] {

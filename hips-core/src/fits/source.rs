@@ -67,17 +67,43 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    /// Open a local file.
+    /// Open a local regular file. It is opened non-blocking, so a FIFO or device at `path` is refused at once
+    /// instead of blocking the caller until a writer appears.
     ///
     /// # Errors
-    /// When the file cannot be opened or its size read.
+    /// When the file cannot be opened, is not a regular file, or its size cannot be read.
     pub fn open(path: impl AsRef<Path>) -> Result<FileSource, FitsError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let name = path.as_ref().display().to_string();
         let io = |source| FitsError::Io { name: name.clone(), source };
-        let file = File::open(path.as_ref()).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(FitsError::Io { name, source: std::io::Error::other("is a directory") });
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path.as_ref())
+            .map_err(io)?;
+        FileSource::regular(name, file)
+    }
+
+    /// Open `rel` (a relative path) beneath the directory `root` without following any symbolic link and without
+    /// leaving `root` (Linux `openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`; elsewhere every component is
+    /// checked with `lstat` first), non-blocking and only if it is a regular file. For servers that must read only
+    /// what lies under a configured root, whatever links a writer planted there.
+    ///
+    /// # Errors
+    /// When the file cannot be opened (a link or `..` on the way: `ELOOP`/`EXDEV`), is not a regular file, or its
+    /// size cannot be read.
+    pub fn open_beneath(root: impl AsRef<Path>, rel: impl AsRef<Path>) -> Result<FileSource, FitsError> {
+        let name = root.as_ref().join(rel.as_ref()).display().to_string();
+        let io = |source: std::io::Error| FitsError::Io { name: name.clone(), source };
+        let file = open_beneath(root.as_ref(), rel.as_ref()).map_err(io)?;
+        FileSource::regular(name, file)
+    }
+
+    fn regular(name: String, file: File) -> Result<FileSource, FitsError> {
+        let meta = file.metadata().map_err(|source| FitsError::Io { name: name.clone(), source })?;
+        if !meta.is_file() {
+            let what = if meta.is_dir() { "is a directory" } else { "is not a regular file" };
+            return Err(FitsError::Io { name, source: std::io::Error::other(what) });
         }
         Ok(FileSource { name, len: meta.len(), file })
     }
@@ -91,6 +117,32 @@ impl FileSource {
         let len = file.metadata().map_err(|source| FitsError::Io { name: name.clone(), source })?.len();
         Ok(FileSource { name, file, len })
     }
+}
+
+#[cfg(target_os = "linux")]
+fn open_beneath(root: &Path, rel: &Path) -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let dir = rustix::fs::open(root, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    Ok(File::from(rustix::fs::openat2(&dir, rel, flags, Mode::empty(), resolve)?))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_beneath(root: &Path, rel: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut at = root.to_path_buf();
+    for c in rel.components() {
+        if !matches!(c, std::path::Component::Normal(_)) {
+            return Err(std::io::Error::other("path leaves its root"));
+        }
+        at.push(c);
+        if std::fs::symlink_metadata(&at)?.file_type().is_symlink() {
+            return Err(std::io::Error::other("symbolic link"));
+        }
+    }
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+    std::fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(at)
 }
 
 impl ByteSource for FileSource {
@@ -259,4 +311,31 @@ fn open_raw(path_or_url: &str) -> Result<Arc<dyn ByteSource>, FitsError> {
     let store = Store::open(parent)
         .map_err(|source| FitsError::Store { name: path_or_url.to_string(), source: Box::new(source) })?;
     Ok(Arc::new(StoreSource::new(store, key, path_or_url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A FIFO is refused at once (no writer needed), and `open_beneath` follows no link, in the path or at its end,
+    /// whether it points out of the root or stays inside it.
+    #[test]
+    fn special_files_and_links_are_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path().join("root");
+        std::fs::create_dir_all(root.join("g")).expect("mkdir");
+        std::fs::write(root.join("g/a.fits"), b"SIMPLE").expect("write");
+        std::fs::write(tmp.path().join("outside.fits"), b"SECRET").expect("write");
+        std::os::unix::fs::symlink(tmp.path().join("outside.fits"), root.join("g/out.fits")).expect("link");
+        std::os::unix::fs::symlink(root.join("g/a.fits"), root.join("g/in.fits")).expect("link");
+        std::os::unix::fs::symlink(root.join("g"), root.join("h")).expect("link");
+        rustix::fs::mknodat(rustix::fs::CWD, root.join("g/fifo.fits"), rustix::fs::FileType::Fifo, 0o644.into(), 0)
+            .expect("mkfifo");
+        assert_eq!(FileSource::open_beneath(&root, "g/a.fits").expect("regular").len().expect("len"), 6);
+        for rel in ["g/out.fits", "g/in.fits", "h/a.fits", "g/fifo.fits", "../outside.fits", "g"] {
+            assert!(FileSource::open_beneath(&root, rel).is_err(), "{rel}");
+        }
+        assert!(FileSource::open(root.join("g/fifo.fits")).is_err(), "a FIFO is not a regular file");
+        assert!(FileSource::open(root.join("g/in.fits")).is_ok(), "open follows links, as before");
+    }
 }

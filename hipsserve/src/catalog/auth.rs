@@ -123,8 +123,10 @@ impl Auth {
         let bearer = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(|t| t.trim().to_string());
+            .and_then(|v| v.split_once(' '))
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_string());
         let cookie = (!self.cfg.token_cookie.is_empty())
             .then(|| {
                 headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
@@ -233,6 +235,8 @@ mod tests {
         assert_eq!(a.check(&s, &hm(&[])), Decision::Unauthenticated { invalid: false });
         assert_eq!(a.check(&s, &hm(&[("authorization", "Bearer nope")])), Decision::Unauthenticated { invalid: true });
         assert_eq!(a.check(&s, &hm(&[("authorization", "Bearer alicetok")])), Decision::Allow);
+        assert_eq!(a.check(&s, &hm(&[("authorization", "BEARER alicetok")])), Decision::Allow);
+        assert_eq!(a.check(&s, &hm(&[("authorization", "bEaReR alicetok")])), Decision::Allow);
         assert_eq!(a.check(&s, &hm(&[("authorization", "Bearer bobtok")])), Decision::Allow);
         assert_eq!(a.check(&s, &hm(&[("cookie", "x=1; hips_token=caroltok")])), Decision::Allow);
         assert_eq!(a.check(&s, &hm(&[("authorization", "Bearer davetok")])), Decision::Forbidden);

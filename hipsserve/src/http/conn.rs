@@ -15,8 +15,9 @@
 //! 3. Anything else (HTTP/1.0, HTTP/2, a request body, Expect or Upgrade, a head too large or that does not parse)
 //!    goes to hyper, for the rest of the connection, with the bytes already read replayed first.
 //!
-//! Limits are the same as hyper's side: a connection without incoming bytes for `idle_timeout_ms` is closed, a
-//! request head must arrive within `header_read_timeout_ms` of its first byte and fit in `max_header_bytes`, and a
+//! Limits are the same as hyper's side: a connection without incoming bytes for `idle_timeout_ms` is closed, the
+//! first request head must arrive within `header_read_timeout_ms` of accept and later ones within that time of their
+//! first byte, every head must fit in `max_header_bytes`, and a
 //! client that does not take response bytes for `write_timeout_ms` is dropped. On shutdown an idle connection is
 //! closed at once and a busy one after its current response (sent with `connection: close`).
 
@@ -38,13 +39,14 @@ use super::handler::{self, Extras, RequestId, Routed, Seen};
 use super::parse::{self as fastpath, Plain};
 use super::routing::{self, Route};
 use crate::config::Access;
+use crate::idle::Idle;
 use crate::reply::{self, Reply};
 use crate::services::conditional as httputil;
 use crate::services::tiles;
 use crate::state::State;
 use crate::store::zerocopy::{self, SealedCopy};
 
-/// Most request headers parsed here; more go to hyper (which allows 100).
+/// Most request headers parsed here; more go to hyper (which allows `limits.max_headers`).
 const MAX_HEADERS: usize = 64;
 
 /// How a connection left this loop.
@@ -78,23 +80,28 @@ pub(crate) struct Driver<'a> {
     timer: Pin<Box<Sleep>>,
     stop: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
     stopping: bool,
+    /// This connection's mark in the server's idle set, when it has one.
+    idle: Option<&'a Idle>,
     out: Vec<u8>,
 }
 
 impl<'a> Driver<'a> {
-    /// A driver for `stream`; `stop` resolves when the server begins shutting down.
+    /// A driver for `stream`, just accepted; `stop` resolves when the server begins shutting down or wants the
+    /// connection back (`idle` marked between requests, see [`crate::idle`]).
     pub(crate) fn new(
         stream: &'a TcpStream,
         state: &'a Arc<State>,
         stop: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
+        idle: Option<&'a Idle>,
     ) -> Self {
-        let idle = Duration::from_millis(state.cfg.limits.idle_timeout_ms);
+        let idle_timeout = Duration::from_millis(state.cfg.limits.idle_timeout_ms);
         Driver {
             stream,
             state,
-            timer: Box::pin(tokio::time::sleep(idle)),
+            timer: Box::pin(tokio::time::sleep(idle_timeout)),
             stop,
             stopping: false,
+            idle,
             out: Vec::with_capacity(1024),
         }
     }
@@ -142,8 +149,11 @@ impl<'a> Driver<'a> {
         let idle = Duration::from_millis(limits.idle_timeout_ms);
         let header_timeout = Duration::from_millis(limits.header_read_timeout_ms);
         let max_head = limits.max_header_bytes.max(8192);
-        let mut head_started: Option<Instant> = None;
+        // The first request head is due `header_timeout` after accept, sent or not (a silent client must not hold a
+        // connection for the idle timeout); later ones from their first byte.
+        let mut head_started: Option<Instant> = Some(Instant::now());
         let mut idle_deadline: Option<Instant> = None;
+        let mut marked = false;
         loop {
             if !input.pending().is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -178,9 +188,21 @@ impl<'a> Driver<'a> {
                 Ok(n) => {
                     input.filled(n);
                     idle_deadline = None;
+                    if let (true, Some(i)) = (marked, self.idle) {
+                        marked = false;
+                        i.clear();
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let idle_at = *idle_deadline.get_or_insert_with(|| Instant::now() + idle);
+                    let idle_at = *idle_deadline.get_or_insert_with(|| {
+                        let now = Instant::now();
+                        // Waiting for the next request of a kept-alive connection: it may be reclaimed.
+                        if let (Some(i), None, true) = (self.idle, head_started, input.pending().is_empty()) {
+                            i.mark(now.into_std());
+                            marked = true;
+                        }
+                        now + idle
+                    });
                     let deadline = head_started.map_or(idle_at, |t| idle_at.min(t + header_timeout));
                     match self.wait(Interest::READABLE, deadline, input.pending().is_empty()).await? {
                         Wait::Ready | Wait::Stopping => {}

@@ -1,6 +1,8 @@
 //! CORS for browser clients on other origins (Aladin Lite in a portal): which Origin gets which
-//! Access-Control-* headers, `Vary: Origin`, and preflight (OPTIONS) answers. Restricted HiPS echo the origin and allow
-//! credentials; public ones answer `*` when the configuration allows any origin.
+//! Access-Control-* headers, `Vary: Origin`, and preflight (OPTIONS) answers. Public HiPS answer `*` when the
+//! configuration allows any origin; restricted HiPS allow credentials only to origins listed by name (`*` never
+//! grants them, and `null` is never trusted), so a page on an arbitrary origin cannot read them with the user's
+//! cookies.
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -19,8 +21,15 @@ fn add_vary(h: &mut HeaderMap, field: &str) {
     }
 }
 
+/// Whether `origin` may read public responses: any origin under `*`, else a listed one (never `null`, the origin of
+/// sandboxed frames, `data:` and `file:` pages, which any page can take on).
 fn origin_allowed(cfg: &Config, origin: &str) -> bool {
-    cfg.cors.allowed_origins.iter().any(|o| o == "*" || o == origin)
+    cfg.cors.allowed_origins.iter().any(|o| o == "*" || (o == origin && origin != "null"))
+}
+
+/// Whether `origin` is listed by name (what credentialed reads need; `*` and `null` never count).
+fn origin_listed(cfg: &Config, origin: &str) -> bool {
+    origin != "null" && cfg.cors.allowed_origins.iter().any(|o| o == origin)
 }
 
 /// Headers a browser may read from a cross-origin response.
@@ -43,18 +52,22 @@ pub(crate) enum CorsAllow<'a> {
     },
 }
 
-/// Decide the CORS headers for `origin`. Restricted HiPS echo the origin and allow credentials (a wildcard origin is
-/// not allowed with credentials by browsers).
+/// Decide the CORS headers for `origin`. Public HiPS: `*` when the configuration has `*`, else the listed origin
+/// echoed. Restricted HiPS: credentials (the origin echoed with `Access-Control-Allow-Credentials: true`) only for an
+/// origin listed by name, never through `*` and never for `null`; other origins get `*` under a wildcard
+/// configuration, which lets a page read what it asked for with its own bearer token but never with the user's
+/// cookies.
 pub(crate) fn cors_allow<'a>(cfg: &Config, origin: Option<&'a str>, restricted: bool) -> CorsAllow<'a> {
     let Some(origin) = origin else { return CorsAllow::No };
-    if !origin_allowed(cfg, origin) {
-        return CorsAllow::No;
-    }
     let wildcard = cfg.cors.allowed_origins.iter().any(|o| o == "*");
-    if restricted || !wildcard {
-        CorsAllow::Echo { origin, credentials: restricted }
-    } else {
+    if restricted && origin_listed(cfg, origin) {
+        CorsAllow::Echo { origin, credentials: true }
+    } else if wildcard {
         CorsAllow::Any
+    } else if origin_listed(cfg, origin) {
+        CorsAllow::Echo { origin, credentials: false }
+    } else {
+        CorsAllow::No
     }
 }
 

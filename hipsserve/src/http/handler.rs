@@ -168,6 +168,14 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
         return (r, "other", false);
     }
+    // An HTTP/1.1 request names its host exactly once (RFC 9112 §3.2).
+    if req.version() == http::Version::HTTP_11 && req.headers().get_all(header::HOST).iter().count() != 1 {
+        return (
+            text(StatusCode::BAD_REQUEST, "bad request: an HTTP/1.1 request needs one Host header"),
+            "other",
+            false,
+        );
+    }
     let body_len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if body_len.is_some_and(|l| l > state.cfg.limits.max_body_bytes)
         || req.headers().contains_key(header::TRANSFER_ENCODING)

@@ -76,9 +76,12 @@ pub(crate) fn classify<'b>(req: &httparse::Request<'_, 'b>) -> Option<Plain<'b>>
     let hot = get_or_head && path.starts_with('/') && query.is_none_or(|q| q.bytes().all(plain_query_byte));
     let mut p = Plain { hot, head, path, origin: None, request_id: None, close: false, accepts_encoding: false };
     let mut seen_origin = false;
+    let mut hosts = 0u8;
     for h in req.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("origin") {
+        if name.eq_ignore_ascii_case("host") {
+            hosts = hosts.saturating_add(1);
+        } else if name.eq_ignore_ascii_case("origin") {
             if !seen_origin {
                 seen_origin = true;
                 p.origin = header_str(h.value);
@@ -102,6 +105,10 @@ pub(crate) fn classify<'b>(req: &httparse::Request<'_, 'b>) -> Option<Plain<'b>>
             p.hot = false;
         }
     }
+    // Not exactly one Host: the handler answers 400 (RFC 9112 §3.2).
+    if hosts != 1 {
+        p.hot = false;
+    }
     Some(p)
 }
 
@@ -123,7 +130,8 @@ mod tests {
     fn plain_gets_and_heads_are_taken() {
         let p = parse("GET /CFHT/Norder3/Allsky.png HTTP/1.1\r\nHost: x\r\nUser-Agent: wrk\r\n\r\n").unwrap();
         assert_eq!((p.hot, p.head, p.path, p.close), (true, false, "/CFHT/Norder3/Allsky.png", false));
-        let p = parse("HEAD /a/properties?x=1&y=%20 HTTP/1.1\r\nConnection: Keep-Alive, close\r\n\r\n").unwrap();
+        let p =
+            parse("HEAD /a/properties?x=1&y=%20 HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, close\r\n\r\n").unwrap();
         assert_eq!((p.hot, p.head, p.path, p.close), (true, true, "/a/properties", true));
         let p = parse("GET /a HTTP/1.1\r\nOrigin: https://portal\r\norigin: https://other\r\nX-Request-Id: r1\r\n\r\n")
             .unwrap();

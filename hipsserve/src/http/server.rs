@@ -1,6 +1,7 @@
 //! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, each
 //! connection's HTTP/1.1 fast path (`super::conn`) or hyper with read-idle and write-stall timeouts, and graceful
-//! shutdown that drains in-flight requests.
+//! shutdown that drains in-flight requests and ends the process (status 1) when blocking storage calls are still
+//! running after the grace.
 
 use std::future::Future;
 use std::io;
@@ -28,6 +29,7 @@ use crate::catalog::auth::{Auth, AuthError};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::State;
+use crate::store::blocking;
 use crate::store::zerocopy::{self, Hint};
 use crate::store::{Root, ServeError, StoreError};
 
@@ -231,7 +233,8 @@ impl Balance {
 }
 
 /// Serve connections until `shutdown` resolves, then stop accepting and let in-flight requests finish (at most
-/// `limits.shutdown_grace_ms`).
+/// `limits.shutdown_grace_ms`). A blocking storage call still running after the grace (it cannot be cancelled, and
+/// dropping the runtime would wait for it) ends the process with status 1.
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     serve_seated(listener, state, shutdown, None).await;
 }
@@ -249,7 +252,8 @@ pub async fn serve_seated(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
-        .max_buf_size(limits.max_header_bytes.max(8192));
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers.max(1));
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(128);
     let builder = Arc::new(builder);
     // `stop` tells connections to finish; every connection task holds a `live` sender, so `recv` returns `None`
@@ -288,9 +292,13 @@ pub async fn serve_seated(
                     }
                 };
                 // The limit is shared by all workers; a worker holds at most one accepted connection while it waits.
-                let permit = tokio::select! {
-                    () = &mut shutdown => break,
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                let permit = if let Ok(p) = permits.clone().try_acquire_owned() {
+                    p
+                } else {
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        p = permit_at_limit(&state, &permits) => match p { Some(p) => p, None => break },
+                    }
                 };
                 if let Some(s) = &seat {
                     let to = s.balance.place(s.idx);
@@ -320,8 +328,40 @@ pub async fn serve_seated(
     let _ = stop_tx.send(true);
     drop(live_tx);
     let grace = Duration::from_millis(limits.shutdown_grace_ms);
+    let deadline = Instant::now() + grace;
     if tokio::time::timeout(grace, live_rx.recv()).await.is_err() {
         tracing::warn!("grace period over with connections still open");
+    }
+    // Blocking storage calls cannot be cancelled and the runtime waits for them when dropped: give them what is
+    // left of the grace, then end the process rather than never finish.
+    while blocking::in_flight() > 0 {
+        if Instant::now() >= deadline {
+            tracing::error!(
+                tasks = blocking::in_flight(),
+                "blocking storage calls still running after the grace: exiting"
+            );
+            std::process::exit(1);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A connection permit when none is free: the connection idle the longest between requests is told to close
+/// ([`crate::idle`]); while none was idle, the set is looked at again every 50 ms (`None`: the semaphore was closed).
+async fn permit_at_limit(
+    state: &State,
+    permits: &Arc<tokio::sync::Semaphore>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let mut reclaimed = false;
+    loop {
+        // One connection per waiting accept: the one told to close frees its permit promptly.
+        if !reclaimed {
+            reclaimed = state.idle.reclaim();
+        }
+        tokio::select! {
+            p = permits.clone().acquire_owned() => return p.ok(),
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
     }
 }
 
@@ -338,7 +378,15 @@ async fn connection(
     let mut stopping = false;
     if state.cfg.http1_fast_path {
         let mut s = stop.clone();
-        let mut d = Driver::new(&stream, state, Box::pin(async move { drop(s.wait_for(|v| *v).await) }));
+        let reg = state.idle.register();
+        let idle = &*reg.idle;
+        let stop_or_reclaim = async move {
+            tokio::select! {
+                _ = s.wait_for(|v| *v) => {}
+                () = idle.reclaimed() => {}
+            }
+        };
+        let mut d = Driver::new(&stream, state, Box::pin(stop_or_reclaim), Some(idle));
         match d.run(&mut input).await {
             Ok(Next::HandOff) => stopping = d.stopping(),
             Ok(Next::Close) => return,

@@ -111,6 +111,25 @@ pub fn etag_list_matches(list: &str, etag: &str) -> bool {
     })
 }
 
+/// Whether `If-Match` (when present) or else `If-Unmodified-Since` fails for the object: the answer is then 412
+/// (RFC 9110 §13.2.2: evaluated before `If-None-Match` / `If-Modified-Since`; an unparsable date is ignored).
+#[must_use]
+pub fn precondition_failed(headers: &HeaderMap, etag: &str, modified: Option<SystemTime>) -> bool {
+    if let Some(im) = headers.get(http::header::IF_MATCH) {
+        // Strong comparison: a weak tag never matches, `*` does.
+        return !im.to_str().is_ok_and(|l| {
+            l.split(',').map(str::trim).any(|t| t == "*" || (!t.starts_with("W/") && etag_list_matches(t, etag)))
+        });
+    }
+    if let (Some(ius), Some(m)) = (headers.get(http::header::IF_UNMODIFIED_SINCE), modified) {
+        if let Some(since) = ius.to_str().ok().and_then(|s| httpdate::parse_http_date(s).ok()) {
+            let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            return secs(m) > secs(since);
+        }
+    }
+    false
+}
+
 /// Outcome of evaluating preconditions for a GET/HEAD.
 #[must_use]
 pub fn not_modified(headers: &HeaderMap, etag: &str, modified: Option<SystemTime>) -> bool {

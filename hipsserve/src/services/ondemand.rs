@@ -4,7 +4,8 @@
 //!
 //! The coadds behind a tile are those the progenitor index lists for its ancestor at the stored order
 //! (`HpxFinder/`); each is opened by headers only and read by byte range for the pixels the tile needs, as cutouts
-//! are. Only coadds under `on_demand.coadd_roots` are ever opened (an index naming anything else fails the request).
+//! are. Only coadds under `on_demand.coadd_roots` are ever opened (an index naming anything else fails the request),
+//! local ones beneath their root without following links ([`open_coadd`]).
 //! Renders run on the blocking pool, at most `on_demand.max_concurrent` at once; a request waits at most
 //! `on_demand.timeout_ms` (then 503). Results go through the object cache like stored tiles (concurrent requests share
 //! one render; later ones are cache hits), and a tile that comes out blank is a 404, as hipsgen would not write it.
@@ -15,8 +16,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::error_chain;
+use hips_core::fits::FileSource;
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
 use hips_core::layout::ProgenitorRecord;
+use hips_core::storage::is_url;
 use hips_core::wcs::Frame;
 
 use crate::catalog::layout::HipsFile;
@@ -59,7 +62,7 @@ pub(crate) async fn bounded<T: Send + 'static>(
 ) -> Result<T, Unfinished> {
     let work = async {
         let permit = state.render_permits.clone().acquire_owned().await.map_err(|_| Unfinished::Busy)?;
-        tokio::task::spawn_blocking(move || {
+        crate::store::blocking::spawn(move || {
             let _permit = permit;
             job()
         })
@@ -75,6 +78,27 @@ pub(crate) async fn bounded<T: Send + 'static>(
 pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
     let n = h.settings.on_demand_orders;
     n > 0 && ext == "fits" && h.max_order.is_some_and(|k| order > k && order <= k.saturating_add(n))
+}
+
+/// Open the coadd at `path` (already checked with [`under_roots`]): beneath its local root without following any
+/// symbolic link and only if it is a regular file ([`FileSource::open_beneath`]; hipsgen records coadds by their real
+/// path), or from object storage. A link planted under a coadd root, to anywhere, or a FIFO there is an error.
+///
+/// # Errors
+/// When it cannot be opened or read as a coadd.
+pub fn open_coadd(path: &str, hdu: usize, roots: &[String]) -> Result<Coadd, CoaddError> {
+    let select = Some(HduSelector::Index(hdu));
+    let local = roots.iter().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty() && !is_url(r)).find_map(|r| {
+        let rest = path.strip_prefix(r)?.strip_prefix('/')?;
+        Some((r.strip_prefix("file://").unwrap_or(r), rest.trim_start_matches('/')))
+    });
+    match local {
+        Some((root, rel)) if !is_url(path) => {
+            let source = FileSource::open_beneath(root, rel)?;
+            Coadd::from_source(path, Arc::new(source), select.as_ref())
+        }
+        _ => Coadd::open(path, select.as_ref()),
+    }
 }
 
 /// The (path, image HDU) of every coadd in a progenitor index file, in order, without duplicates.
@@ -133,13 +157,11 @@ async fn render(
     let (width, frame, interp) = geometry(h);
     let spec = TileSpec { order, npix, width, frame };
     let origin = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
+    let roots = state.cfg.on_demand.coadd_roots.clone();
     let rendered = bounded(state, move || {
         let opened = coadds
             .iter()
-            .map(|(p, hdu)| {
-                Coadd::open(p, Some(&HduSelector::Index(*hdu)))
-                    .map_err(|source| RenderError::Open { path: p.clone(), source })
-            })
+            .map(|(p, hdu)| open_coadd(p, *hdu, &roots).map_err(|source| RenderError::Open { path: p.clone(), source }))
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&Coadd> = opened.iter().collect();
         let (data, _) = render_tile(&spec, &refs, interp).map_err(RenderError::Kernel)?;

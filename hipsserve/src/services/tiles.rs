@@ -177,7 +177,7 @@ async fn coded(obj: &Arc<Object>, coding: Coding) -> Option<Bytes> {
         if data.len() < 64 * 1024 {
             return conditional::compress(&data, coding);
         }
-        tokio::task::spawn_blocking(move || conditional::compress(&data, coding)).await.ok().flatten()
+        crate::store::blocking::spawn(move || conditional::compress(&data, coding)).await.ok().flatten()
     })
     .await
     .clone()
@@ -225,9 +225,14 @@ pub async fn serve_object(headers: &HeaderMap, obj: &Arc<Object>, ct: &'static s
     let plain = !comp
         && !headers.contains_key(header::RANGE)
         && !headers.contains_key(header::IF_NONE_MATCH)
-        && !headers.contains_key(header::IF_MODIFIED_SINCE);
+        && !headers.contains_key(header::IF_MODIFIED_SINCE)
+        && !headers.contains_key(header::IF_MATCH)
+        && !headers.contains_key(header::IF_UNMODIFIED_SINCE);
     if plain {
         return ok_identity(obj, ct, cache_control);
+    }
+    if conditional::precondition_failed(headers, &obj.etag, obj.modified) {
+        return Reply::new(StatusCode::PRECONDITION_FAILED, Bytes::new());
     }
     let mut base = HeaderMap::new();
     base.insert(header::CACHE_CONTROL, hv(cache_control));

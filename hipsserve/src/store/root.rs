@@ -3,6 +3,9 @@
 //! without waiting, else in one blocking-pool task per object. Each read is bounded by a timeout and, for bodies outside
 //! the cache, by the memory budget ([`super::budget`]).
 
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -15,6 +18,8 @@ use super::error::ServeError;
 #[derive(Clone, Debug)]
 pub struct Root {
     store: AsyncStore,
+    /// A local root's directory, opened once: every file is opened beneath it ([`read_local`]).
+    dir: Option<Arc<OwnedFd>>,
 }
 
 impl Root {
@@ -33,7 +38,12 @@ impl Root {
     /// # Errors
     /// As [`Root::open`].
     pub fn open_with(location: &str, settings: &StoreSettings) -> Result<Root, StoreError> {
-        Ok(Root { store: AsyncStore::open_with(location, settings, false)? })
+        let store = AsyncStore::open_with(location, settings, false)?;
+        let dir = match store.local_dir() {
+            Some(d) => Some(Arc::new(open_dir(d).map_err(|e| store.local_error("open", "", e))?)),
+            None => None,
+        };
+        Ok(Root { store, dir })
     }
 
     /// The location (a local path without `file://`).
@@ -72,8 +82,8 @@ impl Root {
         timeout: Duration,
         budget: &ReadBudget,
     ) -> Result<Option<(Bytes, Option<SystemTime>)>, ServeError> {
-        if self.store.local_dir().is_some() {
-            return read_local(&self.store, key, timeout, budget).await;
+        if let Some(dir) = &self.dir {
+            return read_local(&self.store, dir, key, timeout, budget).await;
         }
         let fut = async {
             let Some(r) = self.store.get_object(key).await? else { return Ok(None) };
@@ -107,12 +117,15 @@ type Started = (std::fs::File, Vec<u8>, Option<SystemTime>, u64);
 /// A local object (with its modification time), or `None` when missing.
 type LocalRead = Option<(Bytes, Option<SystemTime>)>;
 
-/// Read `key` under the local directory `dir`: open, stat (a directory counts as missing, as with object_store's
-/// LocalFileSystem), read whole. Keys come from the router and the catalogue, whose segments are whitelisted (no
-/// `..`, no absolute paths).
+/// Read `key` under the local directory `dir`: open, stat (anything but a regular file counts as missing: a directory,
+/// as with object_store's LocalFileSystem, and a FIFO or device, which are opened non-blocking so that they never
+/// hold a thread), read whole. Keys come from the router and the catalogue, whose segments are whitelisted (no `..`,
+/// no absolute paths), and are opened beneath `dir` without following any symbolic link (Linux `openat2` with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`): a link in a served tree, to outside the root, to a restricted HiPS or
+/// a linked `DirN` folder, is never followed (404).
 ///
 /// The worker first tries it without blocking (Linux): the path is resolved from the kernel's lookup cache only
-/// (`openat2` with `RESOLVE_CACHED`) and the bytes are read from the page cache only (`preadv2` with `RWF_NOWAIT`).
+/// (`RESOLVE_CACHED`) and the bytes are read from the page cache only (`preadv2` with `RWF_NOWAIT`).
 /// That serves a file the kernel already holds with no hop to the blocking pool (two thread wake-ups and context
 /// switches per object). Whatever would wait for a disk finishes in one blocking-pool task, as every read does on
 /// other systems.
@@ -121,6 +134,7 @@ type LocalRead = Option<(Bytes, Option<SystemTime>)>;
 /// when there is none.
 async fn read_local(
     store: &AsyncStore,
+    dir: &Arc<OwnedFd>,
     key: &str,
     timeout: Duration,
     budget: &ReadBudget,
@@ -128,18 +142,22 @@ async fn read_local(
     use std::io::{Read, Seek};
     let backend = |e: std::io::Error| ServeError::Store(store.local_error("get", key, e));
     let Some(path) = store.local_path(key) else { return Ok(None) };
+    let rel: PathBuf = key.split('/').filter(|s| !s.is_empty()).collect();
     let fut = async {
-        let (mut f, mut buf, modified, size) = match read_nowait(&path, budget).map_err(backend)? {
+        let (mut f, mut buf, modified, size) = match read_nowait(dir, &rel, budget).map_err(backend)? {
             Nowait::Done(r) => return Ok(r),
             Nowait::Blocked(Some(started)) => started,
-            Nowait::Blocked(None) => match joined(tokio::task::spawn_blocking(move || open_file(&path)).await) {
-                Ok(Some(opened)) => opened,
-                Ok(None) => return Ok(None),
-                Err(e) => return Err(backend(e)),
-            },
+            Nowait::Blocked(None) => {
+                let dir = dir.clone();
+                match joined(super::blocking::spawn(move || open_file(&dir, &rel, &path)).await) {
+                    Ok(Some(opened)) => opened,
+                    Ok(None) => return Ok(None),
+                    Err(e) => return Err(backend(e)),
+                }
+            }
         };
         let room = budget.reserve(key, size).await?;
-        let body = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+        let body = super::blocking::spawn(move || -> std::io::Result<Vec<u8>> {
             buf.reserve(usize::try_from(size).unwrap_or(0).saturating_sub(buf.len()).saturating_add(1));
             f.seek(std::io::SeekFrom::Start(buf.len() as u64))?;
             f.read_to_end(&mut buf)?;
@@ -158,13 +176,65 @@ fn joined<T>(r: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::
     r.map_err(std::io::Error::other).and_then(|inner| inner)
 }
 
-/// A file opened on the blocking path (`None`: missing, or not a regular file), as [`Nowait::Blocked`] holds it.
-fn open_file(path: &std::path::Path) -> std::io::Result<Option<Started>> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
+/// Open a local root's directory (a handle for opening files beneath it).
+#[cfg(target_os = "linux")]
+fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
+    Ok(std::fs::File::open(dir)?.into())
+}
+
+/// Flags of every local open: read-only, and non-blocking so that a FIFO or device opens at once (then refused).
+#[cfg(target_os = "linux")]
+fn open_flags() -> rustix::fs::OFlags {
+    use rustix::fs::OFlags;
+    OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK
+}
+
+/// How local paths are resolved: beneath the root, through no symbolic link.
+#[cfg(target_os = "linux")]
+fn beneath() -> rustix::fs::ResolveFlags {
+    use rustix::fs::ResolveFlags;
+    ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS
+}
+
+/// A file opened on the blocking path (`None`: missing, reached through a link, or not a regular file), as
+/// [`Nowait::Blocked`] holds it. Kernels without `openat2` (before 5.6) open `path` with `O_NOFOLLOW`, which refuses
+/// a link only as its last component.
+#[cfg(target_os = "linux")]
+fn open_file(dir: &OwnedFd, rel: &Path, path: &Path) -> std::io::Result<Option<Started>> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::io::Errno;
+    let f = match rustix::fs::openat2(dir, rel, open_flags(), Mode::empty(), beneath()) {
+        Ok(fd) => std::fs::File::from(fd),
+        Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::XDEV) => return Ok(None),
+        Err(Errno::NOSYS) => match rustix::fs::open(path, open_flags() | OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(fd) => std::fs::File::from(fd),
+            Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    regular(f)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_file(_dir: &OwnedFd, _rel: &Path, path: &Path) -> std::io::Result<Option<Started>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(None),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
-    };
+    }
+    regular(std::fs::File::open(path)?)
+}
+
+/// An opened file as [`Started`] when it is a regular file.
+fn regular(f: std::fs::File) -> std::io::Result<Option<Started>> {
     let md = f.metadata()?;
     if !md.is_file() {
         return Ok(None);
@@ -174,13 +244,12 @@ fn open_file(path: &std::path::Path) -> std::io::Result<Option<Started>> {
 
 /// Open and read `path` only as far as the kernel can without waiting for a disk (see [`read_local`]).
 #[cfg(target_os = "linux")]
-fn read_nowait(path: &std::path::Path, budget: &ReadBudget) -> std::io::Result<Nowait> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+fn read_nowait(dir: &OwnedFd, rel: &Path, budget: &ReadBudget) -> std::io::Result<Nowait> {
+    use rustix::fs::{Mode, ResolveFlags};
     use rustix::io::{Errno, ReadWriteFlags};
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd = match rustix::fs::openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED) {
+    let fd = match rustix::fs::openat2(dir, rel, open_flags(), Mode::empty(), beneath() | ResolveFlags::CACHED) {
         Ok(fd) => fd,
-        Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Nowait::Done(None)),
+        Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::XDEV) => return Ok(Nowait::Done(None)),
         // Not in the lookup cache, or a kernel without openat2 / RESOLVE_CACHED (before 5.12): the blocking path.
         Err(Errno::AGAIN | Errno::NOSYS | Errno::INVAL | Errno::PERM) => return Ok(Nowait::Blocked(None)),
         Err(e) => return Err(e.into()),
@@ -221,7 +290,7 @@ fn read_nowait(path: &std::path::Path, budget: &ReadBudget) -> std::io::Result<N
 
 /// Elsewhere every local read takes the blocking path.
 #[cfg(not(target_os = "linux"))]
-fn read_nowait(_path: &std::path::Path, _budget: &ReadBudget) -> std::io::Result<Nowait> {
+fn read_nowait(_dir: &OwnedFd, _rel: &Path, _budget: &ReadBudget) -> std::io::Result<Nowait> {
     Ok(Nowait::Blocked(None))
 }
 
@@ -229,8 +298,8 @@ fn read_nowait(_path: &std::path::Path, _budget: &ReadBudget) -> std::io::Result
 mod tests {
     use super::*;
 
-    fn local_store(dir: &tempfile::TempDir) -> AsyncStore {
-        AsyncStore::open_with(dir.path().to_str().expect("utf8"), &StoreSettings::default(), false).expect("open")
+    fn local_store(dir: &tempfile::TempDir) -> Root {
+        Root::open_with(dir.path().to_str().expect("utf8"), &StoreSettings::default()).expect("open")
     }
 
     /// A file whose second half is not in the page cache is read half on the worker (without waiting) and finished
@@ -247,7 +316,8 @@ mod tests {
         // the worker then reads exactly the first half.
         let half = body.len() as u64 / 2;
         rustix::fs::fadvise(&f, half, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        match read_nowait(&path, budget::none()).expect("nowait") {
+        let root_dir = open_dir(dir.path()).expect("dir");
+        match read_nowait(&root_dir, Path::new("Npix1.fits"), budget::none()).expect("nowait") {
             Nowait::Blocked(Some((_, got, _, _))) => assert_eq!(got, body[..got.len()], "the cached part, in order"),
             Nowait::Blocked(None) => {}
             Nowait::Done(r) => assert_eq!(r.expect("present").0, body, "all of it was cached after all"),
@@ -256,13 +326,13 @@ mod tests {
         let budget = ReadBudget::new(1 << 30, u64::MAX);
         rustix::fs::fadvise(&f, half, None, rustix::fs::Advice::DontNeed).expect("fadvise");
         let (got, modified) =
-            read_local(&root, "Npix1.fits", Duration::from_secs(10), &budget).await.expect("read").expect("present");
+            root.read_within("Npix1.fits", Duration::from_secs(10), &budget).await.expect("read").expect("present");
         assert_eq!(got, body);
         assert_eq!(modified, std::fs::metadata(&path).expect("stat").modified().ok());
         std::fs::create_dir(dir.path().join("Norder3")).expect("mkdir");
         for missing in ["nope.fits", "Norder3", "nope/Npix1.fits"] {
             assert!(
-                read_local(&root, missing, Duration::from_secs(10), &budget).await.expect("read").is_none(),
+                root.read_within(missing, Duration::from_secs(10), &budget).await.expect("read").is_none(),
                 "{missing}"
             );
         }
@@ -279,7 +349,7 @@ mod tests {
         std::fs::write(dir.path().join("small.fits"), b"tiny").expect("write");
         let root = local_store(&dir);
         let budget = ReadBudget::new(512 * 1024, 1024);
-        let read = |key: &'static str, ms: u64| read_local(&root, key, Duration::from_millis(ms), &budget);
+        let read = |key: &'static str, ms: u64| root.read_within(key, Duration::from_millis(ms), &budget);
         let (held, _) = read("big.fits", 10_000).await.expect("read").expect("present");
         assert_eq!(held, big);
         assert!(budget.available_bytes() < 300_000, "the body holds its room");

@@ -31,6 +31,8 @@ pub(crate) const RESTRICTED: &str = "private/CFHT";
 pub(crate) const TOKENS: &str = "alice:alice-secret-token,bob:bob-secret-token,mallory:mallory-secret-token";
 /// Public URL given to the server.
 pub(crate) const PUBLIC_URL: &str = "https://hips.example.org/node";
+/// The origin the suite's configuration lists by name (credentialed reads of restricted HiPS).
+pub(crate) const CORS_ORIGIN: &str = "https://aladin.example.net";
 /// Content of the files planted to detect traversal.
 pub(crate) const SECRET: &str = "TOP-SECRET-DO-NOT-SERVE";
 
@@ -144,7 +146,7 @@ storage_timeout_ms = 2000
 retry_after_secs = 7
 shutdown_grace_ms = 10000
 [cors]
-allowed_origins = ["*"]
+allowed_origins = ["*", "{CORS_ORIGIN}"]
 [auth.groups]
 rubin = ["bob"]
 [hips.CFHT]
