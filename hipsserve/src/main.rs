@@ -175,17 +175,26 @@ fn run_work_stealing(cfg: Config) -> anyhow::Result<()> {
     })
 }
 
+/// SIGINT, SIGTERM or SIGHUP: all three drain in-flight requests within `shutdown_grace_ms` and stop (SIGHUP does not
+/// reload: a supervisor restarts the server with the new catalogue, as it would after SIGTERM).
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        use tokio::signal::unix::{signal, SignalKind};
+        match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+            (Ok(mut t), Ok(mut h)) => {
+                tokio::select! {
+                    _ = t.recv() => {},
+                    _ = h.recv() => {},
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            (Ok(mut t), Err(_)) => {
+                t.recv().await;
+            }
+            _ => std::future::pending::<()>().await,
         }
     };
     #[cfg(not(unix))]

@@ -15,7 +15,7 @@
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
-use hips_core::coadd::{Coadd, CoaddError, HduSelector};
+use hips_core::coadd::CoaddError;
 use hips_core::cutout::{cutout, CutoutError, Shape};
 use hips_core::error_chain;
 use hips_core::wcs::{convert, Frame};
@@ -23,7 +23,7 @@ use http::header::{self, HeaderValue};
 use http::StatusCode;
 
 use super::failure::storage_failure;
-use super::ondemand::{bounded, progenitors, under_roots, Unfinished};
+use super::ondemand::{bounded, open_coadd, progenitors, under_roots, Unfinished};
 use super::progenitors::{index_keys, visit_index_files, MAX_INDEX_TILES};
 use crate::catalog::Hips;
 use crate::reply::{hv, Reply};
@@ -200,11 +200,12 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         );
     }
     let max_pixels = state.cfg.on_demand.max_cutout_pixels;
-    let (opened, shape) = (path.clone(), req.shape.clone());
+    let (opened, shape, beneath) = (path.clone(), req.shape.clone(), roots.clone());
     let done = bounded(state, move || {
         let path = opened;
-        let coadd = Coadd::open(&path, Some(&HduSelector::Index(hdu)))
-            .map_err(|source| CutoutFailure::Open { path: path.clone(), source })?;
+        // beneath its coadd root, through no symbolic link, regular files only (as on-demand tiles)
+        let coadd =
+            open_coadd(&path, hdu, &beneath).map_err(|source| CutoutFailure::Open { path: path.clone(), source })?;
         cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
             .map_err(CutoutFailure::Cutout)
     })
@@ -229,7 +230,9 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
             e @ (CutoutFailure::Open { .. } | CutoutFailure::Panicked(_) | CutoutFailure::Cutout(CutoutError::Fits(_))),
         ) => {
             tracing::warn!(request_id = %id, hips = %h.name, coadd = %req.id, error = %error_chain(&e), "cutout failed");
-            return soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd");
+            let mut r = soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd");
+            r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+            return r;
         }
         Err(CutoutFailure::Cutout(e)) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
