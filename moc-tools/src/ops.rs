@@ -140,16 +140,16 @@ const BOUNDS_CELL_BUDGET: usize = 200_000;
 /// vertices; a cell coarser than the order used is sampled at that order's spacing, up to 64 points per edge), so it
 /// encloses the MOC and is as tight as the sampling.
 pub fn info(moc: &SMoc) -> MocInfo {
-    let n_cells = cells(moc).len();
     let mut depth = moc.depth_max();
-    let mut coarse = moc.clone();
-    while depth > 0 && cells(&coarse).len() > BOUNDS_CELL_BUDGET {
+    let mut bound_cells = cells(moc);
+    let n_cells = bound_cells.len();
+    while depth > 0 && bound_cells.len() > BOUNDS_CELL_BUDGET {
         depth -= 1;
-        coarse = degrade(moc, depth);
+        bound_cells = cells(&degrade(moc, depth));
     }
     let mut verts: Vec<[f64; 3]> = Vec::new();
     let mut sum = [0.0f64; 3];
-    for (o, i) in cells(&coarse) {
+    for (o, i) in bound_cells {
         let w = 4f64.powi(-i32::from(o));
         let (lon, lat) = cdshealpix::nested::center(o, i);
         let c = xyz(lon, lat);
