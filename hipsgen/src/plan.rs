@@ -37,6 +37,9 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
 }
 
+/// The file names a directory input contributes (case as written).
+const FITS_SUFFIXES: [&str; 6] = [".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"];
+
 /// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs. Directories contribute their `*.fits`,
 /// `*.fit` and `*.fts` files (and their `.gz`), recursively. Local paths are made absolute and real (links and `..` resolved), so the
 /// progenitor index names files that can be opened from anywhere (hipsserve renders on-demand tiles and cutouts from
@@ -51,10 +54,12 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, Error> {
         if hips_core::storage::is_url(i) {
             out.push(i.clone());
         } else if std::path::Path::new(i).is_dir() {
-            for pat in ["**/*.fits", "**/*.fit", "**/*.fts", "**/*.fits.gz", "**/*.fit.gz", "**/*.fts.gz"] {
-                let p = format!("{}/{pat}", i.trim_end_matches('/'));
-                for e in glob::glob(&p).map_err(|e| err(&p, e.to_string()))? {
-                    out.push(e.map_err(|e| err(&p, e.to_string()))?.to_string_lossy().into_owned());
+            // One walk of the tree, keeping the FITS names (several globs would walk it once per suffix).
+            let p = format!("{}/**/*", i.trim_end_matches('/'));
+            for e in glob::glob(&p).map_err(|e| err(&p, e.to_string()))? {
+                let name = e.map_err(|e| err(&p, e.to_string()))?.to_string_lossy().into_owned();
+                if FITS_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+                    out.push(name);
                 }
             }
         } else if i.contains(['*', '?', '[']) {
