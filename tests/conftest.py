@@ -4,7 +4,6 @@ Kept generic on purpose: every tests/test_*.py may use these. Browser helpers li
 """
 
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -38,19 +37,6 @@ def venv_python() -> Path:
     if not p.exists():
         pytest.fail(f"project python not found at {p} (set HIPS_PYTHON)")
     return p
-
-
-def free_port_number(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    return free_port_number()
 
 
 def _binary(name: str) -> Path:

@@ -9,16 +9,15 @@ request: a 1024-px input over S3 takes minutes (hipsgen/tests/region_reads.rs).
 """
 
 import os
+import re
 import shutil
-import socket
 import subprocess
-import time
+import threading
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
-from conftest import free_port_number
 
 WIDTH = 256
 DATE_KEYS = (b"hips_release_date", b"hips_creation_date")
@@ -52,26 +51,35 @@ def assert_same(a: dict[str, bytes], b: dict[str, bytes], what: str) -> None:
     assert not differ, f"{what}: {len(differ)} of {len(a)} files differ, e.g. {differ[:10]}"
 
 
+def _discard(stream):
+    for _ in stream:
+        pass
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """(env for hipsgen, ROOT of the server); the server runs for the module."""
     binary = s3s_fs_binary()
     root = tmp_path_factory.mktemp("s3root")
     (root / "bucket").mkdir()
-    port = free_port_number()
-    proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port), "--access-key", ACCESS,
-                             "--secret-key", SECRET, str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Port 0: s3s-fs binds a free port and logs "server is running at http://ADDR" (info level, on stdout).
+    proc = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", "0", "--access-key", ACCESS,
+                             "--secret-key", SECRET, str(root)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "RUST_LOG": "info", "NO_COLOR": "1"})
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        port = None
+        seen = []
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace")
+            seen.append(line)
+            m = re.search(r"server is running at http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
                 break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else ""
-                    pytest.fail(f"s3s-fs did not start on port {port}: {err}")
-                time.sleep(0.1)
+        if port is None:
+            pytest.fail(f"s3s-fs exited before it said where it listens: {''.join(seen)[-2000:]}")
+        # Keep reading its output so it never blocks on a full pipe.
+        threading.Thread(target=_discard, args=(proc.stdout,), daemon=True).start()
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true",
                "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1"}
         yield env, root

@@ -102,11 +102,15 @@ async fn s3_bucket_passes_the_behaviour_suite_and_survives_storage_faults() {
         let r = client().get(url).bearer_auth("alice-secret-token").send().await.unwrap();
         r.status().as_u16()
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The request is in the server (the /metrics request that asks counts itself too).
+    common::wait_metric(&c, &srv, "hipsserve_in_flight_requests", 2.0, Duration::from_secs(10)).await;
     srv.terminate();
     // New connections are refused once shutdown began.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(std::net::TcpStream::connect(srv.addr).is_err(), "still accepting after SIGTERM");
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(srv.addr).is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(5), "still accepting 5 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let status = tokio::time::timeout(Duration::from_secs(10), inflight).await.unwrap().unwrap();
     assert_eq!(status, 503, "in-flight request answered during drain");
     let mut srv = srv;

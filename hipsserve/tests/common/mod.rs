@@ -232,12 +232,14 @@ impl Server {
         cmd.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().expect("spawn hipsserve");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        reader.read_line(&mut line).unwrap();
         let Some(a) = line.trim().strip_prefix("hipsserve listening on http://") else {
             let _ = child.wait();
             panic!("hipsserve did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
         };
         let addr: SocketAddr = a.parse().unwrap();
+        drain(reader);
         Server { child, addr, base: format!("http://{addr}"), log }
     }
 
@@ -296,9 +298,26 @@ pub(crate) async fn metric(c: &reqwest::Client, srv: &Server, prefix: &str) -> f
     t.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
-/// A free loopback port (bind-and-release).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Keep reading a child's output on a thread (discarding it) so the child never blocks on, or dies of, a full or
+/// closed pipe.
+fn drain(reader: impl std::io::Read + Send + 'static) {
+    std::thread::spawn(move || {
+        let mut reader = reader;
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+}
+
+/// Poll a /metrics value (as [`metric`] sums it) until it reaches `at_least`; fails the test after `within`.
+pub(crate) async fn wait_metric(c: &reqwest::Client, srv: &Server, prefix: &str, at_least: f64, within: Duration) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let v = metric(c, srv, prefix).await;
+        if v >= at_least {
+            return;
+        }
+        assert!(t0.elapsed() < within, "{prefix} stayed at {v} (< {at_least}) for {within:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Fault modes of [`FaultProxy`].
@@ -398,7 +417,6 @@ impl S3Server {
     pub(crate) fn start(bucket: &str) -> S3Server {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(bucket)).unwrap();
-        let port = free_port();
         // On PATH, else where `cargo install` puts it.
         let on_path =
             std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("s3s-fs").is_file()));
@@ -407,19 +425,13 @@ impl S3Server {
             Some(c) if !on_path && c.is_file() => c,
             _ => PathBuf::from("s3s-fs"),
         };
-        let child = Command::new(exe)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--access-key",
-                S3_KEY,
-                "--secret-key",
-                S3_SECRET,
-            ])
+        // Port 0: the server binds a free port and logs it ("server is running at http://ADDR" at info level).
+        let mut child = Command::new(exe)
+            .args(["--host", "127.0.0.1", "--port", "0", "--access-key", S3_KEY, "--secret-key", S3_SECRET])
             .arg(dir.path())
-            .stdout(Stdio::null())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
@@ -428,15 +440,23 @@ impl S3Server {
                      `cargo install s3s-fs --version 0.14.1 --features binary --locked`"
                 )
             });
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let srv = S3Server { child, addr, _dir: dir };
-        for _ in 0..100 {
-            if TcpStream::connect(addr).is_ok() {
-                return srv;
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let addr: SocketAddr = loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                let _ = child.kill();
+                panic!("s3s-fs exited before it said where it listens");
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("s3s-fs did not start listening on {addr}");
+            if let Some(at) = line.find("server is running at http://") {
+                let rest = &line[at + "server is running at http://".len()..];
+                let end =
+                    rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == ':')).unwrap_or(rest.len());
+                break rest[..end].parse().unwrap_or_else(|e| panic!("s3s-fs address in {line:?}: {e}"));
+            }
+        };
+        drain(reader);
+        S3Server { child, addr, _dir: dir }
     }
 }
 
