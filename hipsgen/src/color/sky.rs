@@ -21,23 +21,74 @@ pub struct Sky {
 }
 
 /// Measure the sky of `band` on up to 48 of its deepest tiles; `None` when they hold fewer than 100 finite values or
-/// no spread (a constant image).
+/// no spread (a constant image). The tiles are chosen from the band's `Moc.fits` (evenly spread over its cells at
+/// the deepest order), so nothing is listed: at survey scale a listing of the deepest order is ~2e7 keys per band
+/// on object storage. Without a MOC, or when no chosen cell has a tile (a MOC coarser than the tiles), the deepest
+/// order is listed instead.
 ///
 /// # Errors
-/// When the tiles cannot be listed or a sampled tile cannot be read or decoded.
+/// When the MOC cannot be read, the tiles cannot be listed, or a sampled tile cannot be read or decoded.
 pub fn measure(band: &BandHips) -> Result<Option<Sky>, ColorError> {
-    let tile_err = |key: String, message: String| ColorError::Tile { key, message };
-    let keys = list_fits_tiles(&band.store, band.order, band.order)
-        .map_err(|e| tile_err(format!("{}/Norder{}", band.location(), band.order), e.to_string()))?;
+    let moc_err = |message: String| ColorError::Moc { location: band.location().to_string(), message };
+    if let Some(bytes) = band.store.get("Moc.fits")? {
+        let ranges = hips_core::layout::moc::read_moc_fits(&bytes).map_err(|e| moc_err(e.to_string()))?;
+        let keys: Vec<String> = sample_cells(&ranges, band.order, SAMPLE_TILES)
+            .into_iter()
+            .map(|npix| hips_core::layout::tile_key(band.order, npix, "fits"))
+            .collect();
+        if let Some(sky) = sample(band, &keys)? {
+            return Ok(Some(sky));
+        }
+    }
+    let keys = list_fits_tiles(&band.store, band.order, band.order).map_err(|e| ColorError::Tile {
+        key: format!("{}/Norder{}", band.location(), band.order),
+        message: e.to_string(),
+    })?;
     let step = keys.len().div_ceil(SAMPLE_TILES).max(1);
+    let keys: Vec<String> = keys.into_iter().step_by(step).collect();
+    sample(band, &keys)
+}
+
+/// The sky of the values of the tiles `keys` that exist (`None` when they hold too few values).
+fn sample(band: &BandHips, keys: &[String]) -> Result<Option<Sky>, ColorError> {
     let mut values: Vec<f32> = Vec::new();
-    for key in keys.iter().step_by(step) {
+    for key in keys {
         let Some(bytes) = band.store.get(key)? else { continue };
-        let (_, _, data) = decode_fits(key, bytes).map_err(|e| tile_err(key.clone(), e.to_string()))?;
+        let (_, _, data) =
+            decode_fits(key, bytes).map_err(|e| ColorError::Tile { key: key.clone(), message: e.to_string() })?;
         let stride = data.len().div_ceil(VALUES_PER_TILE).max(1);
         values.extend(data.iter().step_by(stride).copied().filter(|v| v.is_finite()));
     }
     Ok(of_values(&mut values))
+}
+
+/// Up to `n` cells at `order`, evenly spread (by rank) over the cells of the order-29 `ranges`: deterministic,
+/// and linear in the number of ranges, not of cells.
+fn sample_cells(ranges: &[std::ops::Range<u64>], order: u8, n: usize) -> Vec<u64> {
+    let shift = 2 * (29 - u32::from(order.min(29)));
+    let cells: Vec<std::ops::Range<u64>> = ranges
+        .iter()
+        .map(|r| (r.start >> shift)..((r.end + (1u64 << shift) - 1) >> shift))
+        .filter(|r| r.end > r.start)
+        .collect();
+    let total: u64 = cells.iter().map(|r| r.end - r.start).sum();
+    if total == 0 || n == 0 {
+        return Vec::new();
+    }
+    let step = total.div_ceil(n as u64).max(1);
+    let mut out = Vec::with_capacity(n);
+    let (mut rank, mut next) = (0u64, 0u64);
+    for r in &cells {
+        let len = r.end - r.start;
+        while next < rank + len {
+            if out.last() != Some(&(r.start + next - rank)) {
+                out.push(r.start + next - rank);
+            }
+            next += step;
+        }
+        rank += len;
+    }
+    out
 }
 
 /// Median and scaled MAD of `values` (reordered); `None` for fewer than 100 values or a zero MAD.
@@ -60,6 +111,19 @@ fn median(v: &mut [f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_are_sampled_evenly_from_the_moc() {
+        // Two order-29 ranges covering order-3 cells 10..20 and 40 (one cell) at order 3.
+        let shift = 2 * (29 - 3);
+        let ranges = [(10u64 << shift)..(20u64 << shift), (40u64 << shift)..(41u64 << shift)];
+        assert_eq!(sample_cells(&ranges, 3, 100), (10..20).chain([40]).collect::<Vec<_>>());
+        assert_eq!(sample_cells(&ranges, 3, 4), vec![10, 13, 16, 19]);
+        assert!(sample_cells(&[], 3, 4).is_empty());
+        // A range finer than the order counts as the cell holding it.
+        let fine = std::ops::Range { start: (7u64 << shift) + 5, end: (7u64 << shift) + 6 };
+        assert_eq!(sample_cells(&[fine], 3, 4), vec![7]);
+    }
 
     #[test]
     fn gaussian_noise_on_a_background() {
