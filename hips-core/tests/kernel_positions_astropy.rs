@@ -13,7 +13,7 @@ use hips_core::fits::Header;
 use hips_core::kernel::{tile_positions, TileSpec};
 use hips_core::wcs::{convert, Frame, Wcs};
 use serde_json::{json, Value};
-use wcs_support::{card, header_from_cards, oracle_script, read_fits_header, shared_data};
+use wcs_support::{card, header_from_cards, oracle_script, read_fits_header, shared_data, sip_cards};
 
 const TOLERANCE_PX: f64 = 0.01;
 const MARGIN_PX: f64 = 10.0;
@@ -112,27 +112,8 @@ fn inputs() -> Vec<Input> {
     }
     v.push(synthetic("galactic TAN", ("GLON-TAN", "GLAT-TAN"), (359.99, 0.5), 0.5 / 3600.0, 3.0, &[]));
     // Distortions: SIP (synthetic, with a rough inverse) and TPV; the real HSC exposure (SIP) and HorseHead (DSS).
-    let sip: &[(&str, &str)] = &[
-        ("A_ORDER", "3"),
-        ("A_0_2", "2.1e-6"),
-        ("A_1_1", "-1.6e-6"),
-        ("A_2_0", "5.2e-7"),
-        ("A_3_0", "-4.0e-10"),
-        ("B_ORDER", "3"),
-        ("B_0_2", "2.1e-6"),
-        ("B_1_1", "3.3e-7"),
-        ("B_2_0", "-1.1e-6"),
-        ("B_0_3", "6.0e-10"),
-        ("AP_ORDER", "2"),
-        ("AP_0_2", "-2.1e-6"),
-        ("AP_1_1", "1.6e-6"),
-        ("AP_2_0", "-5.2e-7"),
-        ("BP_ORDER", "2"),
-        ("BP_0_2", "-2.1e-6"),
-        ("BP_1_1", "-3.3e-7"),
-        ("BP_2_0", "1.1e-6"),
-    ];
-    v.push(synthetic("TAN-SIP", ("RA---TAN-SIP", "DEC--TAN-SIP"), (150.0, 2.0), 0.2 / 3600.0, 90.3, sip));
+    let sip = sip_cards(true);
+    v.push(synthetic("TAN-SIP", ("RA---TAN-SIP", "DEC--TAN-SIP"), (150.0, 2.0), 0.2 / 3600.0, 90.3, &sip));
     let tpv: &[(&str, &str)] = &[
         ("PV1_0", "1.0e-5"),
         ("PV1_1", "1.0002"),

@@ -5,7 +5,7 @@
 
 mod wcs_support;
 
-use wcs_support::{card, check_cases, pixel_grid, Case};
+use wcs_support::{card, check_cases, pixel_grid, sip_cards, Case};
 
 /// Deterministic pseudo-random points uniform on the sphere.
 fn sky_points(n: usize, seed: u64) -> Vec<(f64, f64)> {
@@ -267,42 +267,6 @@ fn swapped_and_galactic_axes_match_astropy() {
         &[("RADESYS", "'FK5'"), ("EQUINOX", "2000.0")],
     ));
     run(&swapped, 90);
-}
-
-/// SIP polynomial cards of order 3 with realistic (~1 px at the corners) distortion.
-fn sip_cards(with_inverse: bool) -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![
-        ("A_ORDER", "3"),
-        ("A_0_2", "2.1e-6"),
-        ("A_1_1", "-1.6e-6"),
-        ("A_2_0", "5.2e-7"),
-        ("A_0_3", "5.5e-10"),
-        ("A_1_2", "-3.3e-10"),
-        ("A_2_1", "1.6e-10"),
-        ("A_3_0", "-5.3e-10"),
-        ("B_ORDER", "3"),
-        ("B_0_2", "2.1e-6"),
-        ("B_1_1", "3.3e-7"),
-        ("B_2_0", "-1.1e-6"),
-        ("B_0_3", "-1.0e-10"),
-        ("B_1_2", "1.7e-10"),
-        ("B_2_1", "-1.8e-10"),
-        ("B_3_0", "-8.4e-10"),
-    ];
-    if with_inverse {
-        // A deliberately rough inverse (first-order only): the Newton refinement must still make it exact.
-        v.extend([
-            ("AP_ORDER", "2"),
-            ("AP_0_2", "-2.1e-6"),
-            ("AP_1_1", "1.6e-6"),
-            ("AP_2_0", "-5.2e-7"),
-            ("BP_ORDER", "2"),
-            ("BP_0_2", "-2.1e-6"),
-            ("BP_1_1", "-3.3e-7"),
-            ("BP_2_0", "1.1e-6"),
-        ]);
-    }
-    v
 }
 
 #[test]

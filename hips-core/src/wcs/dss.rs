@@ -120,39 +120,11 @@ impl Dss {
         )
     }
 
-    /// Plate millimetres -> standard coordinates (ξ, η) in arcsec.
+    /// Plate millimetres -> standard coordinates (ξ, η) in arcsec: η is ξ with the coefficients `b` and the roles
+    /// of x and y exchanged (the AMD polynomials are symmetric).
     #[inline]
     fn poly(&self, x: f64, y: f64) -> (f64, f64) {
-        let (a, b) = (&self.a, &self.b);
-        let (x2, y2, xy) = (x * x, y * y, x * y);
-        let r2 = x2 + y2;
-        let xi = a[0] * x
-            + a[1] * y
-            + a[2]
-            + a[3] * x2
-            + a[4] * xy
-            + a[5] * y2
-            + a[6] * r2
-            + a[7] * x2 * x
-            + a[8] * x2 * y
-            + a[9] * x * y2
-            + a[10] * y2 * y
-            + a[11] * x * r2
-            + a[12] * x * r2 * r2;
-        let eta = b[0] * y
-            + b[1] * x
-            + b[2]
-            + b[3] * y2
-            + b[4] * xy
-            + b[5] * x2
-            + b[6] * r2
-            + b[7] * y2 * y
-            + b[8] * y2 * x
-            + b[9] * y * x2
-            + b[10] * x2 * x
-            + b[11] * y * r2
-            + b[12] * y * r2 * r2;
-        (xi, eta)
+        (amd(&self.a, x, y), amd(&self.b, y, x))
     }
 
     /// Jacobian [[∂ξ/∂x, ∂ξ/∂y], [∂η/∂x, ∂η/∂y]] of [`Dss::poly`].
@@ -212,6 +184,27 @@ impl Dss {
         let (f, g) = self.poly(x, y);
         ((f - xi).abs() + (g - eta).abs() < 1e-9).then(|| self.mm_to_pix(x, y))
     }
+}
+
+/// One AMD plate polynomial (arcsec) at plate millimetres (`u`, `v`): `u` is the coordinate the polynomial is "own"
+/// to (x for ξ, y for η).
+#[inline]
+fn amd(c: &[f64; N_COEFF], u: f64, v: f64) -> f64 {
+    let (u2, v2, uv) = (u * u, v * v, u * v);
+    let r2 = u2 + v2;
+    c[0] * u
+        + c[1] * v
+        + c[2]
+        + c[3] * u2
+        + c[4] * uv
+        + c[5] * v2
+        + c[6] * r2
+        + c[7] * u2 * u
+        + c[8] * u2 * v
+        + c[9] * u * v2
+        + c[10] * v2 * v
+        + c[11] * u * r2
+        + c[12] * u * r2 * r2
 }
 
 /// d/du of the 13-term plate polynomial in (u, v) (u = x for xi, y for eta), as the DSS plate solution defines it.

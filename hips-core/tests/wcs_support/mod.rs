@@ -272,3 +272,39 @@ pub(crate) fn check_cases(cases: &[Case]) -> Vec<Report> {
     }
     reports
 }
+
+/// SIP polynomial cards of order 3 with realistic (~1 px at the corners) distortion.
+pub(crate) fn sip_cards(with_inverse: bool) -> Vec<(&'static str, &'static str)> {
+    let mut v = vec![
+        ("A_ORDER", "3"),
+        ("A_0_2", "2.1e-6"),
+        ("A_1_1", "-1.6e-6"),
+        ("A_2_0", "5.2e-7"),
+        ("A_0_3", "5.5e-10"),
+        ("A_1_2", "-3.3e-10"),
+        ("A_2_1", "1.6e-10"),
+        ("A_3_0", "-5.3e-10"),
+        ("B_ORDER", "3"),
+        ("B_0_2", "2.1e-6"),
+        ("B_1_1", "3.3e-7"),
+        ("B_2_0", "-1.1e-6"),
+        ("B_0_3", "-1.0e-10"),
+        ("B_1_2", "1.7e-10"),
+        ("B_2_1", "-1.8e-10"),
+        ("B_3_0", "-8.4e-10"),
+    ];
+    if with_inverse {
+        // A deliberately rough inverse (first-order only): the Newton refinement must still make it exact.
+        v.extend([
+            ("AP_ORDER", "2"),
+            ("AP_0_2", "-2.1e-6"),
+            ("AP_1_1", "1.6e-6"),
+            ("AP_2_0", "-5.2e-7"),
+            ("BP_ORDER", "2"),
+            ("BP_0_2", "-2.1e-6"),
+            ("BP_1_1", "-3.3e-7"),
+            ("BP_2_0", "1.1e-6"),
+        ]);
+    }
+    v
+}
