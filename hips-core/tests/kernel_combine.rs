@@ -12,19 +12,7 @@ use hips_core::wcs::Frame;
 const N: usize = 512;
 
 fn wcs_cards() -> Vec<Card> {
-    let s = 0.2 / 3600.0;
-    vec![
-        Card::str("CTYPE1", "RA---TAN", ""),
-        Card::str("CTYPE2", "DEC--TAN", ""),
-        Card::float("CRVAL1", 150.0, ""),
-        Card::float("CRVAL2", 2.0, ""),
-        Card::float("CRPIX1", N as f64 / 2.0, ""),
-        Card::float("CRPIX2", N as f64 / 2.0, ""),
-        Card::float("CD1_1", -s, ""),
-        Card::float("CD1_2", 0.0, ""),
-        Card::float("CD2_1", 0.0, ""),
-        Card::float("CD2_2", s, ""),
-    ]
+    hips_core::wcs::tan_cards((150.0, 2.0), (N as f64 / 2.0, N as f64 / 2.0), 0.2 / 3600.0)
 }
 
 /// A coadd of constant `value`, with a VARIANCE extension of constant `variance` when given.

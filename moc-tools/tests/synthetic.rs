@@ -10,20 +10,7 @@ use moc_tools::{from_cells, from_fits_bytes, ranges, CoordSys};
 use serde_json::json;
 
 fn wcs_cards(w: usize, h: usize) -> Vec<Card> {
-    let s = 0.2 / 3600.0;
-    vec![
-        Card::str("CTYPE1", "RA---TAN", ""),
-        Card::str("CTYPE2", "DEC--TAN", ""),
-        Card::float("CRVAL1", 150.1, ""),
-        Card::float("CRVAL2", 2.2, ""),
-        Card::float("CRPIX1", w as f64 / 2.0, ""),
-        Card::float("CRPIX2", h as f64 / 2.0, ""),
-        Card::float("CD1_1", -s, ""),
-        Card::float("CD1_2", 0.0, ""),
-        Card::float("CD2_1", 0.0, ""),
-        Card::float("CD2_2", s, ""),
-        Card::str("RADESYS", "ICRS", ""),
-    ]
+    hips_core::wcs::tan_cards((150.1, 2.2), (w as f64 / 2.0, h as f64 / 2.0), 0.2 / 3600.0)
 }
 
 #[test]

@@ -55,6 +55,26 @@ use celestial::lonlat_to_vec;
 use frame::{mat_vec, vec_to_lonlat};
 use sip::Sip;
 
+/// The cards of a plain ICRS gnomonic (TAN) WCS, North up and East left: reference point `crval` (degrees) at the
+/// 1-based pixel `crpix`, `scale_deg` degrees per pixel. For synthetic images (tests, benchmarks, demos).
+#[must_use]
+pub fn tan_cards(crval: (f64, f64), crpix: (f64, f64), scale_deg: f64) -> Vec<crate::fits::Card> {
+    use crate::fits::Card;
+    vec![
+        Card::str("CTYPE1", "RA---TAN", ""),
+        Card::str("CTYPE2", "DEC--TAN", ""),
+        Card::float("CRVAL1", crval.0, ""),
+        Card::float("CRVAL2", crval.1, ""),
+        Card::float("CRPIX1", crpix.0, ""),
+        Card::float("CRPIX2", crpix.1, ""),
+        Card::float("CD1_1", -scale_deg, ""),
+        Card::float("CD1_2", 0.0, ""),
+        Card::float("CD2_1", 0.0, ""),
+        Card::float("CD2_2", scale_deg, ""),
+        Card::str("RADESYS", "ICRS", ""),
+    ]
+}
+
 /// Errors building a [`Wcs`] from a header. Messages name the offending key and value.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
