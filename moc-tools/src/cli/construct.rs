@@ -5,19 +5,35 @@ use anyhow::{Context, Result};
 use moc::moc::range::CellSelection;
 use moc_tools::{check_order, from_cells, with_depth_max, SMoc};
 
+/// What every constructor takes: the MOC order, its frame and where it goes.
+#[derive(Debug, clap::Args)]
+pub(super) struct MocArgs {
+    /// MOC order (for `from-cells`: the order of the cells).
+    #[arg(long)]
+    order: u8,
+    /// Frame of the coordinates and of the MOC (written in COORDSYS).
+    #[arg(long, value_enum, default_value = "equatorial")]
+    frame: FrameArg,
+    #[command(flatten)]
+    out: OutArgs,
+}
+
+impl MocArgs {
+    /// Check the order, build the MOC with it, write it.
+    fn write(&self, build: impl FnOnce(u8) -> Result<SMoc>) -> Result<()> {
+        check_order(self.order)?;
+        let moc = build(self.order)?;
+        write_moc(&moc, self.frame.sys(), &self.out)
+    }
+}
+
 /// Arguments of `from-cells`.
 #[derive(Debug, clap::Args)]
 pub(super) struct CellsArgs {
     /// NESTED cell indices (when none, read from stdin, separated by spaces, commas or newlines).
     cells: Vec<u64>,
-    /// Order of the cells.
-    #[arg(long)]
-    order: u8,
-    /// Frame written in COORDSYS.
-    #[arg(long, value_enum, default_value = "equatorial")]
-    frame: FrameArg,
     #[command(flatten)]
-    out: OutArgs,
+    moc: MocArgs,
 }
 
 /// Arguments of `from-cone`.
@@ -31,14 +47,8 @@ pub(super) struct ConeArgs {
     dec: f64,
     /// Radius, degrees.
     radius: f64,
-    /// MOC order.
-    #[arg(long)]
-    order: u8,
-    /// Frame of the coordinates and the MOC.
-    #[arg(long, value_enum, default_value = "equatorial")]
-    frame: FrameArg,
     #[command(flatten)]
-    out: OutArgs,
+    moc: MocArgs,
 }
 
 /// Arguments of `from-polygon`.
@@ -47,19 +57,12 @@ pub(super) struct PolygonArgs {
     /// Vertices: RA1 DEC1 RA2 DEC2 ... in degrees (at least 3 vertices).
     #[arg(required = true, allow_hyphen_values = true, num_args = 6..)]
     coords: Vec<f64>,
-    /// MOC order.
-    #[arg(long)]
-    order: u8,
-    /// Frame of the coordinates and the MOC.
-    #[arg(long, value_enum, default_value = "equatorial")]
-    frame: FrameArg,
     #[command(flatten)]
-    out: OutArgs,
+    moc: MocArgs,
 }
 
 /// Run `from-cells`.
 pub(super) fn exec_cells(a: CellsArgs) -> Result<()> {
-    check_order(a.order)?;
     let cells = if a.cells.is_empty() {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("cannot read cells from stdin")?;
@@ -70,11 +73,13 @@ pub(super) fn exec_cells(a: CellsArgs) -> Result<()> {
     } else {
         a.cells
     };
-    let n = 12u64 << (2 * u32::from(a.order));
-    if let Some(bad) = cells.iter().find(|&&c| c >= n) {
-        usage!("cell {bad} does not exist at order {} ({n} cells)", a.order);
-    }
-    write_moc(&from_cells(a.order, cells), a.frame.sys(), &a.out)
+    a.moc.write(|order| {
+        let n = 12u64 << (2 * u32::from(order));
+        if let Some(bad) = cells.iter().find(|&&c| c >= n) {
+            usage!("cell {bad} does not exist at order {order} ({n} cells)");
+        }
+        Ok(from_cells(order, cells))
+    })
 }
 
 fn check_lonlat(lon: f64, lat: f64) -> Result<()> {
@@ -86,25 +91,16 @@ fn check_lonlat(lon: f64, lat: f64) -> Result<()> {
 
 /// Run `from-cone`.
 pub(super) fn exec_cone(a: ConeArgs) -> Result<()> {
-    check_order(a.order)?;
     check_lonlat(a.ra, a.dec)?;
     if !(a.radius > 0.0 && a.radius < 180.0) {
         usage!("radius {} must be in (0, 180) degrees", a.radius);
     }
-    let moc = SMoc::from_cone(
-        a.ra.rem_euclid(360.0).to_radians(),
-        a.dec.to_radians(),
-        a.radius.to_radians(),
-        a.order,
-        2,
-        CellSelection::All,
-    );
-    write_moc(&with_depth_max(&moc, a.order), a.frame.sys(), &a.out)
+    let (lon, lat, r) = (a.ra.rem_euclid(360.0).to_radians(), a.dec.to_radians(), a.radius.to_radians());
+    a.moc.write(|order| Ok(with_depth_max(&SMoc::from_cone(lon, lat, r, order, 2, CellSelection::All), order)))
 }
 
 /// Run `from-polygon`.
 pub(super) fn exec_polygon(a: PolygonArgs) -> Result<()> {
-    check_order(a.order)?;
     if !a.coords.len().is_multiple_of(2) || a.coords.len() < 6 {
         usage!("a polygon needs at least 3 vertices given as RA DEC pairs ({} numbers given)", a.coords.len());
     }
@@ -113,6 +109,5 @@ pub(super) fn exec_polygon(a: PolygonArgs) -> Result<()> {
         check_lonlat(p[0], p[1])?;
         v.push((p[0].rem_euclid(360.0).to_radians(), p[1].to_radians()));
     }
-    let moc = SMoc::from_polygon(&v, false, a.order, CellSelection::All);
-    write_moc(&with_depth_max(&moc, a.order), a.frame.sys(), &a.out)
+    a.moc.write(|order| Ok(with_depth_max(&SMoc::from_polygon(&v, false, order, CellSelection::All), order)))
 }
