@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+import procs
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BROWSER_DIR = REPO_ROOT / "tests" / "browser"
 RENDER_SCRIPT = BROWSER_DIR / "render.mjs"
@@ -388,12 +390,16 @@ def hipsserve(binary, *args: str, startup_s: float = 20.0):
     proc = subprocess.Popen(
         [os.fspath(binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    # Its log is read from the start (a full stderr pipe would block the server), its stdout once it said where it
+    # listens.
+    err = procs.Tail(proc.stderr)
     try:
         deadline = time.monotonic() + startup_s
         url = None
         while url is None:
             if proc.poll() is not None:
-                raise RuntimeError(f"hipsserve exited {proc.returncode}: {proc.stderr.read()[-3000:]}")
+                proc.wait()
+                raise RuntimeError(f"hipsserve exited {proc.returncode}: {err.text()[-3000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"hipsserve did not print its bound address within {startup_s} s")
             ready, _, _ = select.select([proc.stdout], [], [], 0.5)
@@ -401,11 +407,7 @@ def hipsserve(binary, *args: str, startup_s: float = 20.0):
                 m = re.search(r"http://(\d+\.\d+\.\d+\.\d+:\d+)", proc.stdout.readline())
                 if m:
                     url = "http://" + m.group(1)
+        procs.Tail(proc.stdout)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procs.stop(proc)

@@ -12,11 +12,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from io import BytesIO
 from pathlib import Path
 
 import pytest
+
+import procs
 
 
 WIDTH = 256
@@ -51,11 +52,6 @@ def assert_same(a: dict[str, bytes], b: dict[str, bytes], what: str) -> None:
     assert not differ, f"{what}: {len(differ)} of {len(a)} files differ, e.g. {differ[:10]}"
 
 
-def _discard(stream):
-    for _ in stream:
-        pass
-
-
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """(env for hipsgen, ROOT of the server); the server runs for the module."""
@@ -79,17 +75,12 @@ def s3(tmp_path_factory):
         if port is None:
             pytest.fail(f"s3s-fs exited before it said where it listens: {''.join(seen)[-2000:]}")
         # Keep reading its output so it never blocks on a full pipe.
-        threading.Thread(target=_discard, args=(proc.stdout,), daemon=True).start()
+        procs.Tail(proc.stdout)
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ALLOW_HTTP": "true",
                "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_REGION": "us-east-1"}
         yield env, root
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procs.stop(proc)
 
 
 def patch_in_bucket(hipsgen_bin, tmp_path: Path, folder: Path) -> Path:

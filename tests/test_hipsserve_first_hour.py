@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import procs
 from browser_util import hipsserve
 
 
@@ -130,14 +131,15 @@ def demo_server(hipsserve_bin, demo):
     proc = subprocess.Popen([str(hipsserve_bin), "--root", "hips-demo", "--coadd-root", "hips-demo/coadds",
                              "--listen", "127.0.0.1:0", "--no-access-log"], cwd=demo, env=clean_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err = procs.Tail(proc.stderr)
     try:
         line = proc.stdout.readline()
         m = re.search(r"http://(\S+)", line)
-        assert m, proc.stderr.read()[-3000:]
+        assert m, err.text()[-3000:]
+        procs.Tail(proc.stdout)
         yield "http://" + m.group(1), demo
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        procs.stop(proc, 20)
 
 
 def demo_centre(demo: Path) -> tuple[float, float]:
