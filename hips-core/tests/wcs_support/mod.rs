@@ -6,25 +6,17 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "../fits_support/mod.rs"]
+mod fits_support;
+pub(crate) use fits_support::{data_dir, python, root};
+
 use hips_core::fits::Header;
 use hips_core::wcs::Wcs;
 use serde_json::{json, Value};
 
-/// Workspace root.
-pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Python with astropy: `HIPS_PYTHON`, else `<root>/.venv/bin/python`. Panics (the test fails) if absent.
-pub(crate) fn python() -> PathBuf {
-    let p = std::env::var_os("HIPS_PYTHON").map_or_else(|| root().join(".venv/bin/python"), PathBuf::from);
-    assert!(p.exists(), "Python for the astropy oracle not found at {} (set HIPS_PYTHON)", p.display());
-    p
-}
-
-/// The shared real-data directory: `HIPS_SHARED_DATA`, else `<root>/../shared/data`.
+/// The shared real-data directory (the one convention of every test of the workspace).
 pub(crate) fn shared_data() -> PathBuf {
-    std::env::var_os("HIPS_SHARED_DATA").map_or_else(|| root().join("../shared/data"), PathBuf::from)
+    data_dir()
 }
 
 /// Run the oracle with `args`, sending `request` as JSON; returns its JSON reply.
