@@ -30,7 +30,8 @@ pub struct LintReport {
     pub tiles_per_order: BTreeMap<u8, usize>,
 }
 
-const MANDATORY: [&str; 9] = [
+/// The properties keys HiPS 1.0 makes mandatory (section 4.4).
+pub const MANDATORY: [&str; 9] = [
     "creator_did",
     "obs_title",
     "dataproduct_type",
@@ -41,7 +42,8 @@ const MANDATORY: [&str; 9] = [
     "hips_order",
     "hips_frame",
 ];
-const RECOMMENDED: [&str; 8] = [
+/// The properties keys HiPS 1.0 recommends, that our lint expects.
+pub const RECOMMENDED: [&str; 8] = [
     "obs_description",
     "prov_progenitor",
     "hips_creation_date",

@@ -84,16 +84,7 @@ fn lupton_matches_astropy_and_hips_is_complete() {
     assert!(text.contains("checked 7 images"), "{text}");
 
     let p = Properties::parse(&String::from_utf8_lossy(&out.get("properties").expect("get").expect("properties")));
-    for k in [
-        "creator_did",
-        "obs_title",
-        "dataproduct_type",
-        "hips_version",
-        "hips_release_date",
-        "hips_status",
-        "hips_tile_format",
-        "hips_order",
-        "hips_frame",
+    let ours = [
         "prov_progenitor",
         "hips_builder",
         "hips_creation_date",
@@ -102,7 +93,8 @@ fn lupton_matches_astropy_and_hips_is_complete() {
         "hips_initial_ra",
         "hips_initial_dec",
         "hips_initial_fov",
-    ] {
+    ];
+    for k in hipsgen::lint::MANDATORY.iter().chain(&ours) {
         assert!(p.get(k).is_some(), "missing {k}");
     }
     assert_eq!(p.get("dataproduct_subtype"), Some("color"));
