@@ -1,11 +1,14 @@
 //! No-panic harness for FITS reading: thousands of deterministic mutations of the real files (truncation at and
 //! around every block boundary, byte flips, garbage cards, absurd NAXIS/BITPIX/PCOUNT values) go through
 //! `scan_hdus` and every reader; each must return Ok or Err, never panic, and never allocate more than the source
-//! could justify (reads are bounded by the source length before any allocation).
+//! could justify (`fits_support::memory_bound`, measured by a counting global allocator for every input).
 
 mod fits_support;
 
-use fits_support::Rng;
+use fits_support::{memory_bound, peak_during, Rng};
+
+#[global_allocator]
+static ALLOC: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -46,10 +49,18 @@ fn mutated_real_files_never_panic() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut cases = 0usize;
     let mut failures = Vec::new();
+    let mut worst = (0usize, String::new());
     let mut run = |label: String, bytes: Vec<u8>, cases: &mut usize| {
         *cases += 1;
-        if catch_unwind(AssertUnwindSafe(|| exercise(bytes))).is_err() {
-            failures.push(label);
+        let len = bytes.len();
+        let (r, peak) = peak_during(ALLOC, || catch_unwind(AssertUnwindSafe(|| exercise(bytes))));
+        if r.is_err() {
+            failures.push(format!("{label}: panicked"));
+        } else if peak > memory_bound(len) {
+            failures.push(format!("{label}: allocated {peak} bytes for a {len}-byte source"));
+        }
+        if peak > worst.0 {
+            worst = (peak, label);
         }
     };
     for path in fits_support::real_fits_files() {
@@ -126,8 +137,9 @@ fn mutated_real_files_never_panic() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {cases} mutations panicked:\n{}", failures.len(), failures.join("\n"));
+    assert!(failures.is_empty(), "{} of {cases} mutations failed:\n{}", failures.len(), failures.join("\n"));
     assert!(cases > 4000, "only {cases} cases");
+    eprintln!("{cases} cases; the most memory: {} bytes ({})", worst.0, worst.1);
 }
 
 #[test]

@@ -2,11 +2,15 @@
 //! keywords of the real files (CTYPE, CRPIX, CRVAL, CD/PC/CDELT, PV, SIP orders and coefficients, LONPOLE, RADESYS,
 //! EQUINOX, EXTNAME/EXTTYPE, MP_NO_DATA) go through the coadd opener (`Coadd::from_source`: the IMAGE/MASK/VARIANCE
 //! choice and `Wcs::from_header`), then a region read and the pixel <-> sky transforms. Each must return Ok or an
-//! error naming the file, never panic; and the SODA / progenitor query parsers (`Shape::parse_*`) get random text.
+//! error naming the file, never panic, never allocate more than `fits_support::memory_bound` (a counting global
+//! allocator measures every input); and the SODA / progenitor query parsers (`Shape::parse_*`) get random text.
 
 mod fits_support;
 
-use fits_support::Rng;
+use fits_support::{memory_bound, peak_during, Rng};
+
+#[global_allocator]
+static ALLOC: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -136,7 +140,12 @@ fn mutated_wcs_and_plane_keywords_never_panic_and_errors_name_the_file() {
                 b[pos + 30..pos + 80].fill(b' ');
             }
             cases += 1;
-            match catch_unwind(AssertUnwindSafe(|| exercise(&name, b))) {
+            let len = b.len();
+            let (r, peak) = peak_during(ALLOC, || catch_unwind(AssertUnwindSafe(|| exercise(&name, b))));
+            if peak > memory_bound(len) {
+                failures.push(format!("{name} #{i}: allocated {peak} bytes for a {len}-byte source"));
+            }
+            match r {
                 Err(_) => failures.push(format!("{name} #{i}: panicked")),
                 Ok(Err(e)) => failures.push(format!("{name} #{i}: {e}")),
                 Ok(Ok(true)) => opened += 1,

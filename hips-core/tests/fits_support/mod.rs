@@ -73,3 +73,19 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The memory any one fuzz input may make a reader allocate: the source itself (it sits in a `MemSource`) twice over
+/// (a whole-image read as f32 of 32-bit data, or a spool) plus 16 MiB of fixed buffers. A reader that believes a
+/// header's NAXISn or PCOUNT before checking them against the source length breaks it at once.
+pub(crate) fn memory_bound(source_len: usize) -> usize {
+    2 * source_len + (16 << 20)
+}
+
+/// Run `f` and return its result with the peak bytes allocated (above what was live when it started) while it ran,
+/// as `alloc` (the test binary's global allocator) counts them.
+pub(crate) fn peak_during<R>(alloc: peak_alloc::PeakAlloc, f: impl FnOnce() -> R) -> (R, usize) {
+    alloc.reset_peak_usage();
+    let base = alloc.current_usage();
+    let r = f();
+    (r, alloc.peak_usage().saturating_sub(base))
+}
