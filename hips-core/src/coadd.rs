@@ -1,5 +1,6 @@
-//! Coadd images as inputs: HDU selection (single image or LSST-style IMAGE/MASK/VARIANCE), WCS, footprint, and
-//! reading pixel regions by byte range with NO_DATA mask bits and blanks turned into NaN.
+//! Coadd images as inputs: HDU selection (single image, LSST IMAGE/MASK/VARIANCE, HST SCI/ERR/DQ, weight maps:
+//! `planes.rs`), WCS, footprint, and reading pixel regions by byte range with blanking mask bits, zero weights and
+//! blanks turned into NaN.
 //!
 //! Opening a coadd reads headers only; pixels are read per region when a tile needs them, so memory does not grow
 //! with the number of inputs and a cutout never fetches a whole file.
@@ -8,6 +9,10 @@ use std::sync::Arc;
 
 use crate::fits::{self, ByteSource, FitsError, Hdu};
 use crate::wcs::{self, Frame, Wcs, WcsError};
+
+mod planes;
+
+pub use planes::{sibling_weight_location, Noise, PlaneOptions, SiblingWeight};
 
 /// Errors opening or reading a coadd; every message names the file and, where relevant, the HDU.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +48,18 @@ pub enum CoaddError {
         hdu: String,
         /// Why it cannot be used.
         reason: String,
+    },
+    /// `--mask-planes` names a plane the mask header does not define.
+    #[error("{file}: HDU {hdu} (MASK) defines no mask plane {plane} (MP_{plane}); it defines: {defined}")]
+    MaskPlane {
+        /// The file or URL.
+        file: String,
+        /// The mask HDU.
+        hdu: usize,
+        /// The plane asked for.
+        plane: String,
+        /// The planes the header defines.
+        defined: String,
     },
     /// MASK and VARIANCE planes must have the image's size.
     #[error("{file}: HDU {hdu} ({plane}) is {got:?} but the image is {want:?}")]
@@ -85,12 +102,16 @@ pub struct Coadd {
     pub source: Arc<dyn ByteSource>,
     /// The image HDU.
     pub image: Hdu,
-    /// The mask HDU (LSST MASK), if any.
+    /// The mask HDU (LSST MASK, HST DQ), if any.
     pub mask: Option<Hdu>,
-    /// The variance HDU (LSST VARIANCE), if any.
+    /// The noise HDU of this file (LSST VARIANCE, HST ERR, a WEIGHT/WHT map), if any; what it holds is `noise`.
     pub variance: Option<Hdu>,
-    /// Mask bits meaning "no data" (from `MP_NO_DATA`, a bit number), 0 when unknown.
-    pub no_data_bits: i64,
+    /// What the noise plane (`variance`, or `weight_file`) holds.
+    pub noise: Noise,
+    /// A weight map in a sibling file (`x.weight.fits`), when this file has no noise plane.
+    pub weight_file: Option<SiblingWeight>,
+    /// Mask bits that blank a pixel (NO_DATA and `--mask-planes` of an LSST MASK, `--bad-bits` of a DQ), 0 for none.
+    pub blank_bits: i64,
     /// Celestial WCS of the image.
     pub wcs: Wcs,
     /// Image width (NAXIS1).
@@ -147,8 +168,25 @@ impl Coadd {
     /// # Errors
     /// When the file cannot be read, holds no image, or the image has no usable celestial WCS.
     pub fn open(location: &str, select: Option<&HduSelector>) -> Result<Coadd, CoaddError> {
+        Self::open_with(location, select, &PlaneOptions::default())
+    }
+
+    /// [`Coadd::open`] with quality-plane options; without a noise plane in the file, a sibling weight map
+    /// (`x.weight.fits`) is used when there is one (unless `opts.no_sibling_weight`).
+    ///
+    /// # Errors
+    /// As [`Coadd::open`]; also a mask plane the mask header does not define, or a sibling weight map that exists
+    /// but cannot be used.
+    pub fn open_with(location: &str, select: Option<&HduSelector>, opts: &PlaneOptions) -> Result<Coadd, CoaddError> {
         let source = fits::open_source(location)?;
-        Self::from_source(location, source, select)
+        let mut c = Self::from_source_with(location, source, select, opts)?;
+        if c.variance.is_none() && !opts.no_sibling_weight {
+            c.weight_file = planes::open_sibling_weight(location, (c.width, c.height))?;
+            if c.weight_file.is_some() {
+                c.noise = Noise::Weight;
+            }
+        }
+        Ok(c)
     }
 
     /// Open a coadd from an already opened byte source.
@@ -160,9 +198,25 @@ impl Coadd {
         source: Arc<dyn ByteSource>,
         select: Option<&HduSelector>,
     ) -> Result<Coadd, CoaddError> {
+        Self::from_source_with(location, source, select, &PlaneOptions::default())
+    }
+
+    /// [`Coadd::from_source`] with quality-plane options (no sibling weight map is looked for: the caller opens it
+    /// and sets [`Coadd::weight_file`] and [`Coadd::noise`]).
+    ///
+    /// # Errors
+    /// As [`Coadd::open_with`].
+    pub fn from_source_with(
+        location: &str,
+        source: Arc<dyn ByteSource>,
+        select: Option<&HduSelector>,
+        opts: &PlaneOptions,
+    ) -> Result<Coadd, CoaddError> {
         let hdus = fits::scan_hdus(source.as_ref())?;
         let file = location.to_string();
-        let by_role = |r: &str| hdus.iter().find(|h| role(h).as_deref() == Some(r) && is_image(h)).cloned();
+        let by_role = |want: &dyn Fn(&str) -> bool| {
+            hdus.iter().find(|h| role(h).is_some_and(|r| want(&r)) && is_image(h)).cloned()
+        };
         let image = match select {
             Some(HduSelector::Index(i)) => {
                 let h = hdus.get(*i).ok_or_else(|| CoaddError::BadHdu {
@@ -189,7 +243,7 @@ impl Coadd {
                     },
                 )?
             }
-            None => match by_role("IMAGE") {
+            None => match by_role(&|r| planes::IMAGE_ROLES.contains(&r)) {
                 Some(h) => h,
                 None => hdus.iter().find(|h| is_image(h)).cloned().ok_or_else(|| CoaddError::NoImage {
                     file: file.clone(),
@@ -198,15 +252,14 @@ impl Coadd {
             },
         };
         let (width, height) = (image.naxes[0], image.naxes[1]);
-        // Planes only when the image was found by role (an LSST exposure) or the file names them.
-        let plane = |r: &'static str| -> Result<Option<Hdu>, CoaddError> {
-            match by_role(r) {
+        let plane = |want: &dyn Fn(&str) -> bool, name: &'static str| -> Result<Option<Hdu>, CoaddError> {
+            match by_role(want) {
                 Some(h) if h.index != image.index => {
                     if (h.naxes[0], h.naxes[1]) != (width, height) {
                         return Err(CoaddError::PlaneSize {
                             file: file.clone(),
                             hdu: h.index,
-                            plane: r,
+                            plane: name,
                             got: (h.naxes[0], h.naxes[1]),
                             want: (width, height),
                         });
@@ -216,13 +269,13 @@ impl Coadd {
                 _ => Ok(None),
             }
         };
-        let mask = plane("MASK")?;
-        let variance = plane("VARIANCE")?;
-        let no_data_bits = mask
-            .as_ref()
-            .and_then(|m| m.header.get_i64("MP_NO_DATA"))
-            .filter(|b| (0..63).contains(b))
-            .map_or(0, |b| 1i64 << b);
+        let mask = plane(&planes::mask_role, "MASK")?;
+        let variance = plane(&|r| planes::noise_role(r).is_some(), "VARIANCE")?;
+        let noise = variance.as_ref().and_then(role).and_then(|r| planes::noise_role(&r)).unwrap_or_default();
+        let blank_bits = match &mask {
+            Some(m) => planes::blank_bits(&file, m, &role(m).unwrap_or_default(), opts)?,
+            None => 0,
+        };
         let wcs = match Wcs::from_header(&image.header) {
             Ok(w) => w,
             Err(e) => {
@@ -239,7 +292,20 @@ impl Coadd {
             .find_map(|k| image.header.get_str(k).or_else(|| hdus.first().and_then(|p| p.header.get_str(k))))
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        Ok(Coadd { name: file, source, image, mask, variance, no_data_bits, wcs, width, height, band })
+        Ok(Coadd {
+            name: file,
+            source,
+            image,
+            mask,
+            variance,
+            noise,
+            weight_file: None,
+            blank_bits,
+            wcs,
+            width,
+            height,
+            band,
+        })
     }
 
     /// Read a region (clipped to the image) with blanks and NO_DATA pixels as NaN. `None` when the clipped region is
@@ -269,23 +335,45 @@ impl Coadd {
         let (w, h) = (cx1 as usize - cx0 + 1, cy1 as usize - cy0 + 1);
         let src = self.source.as_ref();
         let mut image = fits::read_region_f32(src, &self.image, cx0, cy0, w, h)?.data;
-        if let (Some(m), true) = (&self.mask, self.no_data_bits != 0) {
-            // The NO_DATA test runs as the mask is decoded (no widened copy of the mask is kept).
-            fits::blank_masked_region(src, m, (cx0, cy0, w, h), self.no_data_bits, &mut image)?;
+        if let (Some(m), true) = (&self.mask, self.blank_bits != 0) {
+            // The mask test runs as the mask is decoded (no widened copy of the mask is kept).
+            fits::blank_masked_region(src, m, (cx0, cy0, w, h), self.blank_bits, &mut image)?;
         }
-        Ok(Some(CoaddPixels { x0: cx0, y0: cy0, width: w, height: h, image, variance: None }))
+        let mut px = CoaddPixels { x0: cx0, y0: cy0, width: w, height: h, image, variance: None };
+        if self.noise == Noise::Weight {
+            // Zero (or missing) weight means no data: the weights are read with the image, and kept as variances.
+            self.read_variance(&mut px)?;
+        }
+        Ok(Some(px))
     }
 
-    /// Read the variance of the region of `px` (from [`Coadd::read_region_image`]) into `px.variance`, NaN where it
-    /// is not positive and finite or the image is NaN; nothing when the coadd has no variance plane.
+    /// The noise plane and the source it is read from (this file, or the sibling weight map).
+    fn noise_plane(&self) -> Option<(&dyn ByteSource, &Hdu)> {
+        match (&self.variance, &self.weight_file) {
+            (Some(v), _) => Some((self.source.as_ref(), v)),
+            (None, Some(w)) => Some((w.source.as_ref(), &w.hdu)),
+            (None, None) => None,
+        }
+    }
+
+    /// Read the variance of the region of `px` (from [`Coadd::read_region_image`]) into `px.variance` (ERR squared,
+    /// weights inverted), NaN where it is not positive and finite or the image is NaN; nothing when the coadd has no
+    /// noise plane or `px` has its variance already. A zero or missing weight blanks the image pixel too.
     ///
     /// # Errors
     /// When the bytes cannot be read or decoded.
     pub fn read_variance(&self, px: &mut CoaddPixels) -> Result<(), CoaddError> {
-        let Some(v) = &self.variance else { return Ok(()) };
-        let mut var = fits::read_region_f32(self.source.as_ref(), v, px.x0, px.y0, px.width, px.height)?.data;
-        for (x, img) in var.iter_mut().zip(&px.image) {
-            if !(x.is_finite() && *x > 0.0) || img.is_nan() {
+        if px.variance.is_some() {
+            return Ok(());
+        }
+        let Some((src, v)) = self.noise_plane() else { return Ok(()) };
+        let mut var = fits::read_region_f32(src, v, px.x0, px.y0, px.width, px.height)?.data;
+        let weight = self.noise == Noise::Weight;
+        for (x, img) in var.iter_mut().zip(px.image.iter_mut()) {
+            *x = self.noise.variance(*x);
+            if x.is_nan() && weight {
+                *img = f32::NAN;
+            } else if img.is_nan() {
                 *x = f32::NAN;
             }
         }

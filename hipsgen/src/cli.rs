@@ -57,6 +57,17 @@ pub struct TilesArgs {
     /// VARIANCE planes when present), else the first 2-D image.
     #[arg(long)]
     pub hdu: Option<HduSelector>,
+    /// Quality bits that blank a pixel: of an HST-style DQ plane (default: any bit), added to NO_DATA for an LSST
+    /// MASK. Decimal or 0x hexadecimal.
+    #[arg(long, value_parser = parse_bits)]
+    pub bad_bits: Option<i64>,
+    /// LSST mask planes (by name, from the MASK header's MP_* keys) that blank a pixel besides NO_DATA, e.g.
+    /// BAD,SAT,CR.
+    #[arg(long, value_delimiter = ',')]
+    pub mask_planes: Vec<String>,
+    /// Do not use a sibling weight map (`x.weight.fits` beside `x.fits`) as the noise plane of an image without one.
+    #[arg(long)]
+    pub no_sibling_weight: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -92,6 +103,15 @@ fn parse_width(s: &str) -> Result<usize, String> {
     } else {
         Err(format!("tile width {w} is not a power of two between 64 and 4096"))
     }
+}
+
+fn parse_bits(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => i64::from_str_radix(h, 16),
+        None => t.parse::<i64>(),
+    };
+    v.map_err(|e| format!("'{s}' is not a bit mask (decimal or 0x hexadecimal): {e}"))
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
@@ -132,6 +152,11 @@ impl TryFrom<TilesArgs> for TilesJob {
                 FrameArg::Galactic => Frame::Galactic,
             },
             hdu: a.hdu,
+            planes: hips_core::coadd::PlaneOptions {
+                bad_bits: a.bad_bits,
+                mask_planes: a.mask_planes,
+                no_sibling_weight: a.no_sibling_weight,
+            },
             threads: a.threads,
             resume: a.resume,
             interp: a.interp,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use hips_core::coadd::{Coadd, CoaddError, HduSelector};
+use hips_core::coadd::{Coadd, CoaddError, HduSelector, PlaneOptions};
 use hips_core::healpix::{pixel_size_deg, width_log2};
 use hips_core::wcs::{self, Frame};
 use rayon::prelude::*;
@@ -40,7 +40,8 @@ pub struct Plan {
 /// The file names a directory input contributes (case as written).
 const FITS_SUFFIXES: [&str; 6] = [".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"];
 
-/// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs. Directories contribute their `*.fits`,
+/// Expand paths, globs and URLs into a sorted, de-duplicated list of inputs (without the `x.weight.fits` weight
+/// maps of listed images `x.fits`: those are noise planes). Directories contribute their `*.fits`,
 /// `*.fit` and `*.fts` files (and their `.gz`), recursively. Local paths are made absolute and real (links and `..` resolved), so the
 /// progenitor index names files that can be opened from anywhere (hipsserve renders on-demand tiles and cutouts from
 /// them).
@@ -86,6 +87,16 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<String>, Error> {
     }
     out.sort();
     out.dedup();
+    // A weight map beside its image (`x.weight.fits` with `x.fits`) is the image's noise plane, not an input.
+    let images: std::collections::BTreeSet<String> =
+        out.iter().filter_map(|o| hips_core::coadd::sibling_weight_location(o)).collect();
+    out.retain(|o| {
+        let weight = images.contains(o);
+        if weight {
+            tracing::info!("{o}: a weight map, used as the noise plane of its image");
+        }
+        !weight
+    });
     Ok(out)
 }
 
@@ -103,9 +114,9 @@ pub fn order_for_scale(scale_deg: f64, width: usize) -> u8 {
 
 /// Open every input in parallel, keeping the good ones and the reasons for the others.
 #[must_use]
-pub fn open_all(inputs: &[String], hdu: Option<&HduSelector>) -> (Vec<Coadd>, Vec<Skipped>) {
+pub fn open_all(inputs: &[String], hdu: Option<&HduSelector>, planes: &PlaneOptions) -> (Vec<Coadd>, Vec<Skipped>) {
     let results: Vec<(String, Result<Coadd, CoaddError>)> =
-        inputs.par_iter().map(|i| (i.clone(), Coadd::open(i, hdu).and_then(check_complete))).collect();
+        inputs.par_iter().map(|i| (i.clone(), Coadd::open_with(i, hdu, planes).and_then(check_complete))).collect();
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for (input, r) in results {
@@ -119,14 +130,17 @@ pub fn open_all(inputs: &[String], hdu: Option<&HduSelector>) -> (Vec<Coadd>, Ve
 
 /// Reject files whose data is cut short, before any tile uses them.
 fn check_complete(c: Coadd) -> Result<Coadd, CoaddError> {
-    let len = c.source.len()?;
-    for h in [Some(&c.image), c.mask.as_ref(), c.variance.as_ref()].into_iter().flatten() {
+    let own =
+        [Some(&c.image), c.mask.as_ref(), c.variance.as_ref()].into_iter().flatten().map(|h| (&c.source, &c.name, h));
+    let sibling = c.weight_file.iter().map(|w| (&w.source, &w.location, &w.hdu));
+    for (source, name, h) in own.chain(sibling) {
+        let len = source.len()?;
         // FITS pads every HDU to 2880 bytes: a file ending inside the padding was cut short (and any HDUs after it,
         // e.g. MASK and VARIANCE after IMAGE, are lost), so it is reported rather than used without them.
         let end = h.data_start + h.data_len.div_ceil(2880) * 2880;
         if end > len {
             return Err(CoaddError::Fits(hips_core::fits::FitsError::Truncated {
-                name: c.name.clone(),
+                name: name.clone(),
                 what: format!("data of {} (padded to 2880 bytes)", h.label()),
                 offset: h.data_start,
                 end,

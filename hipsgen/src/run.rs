@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use hips_core::coadd::{Coadd, HduSelector};
+use hips_core::coadd::{Coadd, HduSelector, PlaneOptions};
 use hips_core::kernel::Interp;
 use hips_core::storage::Store;
 use hips_core::wcs::Frame;
@@ -36,6 +36,8 @@ pub struct TilesJob {
     pub frame: Frame,
     /// Image HDU to use (default: IMAGE with MASK and VARIANCE, else the first 2-D image).
     pub hdu: Option<HduSelector>,
+    /// Quality planes: `--bad-bits`, `--mask-planes`, sibling weight maps.
+    pub planes: PlaneOptions,
     /// Worker threads (`None`: all cores).
     pub threads: Option<usize>,
     /// Keep tiles and checkpoints already in the output.
@@ -69,6 +71,7 @@ impl TilesJob {
             tile_width: 512,
             frame: Frame::Equatorial,
             hdu: None,
+            planes: PlaneOptions::default(),
             threads: None,
             resume: false,
             interp: Interp::Bilinear,
@@ -169,7 +172,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
     let store = Store::open(&job.out)?;
     let inputs = plan::expand_inputs(&job.inputs)?;
     tracing::info!(inputs = inputs.len(), "opening inputs");
-    let (coadds, mut skipped) = plan::open_all(&inputs, job.hdu.as_ref());
+    let (coadds, mut skipped) = plan::open_all(&inputs, job.hdu.as_ref(), &job.planes);
     for s in &skipped {
         tracing::error!("skipping input: {}", s.reason);
     }

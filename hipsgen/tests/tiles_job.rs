@@ -134,7 +134,8 @@ fn each_shard_writes_exactly_its_own_tiles() {
     let k = report.order;
     let all = deepest(&full, k);
 
-    let (coadds, skipped) = open_all(&expand_inputs(&input).expect("inputs"), None);
+    let (coadds, skipped) =
+        open_all(&expand_inputs(&input).expect("inputs"), None, &hips_core::coadd::PlaneOptions::default());
     let plan = Plan::new(coadds, skipped, Some(k), 64, hips_core::wcs::Frame::Equatorial).expect("plan");
     let shift = 2 * u32::from(k - 3);
     let mut roots: Vec<u64> = plan.tiles.keys().map(|t| t >> shift).collect();
