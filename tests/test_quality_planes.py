@@ -93,6 +93,10 @@ def test_hst_sci_err_dq_against_numpy(hipsgen_bin, sky, tmp_path):
         r = tiles(hipsgen_bin, tmp_path / f"ctl_{name}", tmp_path / f"out_ctl_{name}")
         assert r.returncode == 0, r.stderr
         assert_same_tiles(tmp_path / f"out_hst_{name}", tmp_path / f"out_ctl_{name}", f"SCI/ERR/DQ, bad bits {name}")
+    # The options are recorded for tiles rendered later from the same coadds (hipsserve on demand).
+    props = (tmp_path / "out_hst_16" / "properties").read_text()
+    assert "hipsgen_bad_bits" in props and "0x10" in props, props
+    assert "hipsgen_bad_bits" not in (tmp_path / "out_hst_any" / "properties").read_text()
     # Negative control: the DQ bits matter (the two runs differ).
     any_, only16 = tile_data(tmp_path / "out_hst_any"), tile_data(tmp_path / "out_hst_16")
     assert any(any_[k] != only16.get(k) for k in any_), "--bad-bits changed nothing"
@@ -158,6 +162,7 @@ def test_lsst_mask_planes_by_name_against_numpy(hipsgen_bin, tmp_path):
     r = tiles(hipsgen_bin, ctl, tmp_path / "out_ctl", order=13)
     assert r.returncode == 0, r.stderr
     assert_same_tiles(tmp_path / "out", tmp_path / "out_ctl", "--mask-planes DETECTED,SAT")
+    assert "DETECTED,SAT" in (tmp_path / "out" / "properties").read_text()
     # Negative control: without --mask-planes only NO_DATA blanks, and the tiles differ.
     r = tiles(hipsgen_bin, syn / "g", tmp_path / "plain", order=13)
     assert r.returncode == 0, r.stderr

@@ -45,6 +45,8 @@ pub struct Describe {
     pub progenitors: bool,
     /// `hips_pixel_cut` as the previews were drawn (`None`: from the statistics).
     pub pixel_cut: Option<String>,
+    /// Quality-plane options (recorded for on-demand tiles when not the defaults).
+    pub planes: hips_core::coadd::PlaneOptions,
 }
 
 /// Wavelength range (metres) and regime of well-known bands.
@@ -155,6 +157,7 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
         p.set("em_max", format!("{hi:E}"));
         p.set("obs_regime", regime);
     }
+    d.planes.record(&mut p);
     store.put("properties", p.to_text())?;
     Ok(p)
 }

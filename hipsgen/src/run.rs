@@ -228,6 +228,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
                 .collect(),
             progenitors: job.progenitors,
             pixel_cut: result.previews.as_ref().map(|(_, text)| text.clone()),
+            planes: job.planes.clone(),
         };
         let props = finalize::write_properties(&store, &d, &result.stats, sky_fraction)?;
         if d.progenitors {

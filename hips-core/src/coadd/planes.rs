@@ -48,6 +48,56 @@ pub struct PlaneOptions {
     pub no_sibling_weight: bool,
 }
 
+/// Properties keys recording the plane options a HiPS was generated with, so tiles rendered later (on demand, from
+/// the same coadds) blank and weight exactly as the stored ones.
+const KEY_BAD_BITS: &str = "hipsgen_bad_bits";
+const KEY_MASK_PLANES: &str = "hipsgen_mask_planes";
+const KEY_SIBLING_WEIGHT: &str = "hipsgen_sibling_weight";
+
+impl PlaneOptions {
+    /// Record the options that differ from the defaults in `p`.
+    pub fn record(&self, p: &mut crate::layout::Properties) {
+        if let Some(b) = self.bad_bits {
+            p.set(KEY_BAD_BITS, format!("{b:#x}"));
+        }
+        if !self.mask_planes.is_empty() {
+            let names: Vec<String> = self.mask_planes.iter().map(|n| n.trim().to_ascii_uppercase()).collect();
+            p.set(KEY_MASK_PLANES, names.join(","));
+        }
+        if self.no_sibling_weight {
+            p.set(KEY_SIBLING_WEIGHT, "false");
+        }
+    }
+
+    /// The options recorded by [`PlaneOptions::record`] (defaults for absent keys).
+    ///
+    /// # Errors
+    /// A recorded value that cannot be parsed, naming the key.
+    pub fn from_properties(p: &crate::layout::Properties) -> Result<PlaneOptions, String> {
+        let bad_bits = match p.get(KEY_BAD_BITS) {
+            None => None,
+            Some(v) => {
+                let t = v.trim();
+                let parsed = match t.strip_prefix("0x") {
+                    Some(h) => i64::from_str_radix(h, 16),
+                    None => t.parse(),
+                };
+                Some(parsed.map_err(|e| format!("{KEY_BAD_BITS} = {v:?}: {e}"))?)
+            }
+        };
+        let mask_planes = p
+            .get(KEY_MASK_PLANES)
+            .map(|v| v.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default();
+        let no_sibling_weight = match p.get(KEY_SIBLING_WEIGHT).map(str::trim) {
+            None | Some("true") => false,
+            Some("false") => true,
+            Some(v) => return Err(format!("{KEY_SIBLING_WEIGHT} = {v:?}: not true or false")),
+        };
+        Ok(PlaneOptions { bad_bits, mask_planes, no_sibling_weight })
+    }
+}
+
 /// The roles an HDU can play, from its EXTNAME or EXTTYPE (upper case).
 pub(super) const IMAGE_ROLES: &[&str] = &["IMAGE", "SCI"];
 
@@ -169,6 +219,24 @@ mod tests {
         assert_eq!(sibling_weight_location("s3://x/b.FITS.gz").as_deref(), Some("s3://x/b.weight.FITS.gz"));
         assert_eq!(sibling_weight_location("b.weight.fits"), None);
         assert_eq!(sibling_weight_location("b.dat"), None);
+    }
+
+    #[test]
+    fn options_round_trip_through_properties() {
+        let o = PlaneOptions {
+            bad_bits: Some(0x14),
+            mask_planes: vec!["sat".into(), "CR".into()],
+            no_sibling_weight: true,
+        };
+        let mut p = crate::layout::Properties::new();
+        o.record(&mut p);
+        assert_eq!(p.get("hipsgen_bad_bits"), Some("0x14"));
+        let back = PlaneOptions::from_properties(&p).expect("parse");
+        assert_eq!(back, PlaneOptions { mask_planes: vec!["SAT".into(), "CR".into()], ..o });
+        let mut empty = crate::layout::Properties::new();
+        PlaneOptions::default().record(&mut empty);
+        assert_eq!(empty.to_text(), crate::layout::Properties::new().to_text());
+        assert_eq!(PlaneOptions::from_properties(&empty).expect("defaults"), PlaneOptions::default());
     }
 
     #[test]
