@@ -82,6 +82,8 @@ async fn slow_clients_and_connection_bound() {
     );
     let srv = Server::start(fx.tmp.path(), &cfg, &[fx.root.to_str().unwrap()], &[]);
     // Four slowloris connections: a partial request head, then nothing.
+    let sockets = || common::open_sockets(srv.child.id());
+    let before = sockets();
     let mut hogs: Vec<TcpStream> = (0..4)
         .map(|_| {
             let mut s = TcpStream::connect(srv.addr).unwrap();
@@ -89,8 +91,13 @@ async fn slow_clients_and_connection_bound() {
             s
         })
         .collect();
-    // All permits are held (the kernel hands connections to accept() in arrival order, so the four hogs come first):
-    // a fifth client is not served yet.
+    // Once the server has accepted the four (each worker accepts from its own SO_REUSEPORT queue, so arrival order
+    // says nothing), all permits are held: a fifth client is not served yet.
+    let t0 = Instant::now();
+    while sockets() < before + 4 {
+        assert!(t0.elapsed() < Duration::from_secs(5), "the server did not accept the four connections");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let c = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
     assert!(c.get(srv.url("/health")).send().await.is_err(), "connection bound not enforced");
     // The header timeout frees them: each hog is closed by the server.

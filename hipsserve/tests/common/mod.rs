@@ -307,6 +307,17 @@ fn drain(reader: impl std::io::Read + Send + 'static) {
     });
 }
 
+/// How many sockets the process `pid` has open (its listening sockets and accepted connections), from /proc.
+pub(crate) fn open_sockets(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// Poll a /metrics value (as [`metric`] sums it) until it reaches `at_least`; fails the test after `within`.
 pub(crate) async fn wait_metric(c: &reqwest::Client, srv: &Server, prefix: &str, at_least: f64, within: Duration) {
     let t0 = std::time::Instant::now();
