@@ -1,4 +1,4 @@
-//! The network side: start-up (open roots, discover HiPS, bind), the accept loop with a connection limit, each
+//! The network side: start-up (open roots, discover HiPS; binding is `super::listen`), the accept loop with a connection limit, each
 //! connection's HTTP/1.1 fast path (`super::conn`) or hyper with read-idle and write-stall timeouts, and graceful
 //! shutdown that drains in-flight requests and ends the process (status 1) when blocking storage calls are still
 //! running after the grace.
@@ -25,46 +25,16 @@ use bytes::Bytes;
 use super::conn::{Driver, Input, Next};
 use super::handler::handle;
 use crate::catalog;
-use crate::catalog::auth::{Auth, AuthError};
+use crate::catalog::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::state::State;
 use crate::store::blocking;
 use crate::store::zerocopy::{self, Hint};
-use crate::store::{Root, ServeError, StoreError};
+use crate::store::Root;
 
-/// Start-up errors.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// A storage root could not be opened.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A storage root could not be listed, or a HiPS's properties or MOC read.
-    #[error(transparent)]
-    Read(#[from] ServeError),
-    /// Tokens could not be loaded.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// Address.
-        addr: SocketAddr,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
-    /// Another process listens on the port (a second server would share it with `SO_REUSEPORT` and answer part of
-    /// its requests).
-    #[error("cannot listen on {addr}: port {port} is already in use by another process (another hipsserve?); stop it or choose another --listen", port = addr.port())]
-    PortInUse {
-        /// Address.
-        addr: SocketAddr,
-    },
-    /// No HiPS was found.
-    #[error("no HiPS (folder holding a `properties` file) found under {0}")]
-    NoHips(String),
-}
+pub use super::error::ServerError;
+pub use super::listen::{bind, bind_workers, ensure_port_free, LISTEN_BACKLOG};
 
 /// Open the roots, discover the HiPS and build the shared state.
 ///
@@ -87,93 +57,6 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
     }
     tracing::info!(hips = hips.len(), tokens = auth.token_count(), "catalogue ready");
     Ok(Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default()))))
-}
-
-/// Bind the configured address.
-///
-/// # Errors
-/// When the address cannot be bound.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
-    ensure_port_free(addr)?;
-    TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })
-}
-
-/// Listen backlog of the sockets opened by [`bind_workers`] (the kernel caps it at `net.core.somaxconn`).
-pub const LISTEN_BACKLOG: i32 = 4096;
-
-/// Open `n` listening sockets on the same address, one per single-threaded worker, like nginx's workers: on Linux
-/// with `SO_REUSEPORT`, so the kernel spreads new connections over the workers and each worker accepts and serves its
-/// own connections without cross-thread wake-ups (but for the few a [`Balance`] moves to even out the counts). Port 0
-/// binds a free port once and the other sockets join it.
-/// Elsewhere (or with `n` = 1) a single socket is returned.
-///
-/// # Errors
-/// When a socket cannot be created, bound or put in listening state.
-pub fn bind_workers(addr: SocketAddr, n: usize) -> Result<Vec<std::net::TcpListener>, ServerError> {
-    let err = |source: io::Error| ServerError::Bind { addr, source };
-    ensure_port_free(addr)?;
-    let n = if cfg!(target_os = "linux") { n.max(1) } else { 1 };
-    let mut out: Vec<std::net::TcpListener> = Vec::with_capacity(n);
-    for _ in 0..n {
-        let at = out.first().map_or(Ok(addr), std::net::TcpListener::local_addr).map_err(err)?;
-        out.push(reuseport_listener(at, n > 1).map_err(err)?);
-    }
-    Ok(out)
-}
-
-/// Refuse a port another process listens on. The workers' sockets set `SO_REUSEPORT`, which would let them join
-/// another server's sockets on the same port (same user): the kernel would then split the connections between the two
-/// servers. A probe socket bound without `SO_REUSEPORT` (with `SO_REUSEADDR`, so connections of an earlier run still
-/// in TIME_WAIT do not count) fails exactly when something listens there; it is closed before the workers bind.
-/// Port 0 (any free port) needs no probe.
-///
-/// # Errors
-/// [`ServerError::PortInUse`] when the port is taken, [`ServerError::Bind`] when the probe cannot be made.
-pub fn ensure_port_free(addr: SocketAddr) -> Result<(), ServerError> {
-    if addr.port() == 0 {
-        return Ok(());
-    }
-    match probe_bind(addr) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(ServerError::PortInUse { addr }),
-        Err(source) => Err(ServerError::Bind { addr, source }),
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn probe_bind(addr: SocketAddr) -> io::Result<()> {
-    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
-    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
-    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    rustix::net::bind(&fd, &addr)?;
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn probe_bind(addr: SocketAddr) -> io::Result<()> {
-    std::net::TcpListener::bind(addr).map(drop)
-}
-
-#[cfg(target_os = "linux")]
-fn reuseport_listener(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
-    use rustix::net::{sockopt, AddressFamily, SocketFlags, SocketType};
-    let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
-    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK, None)?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
-    if reuse_port {
-        sockopt::set_socket_reuseport(&fd, true)?;
-    }
-    rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, LISTEN_BACKLOG)?;
-    Ok(std::net::TcpListener::from(fd))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn reuseport_listener(addr: SocketAddr, _reuse_port: bool) -> io::Result<std::net::TcpListener> {
-    let l = std::net::TcpListener::bind(addr)?;
-    l.set_nonblocking(true)?;
-    Ok(l)
 }
 
 /// A connection accepted by one worker for another: the socket (out of the accepting runtime's reactor), the peer and
