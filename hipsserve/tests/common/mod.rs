@@ -309,13 +309,11 @@ fn drain(reader: impl std::io::Read + Send + 'static) {
 
 /// How many sockets the process `pid` has open (its listening sockets and accepted connections), from /proc.
 pub(crate) fn open_sockets(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| {
-            d.flatten()
-                .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")))
-                .count()
-        })
-        .unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| {
+        d.flatten()
+            .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:")))
+            .count()
+    })
 }
 
 /// Poll a /metrics value (as [`metric`] sums it) until it reaches `at_least`; fails the test after `within`.
