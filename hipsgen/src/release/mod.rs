@@ -69,7 +69,7 @@ pub enum ReleaseError {
         message: String,
     },
     /// Another publisher changed `current` or `hipslist` between our read and our write.
-    #[error("{key}: changed by another publisher while publishing {id}; nothing of ours was swapped in after it")]
+    #[error("{key}: another publisher holds or changed it while publishing {id}; try again once it is done")]
     PublishConflict {
         /// The object.
         key: String,

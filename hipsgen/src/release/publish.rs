@@ -1,7 +1,8 @@
 //! Publish and roll back: make a finalized release current by conditional writes of two small objects at the top of
-//! `out`: `current` (the release id) and `hipslist` (the release's own list, its hips_release_date set to the time of
-//! publishing). Both are compare-and-swap on the versions read at the start (create-only the first time), so two
-//! publishers cannot interleave: the second one's swap fails and it stops. Nothing under `<id>/` is ever written
+//! `out`: `hipslist` (the release's own list, its hips_release_date set to the time of publishing), then `current`
+//! (the release id). Both are compare-and-swap on the versions read at the start (create-only the first time), under
+//! a create-only lease `publish.lock`, so two publishers cannot interleave: the second one fails and changes
+//! nothing. (A reader may see the new `hipslist` a moment before the new `current`.) Nothing under `<id>/` is ever written
 //! here, so a published release is never modified; a rollback is a publish of an older release.
 
 use std::fmt::Write as _;
@@ -55,6 +56,25 @@ fn dated(list: &str, date: &str) -> String {
     out
 }
 
+/// The lease a publisher holds while it swaps `current` and `hipslist` (a publisher killed while holding it leaves
+/// it behind: the next publish then fails naming it; delete it once no publisher runs).
+pub const LEASE: &str = "publish.lock";
+
+/// Swap `hipslist`, then `current`, each compare-and-swap on the version read first; returns the previous release.
+fn swap_both(store: &Store, id: &str, top: String) -> Result<Option<String>, ReleaseError> {
+    // Both versions are read before either write: a publisher that started from other versions fails its swap.
+    let current = store.get_versioned("current")?;
+    let listed = store.get_versioned("hipslist")?;
+    let previous = current.as_ref().map(|(b, _)| String::from_utf8_lossy(b).trim().to_string());
+    if store.swap("hipslist", top, listed.as_ref().map(|(_, v)| v))? == Swap::Conflict {
+        return Err(ReleaseError::PublishConflict { key: "hipslist".into(), id: id.to_string() });
+    }
+    if store.swap("current", format!("{id}\n"), current.as_ref().map(|(_, v)| v))? == Swap::Conflict {
+        return Err(ReleaseError::PublishConflict { key: "current".into(), id: id.to_string() });
+    }
+    Ok(previous)
+}
+
 /// Make release `id` (finalized under `store`, the release's `out`) the current one.
 ///
 /// # Errors
@@ -75,16 +95,15 @@ pub fn publish(store: &Store, id: &str) -> Result<Published, ReleaseError> {
     let creator_dids =
         parse_properties(&list).into_iter().filter(|(k, _)| k == "creator_did").map(|(_, v)| v).collect();
     let top = dated(&list, &crate::finalize::now_hips_date());
-    // Both versions are read before either write: a publisher that started from other versions fails its swap.
-    let current = store.get_versioned("current")?;
-    let listed = store.get_versioned("hipslist")?;
-    let previous = current.as_ref().map(|(b, _)| String::from_utf8_lossy(b).trim().to_string());
-    if store.swap("current", format!("{id}\n"), current.as_ref().map(|(_, v)| v))? == Swap::Conflict {
-        return Err(ReleaseError::PublishConflict { key: "current".into(), id: id.to_string() });
+    // One publisher at a time: a create-only lease. Two objects cannot be swapped in one atomic write, and with a
+    // compare-and-swap on each alone two publishers could leave `current` naming one release and `hipslist` the other.
+    let lease = format!("{id} pid {} at {}\n", std::process::id(), crate::finalize::now_hips_date());
+    if store.put_create(LEASE, lease)? == Swap::Conflict {
+        return Err(ReleaseError::PublishConflict { key: LEASE.into(), id: id.to_string() });
     }
-    if store.swap("hipslist", top, listed.as_ref().map(|(_, v)| v))? == Swap::Conflict {
-        return Err(ReleaseError::PublishConflict { key: "hipslist".into(), id: id.to_string() });
-    }
+    let swapped = swap_both(store, id, top);
+    store.delete(LEASE)?;
+    let previous = swapped?;
     Ok(Published { id: id.to_string(), previous, creator_dids })
 }
 
