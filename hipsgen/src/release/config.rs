@@ -84,7 +84,7 @@ pub struct SlurmSection {
 
 /// `[kubernetes]`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct KubernetesSection {
     /// Container image with hipsgen.
     pub image: String,
