@@ -3,9 +3,11 @@ inputs read from one bucket and the release written to another. The S3 release e
 same configuration (the same objects in the manifest, every tile byte-identical, read back through SeaweedFS's own
 filer HTTP API); publish and rollback swap `current` and `hipslist` with conditional writes (create-only the first
 time, If-Match after); six publishers at once never leave `current` and `hipslist` naming different releases; a
-shard whose marker exists is not run again.
+shard whose marker exists is not run again; through a proxy that answers a tenth of the requests with 503 and
+delays the rest, a release is slower but its manifest holds the same tiles.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port_number
+from fault_proxy import FaultProxy
 
 WEED = Path(os.environ.get("HIPS_PYTHON", Path(__file__).resolve().parent.parent / ".venv/bin/python")).parent / "weed"
 S3_JSON = ('{"identities":[{"name":"t","credentials":[{"accessKey":"K","secretKey":"S"}],'
@@ -79,7 +82,7 @@ def weed(tmp_path_factory):
     assert "created bucket rel" in r.stdout + r.stderr, r.stdout + r.stderr
     env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{s3}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "K",
            "AWS_SECRET_ACCESS_KEY": "S", "AWS_REGION": "us-east-1"}
-    yield {"env": env, "filer": f"http://127.0.0.1:{filer}", "dir": d}
+    yield {"env": env, "filer": f"http://127.0.0.1:{filer}", "dir": d, "s3_port": s3}
     proc.terminate()
     try:
         proc.wait(timeout=25)
@@ -173,3 +176,19 @@ def test_publish_rollback_and_concurrent_publishers(weed, release, hipsgen_bin):
     urls = re.findall(r"hips_service_url\s+=\s+(\S+)", listing)
     assert len(urls) == 4 and all(f"/{current}/" in u for u in urls), (current, urls)
     assert http(f"{weed['filer']}/buckets/rel/hips/publish.lock")[0] == 404, "the lease is released"
+
+
+def test_injected_503s_and_delays_slow_a_release_but_do_not_change_it(weed, release, hipsgen_bin):
+    with FaultProxy(weed["s3_port"], fail_fraction=0.1, max_delay_s=0.01) as proxy:
+        env = {**release["env"], "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "HIPSGEN_RELEASE_ID": "dr3"}
+        hipsgen(hipsgen_bin, "release", "run", "--no-publish", "--config", str(release["cfg"]), env=env)
+        stats = dict(proxy.stats)
+    assert stats["failed"] >= 20 and stats["connections"] > 500, stats
+    faulty = json.loads(s3_get(weed, "dr3/manifest.json"))["objects"]
+    clean = json.loads(s3_get(weed, "dr1/manifest.json"))["objects"]
+    tile = re.compile(r"/Norder\d+/Dir\d+/Npix\d+\.(fits|png|jpg)$")
+    assert [e["key"] for e in faulty] == [e["key"] for e in clean]
+    pairs = [(a, b) for a, b in zip(faulty, clean) if tile.search(a["key"]) or a["key"].endswith("Moc.fits")]
+    assert len(pairs) > 250
+    for a, b in pairs:
+        assert (a["size"], a["xxh3"]) == (b["size"], b["xxh3"]), a["key"]
