@@ -13,6 +13,9 @@ use crate::build::{CHECKPOINT_ORDER, STATE_DIR};
 use crate::NoProgress;
 use hips_core::storage::Swap;
 
+/// Retries of a marker write that failed in transit.
+const MARKER_RETRIES: u32 = 4;
+
 /// The content of a shard's completion marker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Marker {
@@ -100,10 +103,37 @@ pub fn run_shard(cfg: &ReleaseConfig, hips: &str, shard: usize) -> Result<ShardO
     };
     let bytes = serde_json::to_vec_pretty(&marker)
         .map_err(|e| ReleaseError::Corrupt { key: mk.clone(), message: e.to_string() })?;
-    match store.put_create(&mk, bytes)? {
+    // A create-only write is not retried by the client once its request went out (it may have been applied): try it
+    // again here; an existing marker equal to ours is then ours.
+    let mut attempt = 0;
+    let outcome = loop {
+        match store.put_create(&mk, bytes.clone()) {
+            Ok(o) => break o,
+            Err(e) if attempt < MARKER_RETRIES => {
+                tracing::warn!("{mk}: {e}; retrying the marker write");
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200 << attempt));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    match outcome {
         Swap::Written => Ok(ShardOutcome::Done(marker)),
-        // Another run of the same shard finished first: it built the same tiles.
-        Swap::Conflict => Ok(ShardOutcome::Done(read_marker(&store, &mk)?.unwrap_or(marker))),
+        Swap::Conflict => {
+            // Another run of the same shard (or our own first attempt) finished first: it must have built the same.
+            let there = read_marker(&store, &mk)?.unwrap_or_else(|| marker.clone());
+            if there.digest != marker.digest || there.tiles != marker.tiles {
+                return Err(ReleaseError::Check {
+                    hips: hips.to_string(),
+                    message: format!(
+                        "{mk} says {} tiles, digest {}, but this run of the shard built {} tiles, digest {}: the inputs \
+                         or the configuration changed between runs",
+                        there.tiles, there.digest, marker.tiles, marker.digest
+                    ),
+                });
+            }
+            Ok(ShardOutcome::Done(there))
+        }
     }
 }
 
