@@ -66,8 +66,16 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
                     .display()
                     .to_string(),
             };
-            let config = std::fs::canonicalize(&args.config).unwrap_or_else(|_| args.config.clone());
             let workdir = slurm::workdir(&cfg);
+            // The jobs read the configuration as resolved here (file plus this environment), whatever their own
+            // environment holds.
+            let config = workdir.join("release.toml");
+            if !*dry_run {
+                let text = cfg.to_toml()?;
+                std::fs::create_dir_all(&workdir).and_then(|()| std::fs::write(&config, text)).map_err(|e| {
+                    ReleaseError::Scheduler { command: format!("write {}", config.display()), message: e.to_string() }
+                })?;
+            }
             let jobs = slurm::jobs(&cfg, &config, &binary, &workdir, !no_publish);
             if *dry_run {
                 for j in &jobs {

@@ -78,7 +78,8 @@ pub struct SlurmSection {
     pub extra: Vec<String>,
     /// The hipsgen binary the jobs run (default: the absolute path of the submitting binary).
     pub binary: Option<String>,
-    /// Folder of the job scripts and logs (default `hipsgen-release-<id>` in the current directory).
+    /// Folder of the job scripts, their logs and the resolved configuration they read (default `hipsgen-release-<id>`
+    /// in the current directory).
     pub workdir: Option<String>,
 }
 
