@@ -1,6 +1,7 @@
 """A fault-injecting TCP proxy for object-store tests: in front of an S3 server, it answers a fraction of the
 requests with `503 Slow Down` (without forwarding them, as an overloaded gateway does) and delays the others by a
-random few milliseconds. Each forwarded request carries `Connection: close`, so every request comes on a new
+random few milliseconds; a further fraction is forwarded but the answer is lost (the client's connection reset once
+the server answered: the request was applied, the client cannot know). Each forwarded request carries `Connection: close`, so every request comes on a new
 connection and meets the dice. Run in a thread of the test process;
 `port` is the port it really bound (0 asked), `stats` counts what it did.
 """
@@ -14,12 +15,14 @@ REPLY_503 = (b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConten
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, fail_fraction: float, max_delay_s: float, seed: int = 1):
+    def __init__(self, upstream_port: int, fail_fraction: float, max_delay_s: float, lose_fraction: float = 0.0,
+                 seed: int = 1):
         self.upstream_port = upstream_port
         self.fail_fraction = fail_fraction
+        self.lose_fraction = lose_fraction
         self.max_delay_s = max_delay_s
         self.rng = random.Random(seed)
-        self.stats = {"connections": 0, "failed": 0, "delayed": 0}
+        self.stats = {"connections": 0, "failed": 0, "delayed": 0, "lost": 0}
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -75,6 +78,8 @@ class FaultProxy:
         lines = [ln for ln in head.split(b"\r\n")[:-2] if not ln.lower().startswith(b"connection:")]
         up_w.write(b"\r\n".join([*lines, b"Connection: close", b"", b""]))
 
+        lose = self.rng.random() < self.lose_fraction
+
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter):
             try:
                 while data := await src.read(65536):
@@ -88,4 +93,16 @@ class FaultProxy:
                 except RuntimeError:
                     pass
 
+        if lose:
+            # The server applies the request; its answer is lost: the client's connection is reset instead.
+            self.stats["lost"] += 1
+            upload = asyncio.ensure_future(pipe(reader, up_w))
+            try:
+                await up_r.read(1)
+            except ConnectionError:
+                pass
+            writer.transport.abort()
+            upload.cancel()
+            up_w.close()
+            return
         await asyncio.gather(pipe(reader, up_w), pipe(up_r, writer))

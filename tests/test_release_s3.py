@@ -3,8 +3,8 @@ inputs read from one bucket and the release written to another. The S3 release e
 same configuration (the same objects in the manifest, every tile byte-identical, read back through SeaweedFS's own
 filer HTTP API); publish and rollback swap `current` and `hipslist` with conditional writes (create-only the first
 time, If-Match after); six publishers at once never leave `current` and `hipslist` naming different releases; a
-shard whose marker exists is not run again; through a proxy that answers a tenth of the requests with 503 and
-delays the rest, a release is slower but its manifest holds the same tiles.
+shard whose marker exists is not run again; through a proxy that answers a tenth of the requests with 503, loses
+the answer of 3% (connection reset after the server applied the request) and delays the rest, a release is slower but its manifest holds the same tiles.
 """
 
 import json
@@ -178,12 +178,12 @@ def test_publish_rollback_and_concurrent_publishers(weed, release, hipsgen_bin):
     assert http(f"{weed['filer']}/buckets/rel/hips/publish.lock")[0] == 404, "the lease is released"
 
 
-def test_injected_503s_and_delays_slow_a_release_but_do_not_change_it(weed, release, hipsgen_bin):
-    with FaultProxy(weed["s3_port"], fail_fraction=0.1, max_delay_s=0.01) as proxy:
+def test_injected_503s_resets_and_delays_slow_a_release_but_do_not_change_it(weed, release, hipsgen_bin):
+    with FaultProxy(weed["s3_port"], fail_fraction=0.1, max_delay_s=0.01, lose_fraction=0.03) as proxy:
         env = {**release["env"], "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "HIPSGEN_RELEASE_ID": "dr3"}
         hipsgen(hipsgen_bin, "release", "run", "--no-publish", "--config", str(release["cfg"]), env=env)
         stats = dict(proxy.stats)
-    assert stats["failed"] >= 20 and stats["connections"] > 500, stats
+    assert stats["failed"] >= 20 and stats["lost"] >= 5 and stats["connections"] > 500, stats
     faulty = json.loads(s3_get(weed, "dr3/manifest.json"))["objects"]
     clean = json.loads(s3_get(weed, "dr1/manifest.json"))["objects"]
     tile = re.compile(r"/Norder\d+/Dir\d+/Npix\d+\.(fits|png|jpg)$")

@@ -12,6 +12,9 @@ use object_store::{PutMode, PutOptions, PutPayload, UpdateVersion};
 
 use super::{AsyncStore, Store, StoreError};
 
+/// Attempts of a conditional write that failed in transit, after the first.
+pub(super) const TRANSIT_RETRIES: u32 = 4;
+
 /// The version of an object as read, to be compared by a later [`AsyncStore::swap`]: its ETag and, where the
 /// backend has them, its version id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,18 +46,31 @@ impl AsyncStore {
         Ok(Some((bytes, v)))
     }
 
-    /// Write an object only if none exists under `key`.
+    /// Write an object only if none exists under `key`. A request that failed in transit (the client does not retry
+    /// a conditional write once it went out: it may have been applied) is tried again; an object then found with
+    /// exactly our bytes is ours.
     ///
     /// # Errors
-    /// When the backend fails for another reason than an existing object.
+    /// When the backend fails for another reason than an existing object, 4 more times.
     pub async fn put_create(&self, key: &str, data: Bytes) -> Result<Swap, StoreError> {
-        let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.inner.put_opts(&self.path(key), PutPayload::from_bytes(data), opts).await {
-            Ok(_) => Ok(Swap::Written),
-            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
-                Ok(Swap::Conflict)
+        let mut failed = 0;
+        loop {
+            let opts = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
+            match self.inner.put_opts(&self.path(key), PutPayload::from_bytes(data.clone()), opts).await {
+                Ok(_) => return Ok(Swap::Written),
+                Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                    if failed > 0 && self.get(key).await?.is_some_and(|b| b == data) {
+                        return Ok(Swap::Written);
+                    }
+                    return Ok(Swap::Conflict);
+                }
+                Err(e) if failed < TRANSIT_RETRIES => {
+                    tracing::warn!("put (create-only) {key}: {e}; trying again");
+                    failed += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << failed)).await;
+                }
+                Err(e) => return Err(self.error("put (create-only)", key, e)),
             }
-            Err(e) => Err(self.error("put (create-only)", key, e)),
         }
     }
 
@@ -68,12 +84,26 @@ impl AsyncStore {
         if self.local.is_some() {
             return self.swap_local(key, data, expected).await;
         }
-        let v = UpdateVersion { e_tag: expected.e_tag.clone(), version: expected.version.clone() };
-        let opts = PutOptions { mode: PutMode::Update(v), ..PutOptions::default() };
-        match self.inner.put_opts(&self.path(key), PutPayload::from_bytes(data), opts).await {
-            Ok(_) => Ok(Swap::Written),
-            Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. }) => Ok(Swap::Conflict),
-            Err(e) => Err(self.error("put (if-match)", key, e)),
+        let mut failed = 0;
+        loop {
+            let v = UpdateVersion { e_tag: expected.e_tag.clone(), version: expected.version.clone() };
+            let opts = PutOptions { mode: PutMode::Update(v), ..PutOptions::default() };
+            match self.inner.put_opts(&self.path(key), PutPayload::from_bytes(data.clone()), opts).await {
+                Ok(_) => return Ok(Swap::Written),
+                Err(object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. }) => {
+                    // After a request lost in transit, the object holding our bytes means it was applied.
+                    if failed > 0 && self.get(key).await?.is_some_and(|b| b == data) {
+                        return Ok(Swap::Written);
+                    }
+                    return Ok(Swap::Conflict);
+                }
+                Err(e) if failed < TRANSIT_RETRIES => {
+                    tracing::warn!("put (if-match) {key}: {e}; trying again");
+                    failed += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << failed)).await;
+                }
+                Err(e) => return Err(self.error("put (if-match)", key, e)),
+            }
         }
     }
 
