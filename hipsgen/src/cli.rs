@@ -401,3 +401,82 @@ impl From<DemoArgs> for DemoJob {
         DemoJob { out: a.out, patches: a.patches, patch_size: a.patch_size, aladin_url: a.aladin_url }
     }
 }
+
+/// Arguments of `hipsgen release`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReleaseArgs {
+    /// The release configuration (see config/release.toml; `HIPSGEN_<SECTION>_<KEY>` variables override it).
+    #[arg(long, global = true, default_value = "release.toml")]
+    pub config: PathBuf,
+    /// Print the resolved configuration (file plus environment) and stop.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+    /// The step.
+    #[command(subcommand)]
+    pub step: ReleaseStep,
+}
+
+/// Scheduler of `release submit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Slurm job arrays and dependent jobs (sbatch).
+    Slurm,
+    /// Kubernetes Indexed Jobs (manifests on stdout).
+    Kubernetes,
+}
+
+/// The steps of `hipsgen release`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ReleaseStep {
+    /// Per HiPS and order: tiles, bytes and estimated CPU time, before any work.
+    Plan,
+    /// Everything in this process: every shard in turn, finalize, publish.
+    Run {
+        /// Stop after finalize (publish later with `release publish`).
+        #[arg(long)]
+        no_publish: bool,
+    },
+    /// Submit the release to a scheduler (prints the job ids).
+    Submit {
+        /// The scheduler.
+        #[arg(long, value_enum, default_value_t = Engine::Slurm)]
+        engine: Engine,
+        /// Print the scripts (Slurm) instead of submitting them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop after finalize.
+        #[arg(long)]
+        no_publish: bool,
+    },
+    /// Which shards of which HiPS are done, from the markers in storage.
+    Status,
+    /// Build one shard of a band HiPS and write its completion marker (what the scheduler's tasks run).
+    Shard {
+        /// The band HiPS.
+        #[arg(long)]
+        hips: String,
+        /// The shard (default: $JOB_COMPLETION_INDEX, else $SLURM_ARRAY_TASK_ID).
+        #[arg(long)]
+        index: Option<usize>,
+    },
+    /// Finalize one HiPS (`--hips`) or everything that is ready and then the release (hipslist, manifest).
+    Finalize {
+        /// Only this HiPS.
+        #[arg(long)]
+        hips: Option<String>,
+        /// Wait (polling storage every few seconds) until the shards or HiPS it needs are done.
+        #[arg(long)]
+        wait: bool,
+        /// Publish the release afterwards (with no `--hips`).
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Make the finalized release of the configuration current (atomic).
+    Publish,
+    /// Make an earlier finalized release current again.
+    Rollback {
+        /// The release id.
+        #[arg(long)]
+        to: String,
+    },
+}

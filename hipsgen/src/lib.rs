@@ -3,7 +3,7 @@
 //! The library is a set of jobs, each a validated value with one entry point that returns a report or a typed
 //! [`Error`]: [`run::TilesJob`] ([`run::run_tiles`]), [`preview::PreviewsJob`] ([`preview::run_previews`]),
 //! [`color::ColorJob`] ([`color::run_color`]), [`lint::LintJob`] ([`lint::run_lint`]), [`synth::SynthJob`]
-//! ([`synth::run_synth`]) and [`demo::DemoJob`] ([`demo::run_demo`]). The command line ([`cli`]) parses arguments
+//! ([`synth::run_synth`]) and [`demo::DemoJob`] ([`demo::run_demo`]), and [`release`] drives a whole data release (shards, finalize, atomic publish). The command line ([`cli`]) parses arguments
 //! and turns them into jobs; the library never prints and never picks exit codes (the binary maps reports to them).
 //! The FITS, WCS, storage and rendering kernel are in `hips-core`, shared with hipsserve's on-demand tiles.
 
@@ -20,6 +20,7 @@ pub mod plan;
 pub mod preview;
 pub mod progenitor;
 pub mod properties;
+pub mod release;
 pub mod run;
 pub mod shard;
 pub mod stats;

@@ -1,5 +1,5 @@
 //! `hipsgen` command line: `tiles` (coadds to a HiPS), `previews`, `color`, `synth` (LSST-like sample coadds),
-//! `demo` (the embedded default job) and `lint` (conformance).
+//! `demo` (the embedded default job), `lint` (conformance) and `release` (a whole data release).
 //!
 //! The binary parses arguments, validates them into jobs (`hipsgen::cli`), runs the library's job, draws the progress
 //! bar, prints the report, and maps it to the exit code: 0 success, 1 fatal error (the error chain is printed once),
@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use hipsgen::cli::{ColorArgs, DemoArgs, LintArgs, PreviewsArgs, SynthArgs, TilesArgs};
+use hipsgen::cli::{ColorArgs, DemoArgs, LintArgs, PreviewsArgs, ReleaseArgs, SynthArgs, TilesArgs};
 use hipsgen::{Error, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -41,6 +41,9 @@ enum Command {
     Color(ColorArgs),
     /// The embedded default job: sample LSST-like coadds in g, r, i -> three band HiPS and a color HiPS.
     Demo(DemoArgs),
+    /// A data release from one configuration: plan, run, submit (Slurm, Kubernetes), status, finalize, publish,
+    /// rollback.
+    Release(ReleaseArgs),
 }
 
 /// The progress bar of the deepest tiles, drawn on stderr when it is a terminal.
@@ -170,6 +173,26 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             );
             Ok(if report.all_used() { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
+        Command::Release(args) => match hipsgen::release::command::exec(&args) {
+            Ok(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("hipsgen: error: {}", hipsgen::error_chain(&e));
+                Ok(
+                    if matches!(
+                        e,
+                        hipsgen::release::ReleaseError::Config { .. }
+                            | hipsgen::release::ReleaseError::ConfigFile { .. }
+                    ) {
+                        ExitCode::from(2)
+                    } else {
+                        ExitCode::FAILURE
+                    },
+                )
+            }
+        },
         Command::Lint(args) => {
             let job: hipsgen::lint::LintJob = args.into();
             let r = hipsgen::lint::run_lint(&job)?;

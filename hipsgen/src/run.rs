@@ -132,6 +132,8 @@ pub struct TilesReport {
     pub previews: Vec<PreviewFormat>,
     /// Wall time of the job.
     pub elapsed: Duration,
+    /// The order-3 subtrees (roots) this run built: all of them, or its shard's share.
+    pub roots: Vec<u64>,
 }
 
 /// Record of the run kept in the output so resumed runs check they continue the same job.
@@ -191,7 +193,8 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         trust_checkpoints,
     };
     let builder = Builder::new(&plan, &store, opts, progress);
-    progress.set_total(builder.deep_count(&builder.roots()));
+    let roots = builder.roots();
+    progress.set_total(builder.deep_count(&roots));
     let result = builder.run()?;
     skipped.extend(result.failed.iter().cloned());
 
@@ -245,6 +248,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         written: result.written,
         previews: job.previews.clone(),
         elapsed: t0.elapsed(),
+        roots,
     })
 }
 

@@ -16,11 +16,11 @@ use super::{StoreError, StoreSettings};
 /// A place objects are read from and written to: a local directory or an object-store URL, with a key prefix.
 #[derive(Clone)]
 pub struct AsyncStore {
-    inner: Arc<dyn ObjectStore>,
+    pub(super) inner: Arc<dyn ObjectStore>,
     prefix: ObjPath,
     location: String,
     /// For a local directory: its path (readers that can do better than `object_store`'s file store use it).
-    local: Option<Arc<PathBuf>>,
+    pub(super) local: Option<Arc<PathBuf>>,
 }
 
 impl std::fmt::Debug for AsyncStore {

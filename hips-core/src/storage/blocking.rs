@@ -47,6 +47,11 @@ impl Store {
         Ok(Store { inner: AsyncStore::open_with(location, settings, true)? })
     }
 
+    /// Run a future of this store's operations on the I/O runtime and wait for it.
+    pub(super) fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+        runtime().block_on(f)
+    }
+
     /// The asynchronous store under this handle.
     #[must_use]
     pub fn as_async(&self) -> &AsyncStore {

@@ -5,16 +5,18 @@
 //! [`AsyncStore`] is the core (hipsserve uses it on its tokio runtime); [`Store`] is a thin blocking adapter for the
 //! rayon code of hipsgen and moc-tools and for coadds read by byte range. Every write is a single `put`, which
 //! `object_store` makes atomic on every backend (local files are written to a temporary name and renamed), so a killed
-//! run never leaves half an object behind.
+//! run never leaves half an object behind. Conditional writes (create-only, compare-and-swap) are in `conditional`.
 
 mod asynch;
 mod blocking;
+mod conditional;
 mod error;
 mod open;
 mod settings;
 
 pub use asynch::{AsyncStore, DirListing};
 pub use blocking::Store;
+pub use conditional::{Swap, Version};
 pub use error::StoreError;
 pub use open::is_url;
 pub use settings::StoreSettings;
