@@ -260,11 +260,10 @@ def test_datalink_from_pyvo_gives_the_coadd_and_its_cutouts(site):
     sem = list(dl["semantics"])
     assert sem == ["#this", "#cutout", "#derivation"], sem
     this = next(dl.bysemantics("#this"))
-    status, body, _ = get(this.access_url)
-    assert status == 200
-    gp = same_pixels(body, src, 3)
-    with fits.open(src) as h:
-        assert gp[0].data.shape == h[1].data.shape, "#this is the whole coadd"
+    status, body, hd = get(this.access_url)
+    assert status == 200 and hd["content-type"] == "application/fits"
+    assert body == src.read_bytes(), "#this is the coadd file itself"
+    assert int(this.content_length) == len(body)
     # iter_datalinks POSTs batches of IDs: one DataLink result per record, in any order, each for its own ID.
     seen = set()
     for d in res.iter_datalinks():
@@ -314,6 +313,10 @@ def test_soda_sync_codes_and_alias(site):
     s = lambda **p: get(url + "/vo/soda/sync?" + urllib.parse.urlencode({**base, **p}))
     assert s(CIRCLE=f"{ra + 30} {dec} 0.01")[0] == 204, "a region that misses the coadd"
     assert s(CIRCLE=f"{ra} {dec} 0.001", BAND="600e-9 700e-9")[0] == 204, "a band that excludes it"
+    status, body, _ = s(CUTOUTDETAIL="Image")
+    assert status == 200
+    with fits.open(src) as h:
+        assert same_pixels(body, src, 1)[0].data.shape == h[1].data.shape, "no region, Image: the whole image plane"
     status, body, _ = s(CIRCLE=f"{ra} {dec} 0.001", BAND="400e-9 500e-9", TIME="0 +Inf")
     assert status == 200
     same_pixels(body, src, 3)

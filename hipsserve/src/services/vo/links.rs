@@ -1,5 +1,5 @@
 //! DataLink 1.1 (`GET|POST /vo/links?ID=...`, repeated IDs answered in order, the rows of one ID consecutive).
-//! For a coadd identifier: `#this` (the whole coadd through SODA, FITS), `#cutout` (a `service_def` pointing to a
+//! For a coadd identifier: `#this` (the coadd file, through SODA without a region, with its length), `#cutout` (a `service_def` pointing to a
 //! SODA descriptor with that ID fixed and the footprint as the regions' VALUES MAX) and `#derivation` (the HiPS made
 //! from it: derived from this coadd; DataLink's `#coderived` means sharing its progenitors). For a HiPS tile (`<HiPS IVOID>?NorderK/NpixN`, `DirD/` optional): `#progenitor` rows, the coadds its
 //! progenitor index lists behind that tile. Anything else gives a `NotFoundFault` row. A caller who may not read the
@@ -45,6 +45,7 @@ struct Link<'a> {
     semantics: &'a str,
     description: String,
     content_type: Option<&'a str>,
+    length: Option<u64>,
     qualifier: Option<&'a str>,
 }
 
@@ -59,7 +60,7 @@ fn push(out: &mut String, l: Link<'_>) {
             Cell::Text(l.semantics.to_string()),
             Cell::Text(l.description),
             Cell::opt_text(l.content_type),
-            Cell::Null,
+            l.length.map_or(Cell::Null, |n| Cell::Long(i64::try_from(n).unwrap_or(i64::MAX))),
             Cell::opt_text(l.qualifier),
         ],
     );
@@ -76,6 +77,7 @@ fn not_found(out: &mut String, id: &str, why: &str) {
             semantics: "#this",
             description: String::new(),
             content_type: None,
+            length: None,
             qualifier: None,
         },
     );
@@ -154,19 +156,18 @@ pub async fn answer(state: &State, headers: &HeaderMap, base: &str, p: &[(String
             semantics,
             description,
             content_type,
+            length: None,
             qualifier,
         };
-        push(
-            &mut out,
-            common(
-                "#this",
-                Some(coadd_url(base, &e.id)),
-                None,
-                format!("the whole coadd {} (image, mask and variance)", e.rel),
-                Some("application/fits"),
-                Some("#image"),
-            ),
+        let this = common(
+            "#this",
+            Some(coadd_url(base, &e.id)),
+            None,
+            format!("the coadd file {} (image, mask and variance)", e.rel),
+            Some("application/fits"),
+            Some("#image"),
         );
+        push(&mut out, Link { length: e.file_bytes, ..this });
         push(
             &mut out,
             common(
@@ -248,6 +249,7 @@ async fn tile_links(
                 semantics: "#progenitor",
                 description: format!("coadd {coadd} behind this tile"),
                 content_type: Some("application/fits"),
+                length: None,
                 qualifier: Some("#image"),
             },
         );

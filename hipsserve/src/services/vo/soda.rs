@@ -1,7 +1,8 @@
 //! SODA 1.0 synchronous cutouts server-wide (`GET|POST /vo/soda/sync?ID=<coadd identifier>&...`): the coadd is found
 //! by its identifier in the catalogue ([`crate::catalog::coadds`], case-insensitive), the caller must be allowed to
 //! read its HiPS (401/403 otherwise, as for tiles), and the cutout is the same job as `/<hips>/soda/sync`
-//! ([`crate::services::soda::cut`]). Without a region the whole coadd comes back (DataLink's `#this`). BAND and TIME
+//! ([`crate::services::soda::cut`]). Without a region (and without `CUTOUTDETAIL=Image`) the coadd file itself comes
+//! back, byte for byte (DataLink's `#this`). BAND and TIME
 //! are checked against the coadd's band and exposure: an interval that excludes it gives 204, like a region that
 //! misses its pixels. Also the SODA service descriptor that SIA answers and DataLink `#cutout` rows point to.
 
@@ -13,9 +14,13 @@ use super::sia::band_range;
 use super::votable::{Field, Values};
 use super::{coadds_of, denied, hips_of_id};
 use crate::catalog::coadds::CoaddEntry;
+use crate::catalog::Hips;
+use crate::reply::hv;
 use crate::reply::Reply;
-use crate::services::soda::{cut, parse_params, CoaddRef};
+use crate::services::ondemand::{bounded, open_coadd_file, under_roots};
+use crate::services::soda::{cut, parse_params, CoaddRef, Detail};
 use crate::state::State;
+use http::header;
 
 fn soda_error(status: StatusCode, word: &str, msg: &str) -> Reply {
     Reply::text(status, &format!("{word}: {msg}"))
@@ -51,10 +56,77 @@ pub async fn answer(state: &State, headers: &HeaderMap, p: &[(String, String)], 
     if excluded(&req.band, e.band.as_deref().and_then(band_range)) || excluded(&req.time, t) {
         return Reply::new(StatusCode::NO_CONTENT, bytes::Bytes::new());
     }
+    if req.shape.is_none() && req.detail == Detail::MaskedImage {
+        return whole_file(state, h, e, request_id).await;
+    }
     let whole = Shape::Range { ra_min: 0.0, ra_max: 360.0, dec_min: -90.0, dec_max: 90.0 };
     let shape = req.shape.clone().unwrap_or(whole);
     let c = CoaddRef { path: e.path.clone(), hdu: e.hdu, label: e.id.clone() };
     cut(state, h, c, shape, req.detail, request_id).await
+}
+
+/// The whole coadd file (DataLink's `#this`: SODA without a region), its bytes reserved in the uncached budget.
+async fn whole_file(state: &State, h: &Hips, e: &CoaddEntry, request_id: &str) -> Reply {
+    let roots = state.cfg.on_demand.coadd_roots.clone();
+    let retry = |mut r: Reply| {
+        r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
+        r
+    };
+    if !under_roots(&e.path, &roots) {
+        return soda_error(
+            StatusCode::BAD_GATEWAY,
+            "Error",
+            "this coadd is not served (outside on_demand.coadd_roots)",
+        );
+    }
+    let path = e.path.clone();
+    let opened = bounded(state, move || {
+        let src = open_coadd_file(&path, &roots)?;
+        let len = src.len()?;
+        Ok::<_, hips_core::fits::FitsError>((src, len))
+    })
+    .await;
+    let (src, len) = match opened {
+        Ok(Ok(x)) => x,
+        Ok(Err(err)) => {
+            tracing::warn!(request_id, hips = %h.name, coadd = %e.id, error = %hips_core::error_chain(&err), "coadd file");
+            return retry(soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd"));
+        }
+        Err(_) => return retry(soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "workers busy, retry later")),
+    };
+    let Some(room) = state.cache.budget().try_reserve_generated(len) else {
+        return retry(soda_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Error",
+            "the server's memory for bodies being sent is in use (or the file is larger), retry later",
+        ));
+    };
+    let Ok(n) = usize::try_from(len) else {
+        return soda_error(StatusCode::BAD_GATEWAY, "Error", "this coadd is too large to send");
+    };
+    let read = bounded(state, move || src.read_at(0, n)).await;
+    let bytes = match read {
+        Ok(Ok(b)) => b,
+        Ok(Err(err)) => {
+            tracing::warn!(request_id, hips = %h.name, coadd = %e.id, error = %hips_core::error_chain(&err), "coadd file");
+            return retry(soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd"));
+        }
+        Err(_) => return retry(soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "workers busy, retry later")),
+    };
+    let name: String = e
+        .rel
+        .rsplit('/')
+        .next()
+        .unwrap_or("coadd.fits")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect();
+    let mut r = Reply::new(StatusCode::OK, room.hold(bytes));
+    let hd = r.headers_mut();
+    hd.insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/fits"));
+    hd.insert(header::CONTENT_DISPOSITION, hv(&format!("inline; filename=\"{name}\"")));
+    hd.insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
+    r
 }
 
 /// A SODA sync service descriptor (`RESOURCE type="meta" utype="adhoc:service"`, XML `ID` `xml_id`): ID from the
