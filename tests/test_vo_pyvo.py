@@ -30,6 +30,8 @@ from astropy.utils.data import import_file_to_cache
 from astropy.wcs import WCS
 from astropy_healpix import HEALPix
 from mocpy import MOC
+from PIL import Image
+from scipy.stats import spearmanr
 
 import pyvo
 from pyvo.dal.adhoc import SodaQuery
@@ -258,12 +260,26 @@ def test_datalink_from_pyvo_gives_the_coadd_and_its_cutouts(site):
     src = coadds[did][0]
     dl = rec.getdatalink()
     sem = list(dl["semantics"])
-    assert sem == ["#this", "#cutout", "#derivation"], sem
+    assert sem == ["#this", "#cutout", "#preview", "#derivation"], sem
     this = next(dl.bysemantics("#this"))
     status, body, hd = get(this.access_url)
     assert status == 200 and hd["content-type"] == "application/fits"
     assert body == src.read_bytes(), "#this is the coadd file itself"
     assert int(this.content_length) == len(body)
+    # #preview: a PNG of the image plane, every stride-th pixel (row 0 at the bottom), rank-ordered like the source.
+    prev = next(dl.bysemantics("#preview"))
+    status, png, hd = get(prev.access_url)
+    assert status == 200 and hd["content-type"] == "image/png"
+    grey = np.asarray(Image.open(BytesIO(png)))
+    with fits.open(src) as h:
+        data = h[1].data.astype(float)
+    step = -(-max(data.shape) // 512)
+    sampled = data[::step, ::step][::-1]
+    assert grey.shape == sampled.shape and grey.dtype == np.uint8
+    lo, hi = np.nanpercentile(sampled, [1, 99])
+    inside = np.isfinite(sampled) & (sampled > lo) & (sampled < hi)
+    rho = spearmanr(grey[inside], sampled[inside]).statistic
+    assert rho > 0.95, rho
     # iter_datalinks POSTs batches of IDs: one DataLink result per record, in any order, each for its own ID.
     seen = set()
     for d in res.iter_datalinks():

@@ -1,6 +1,6 @@
 //! DataLink 1.1 (`GET|POST /vo/links?ID=...`, repeated IDs answered in order, the rows of one ID consecutive).
 //! For a coadd identifier: `#this` (the coadd file, through SODA without a region, with its length), `#cutout` (a `service_def` pointing to a
-//! SODA descriptor with that ID fixed and the footprint as the regions' VALUES MAX) and `#derivation` (the HiPS made
+//! SODA descriptor with that ID fixed and the footprint as the regions' VALUES MAX), `#preview` (a PNG of the coadd) and `#derivation` (the HiPS made
 //! from it: derived from this coadd; DataLink's `#coderived` means sharing its progenitors). For a HiPS tile (`<HiPS IVOID>?NorderK/NpixN`, `DirD/` optional): `#progenitor` rows, the coadds its
 //! progenitor index lists behind that tile. Anything else gives a `NotFoundFault` row. A caller who may not read the
 //! HiPS an ID belongs to gets that HiPS's 401/403.
@@ -177,6 +177,20 @@ pub async fn answer(state: &State, headers: &HeaderMap, base: &str, p: &[(String
                 "a cutout of this coadd (SODA: CIRCLE, POLYGON or POS; CUTOUTDETAIL Image or MaskedImage)".into(),
                 Some("application/fits"),
                 Some("#image"),
+            ),
+        );
+        push(
+            &mut out,
+            common(
+                "#preview",
+                Some(format!(
+                    "{base}/vo/preview?ID={}",
+                    url::form_urlencoded::byte_serialize(e.id.as_bytes()).collect::<String>()
+                )),
+                None,
+                format!("a PNG of the coadd's image, at most {} pixels on a side", super::preview::MAX_SIDE),
+                Some("image/png"),
+                None,
             ),
         );
         push(

@@ -1,12 +1,13 @@
 //! The IVOA services under `/vo/`, server-wide over the source coadds of every HiPS the caller may read
 //! ([`crate::catalog::coadds`]): VOSI capabilities and availability ([`capabilities`]), SIA 2.0 image search
-//! ([`sia`]), DataLink 1.1 ([`links`]) and SODA 1.0 synchronous cutouts ([`soda`], the same job as
-//! `/<hips>/soda/sync`). GET and POST (form-encoded bodies, [`params`]) are answered alike. Restricted HiPS: their
+//! ([`sia`]), DataLink 1.1 ([`links`], with coadd previews from [`preview`]) and SODA 1.0 synchronous cutouts
+//! ([`soda`], the same job as `/<hips>/soda/sync`). GET and POST (form-encoded bodies, [`params`]) are answered alike. Restricted HiPS: their
 //! coadds are left out of SIA answers for callers without rights, and DataLink/SODA requests for them get the 401/403
 //! of their tiles. No answer names a server path: coadds are named by their identifiers.
 
 pub mod capabilities;
 pub mod links;
+pub mod preview;
 pub mod region;
 pub mod sia;
 pub mod soda;
@@ -41,6 +42,8 @@ pub enum Service {
     Links,
     /// `/vo/soda/sync`.
     SodaSync,
+    /// `/vo/preview` (DataLink `#preview`).
+    Preview,
 }
 
 impl Service {
@@ -53,6 +56,7 @@ impl Service {
             "sia/query" => Service::SiaQuery,
             "links" => Service::Links,
             "soda/sync" => Service::SodaSync,
+            "preview" => Service::Preview,
             _ => return None,
         })
     }
@@ -65,6 +69,7 @@ impl Service {
             Service::SiaQuery => "sia",
             Service::Links => "datalink",
             Service::SodaSync => "soda",
+            Service::Preview => "preview",
         }
     }
 }
@@ -195,6 +200,7 @@ pub async fn answer(
         Service::SiaQuery => sia_answer(state, headers, base, &p, request_id).await,
         Service::Links => links::answer(state, headers, base, &p, request_id).await,
         Service::SodaSync => soda::answer(state, headers, &p, request_id).await,
+        Service::Preview => preview::answer(state, headers, query, body, request_id).await,
     }
 }
 
