@@ -423,3 +423,17 @@ def test_stilts_votlint_and_datalinklint_find_no_errors(site, tmp_path):
         assert f"ivo://ivoa.net/std/{std}" in caps
     status, body, _ = get(url + "/vo/availability")
     assert status == 200 and b"<vosi:available>true</vosi:available>" in body
+
+
+def test_posts_are_forms_for_vo_only(site):
+    url, coadds, _ = site
+    form = urllib.parse.urlencode({"POS": "CIRCLE 150 2 0.05", "BAND": "450e-9 460e-9"}).encode()
+    status, posted, _ = get(url + "/vo/sia/query", data=form)
+    status2, got, _ = get(url + "/vo/sia/query?" + form.decode())
+    assert status == status2 == 200 and posted == got
+    # query string and body together are one parameter list (repeated POS = OR)
+    status, both, _ = get(url + "/vo/sia/query?POS=CIRCLE+150+2+0.001", data=b"POS=CIRCLE+150.1+2.1+0.001")
+    assert status == 200 and both.count(b"<TR>") > 0
+    assert get(url + "/g/properties", data=b"a=b")[0] == 405, "POST elsewhere is refused as before"
+    status, body, _ = get(url + "/vo/links", data=b"ID=" + b"x" * (2 << 20))
+    assert status == 413, (status, body[:200])

@@ -164,6 +164,10 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
     let text = Reply::text;
     let m = req.method();
     let form = req.extensions().get::<FormBody>();
+    if m == Method::POST && form.is_none() && req.uri().path().starts_with("/vo/") {
+        // The connection could not read the form within MAX_FORM_BYTES.
+        return (text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"), "other", false);
+    }
     if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS && !(m == Method::POST && form.is_some()) {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only reads");
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
