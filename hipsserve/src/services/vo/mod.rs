@@ -197,52 +197,9 @@ pub async fn answer(
     match service {
         Service::Capabilities => capabilities::capabilities(base),
         Service::Availability => capabilities::availability(),
-        Service::SiaQuery => sia_answer(state, headers, base, &p, request_id).await,
+        Service::SiaQuery => sia::answer(state, headers, base, &p, request_id).await,
         Service::Links => links::answer(state, headers, base, &p, request_id).await,
         Service::SodaSync => soda::answer(state, headers, &p, request_id).await,
         Service::Preview => preview::answer(state, headers, query, body, request_id).await,
     }
-}
-
-async fn sia_answer(state: &State, headers: &HeaderMap, base: &str, p: &[(String, String)], request_id: &str) -> Reply {
-    use votable::{end, end_table, info, row, start, start_table};
-    let q = match sia::parse(p) {
-        Ok(q) => q,
-        Err(e) => return error_reply(StatusCode::BAD_REQUEST, &format!("UsageFault: {e}")),
-    };
-    let mut out = String::with_capacity(4096);
-    start(&mut out);
-    out.push_str("<RESOURCE type=\"results\">\n");
-    info(&mut out, "QUERY_STATUS", "OK", None);
-    info(&mut out, "standardID", "ivo://ivoa.net/std/SIA#query-2.0", None);
-    start_table(&mut out, "results", &sia::fields());
-    let mut overflow = false;
-    if q.maxrec > 0 {
-        let prepared = sia::Prepared::new(&q);
-        let mut n = 0;
-        'all: for v in visible(state, headers) {
-            let coadds = match coadds_of(state, &v.hips, request_id).await {
-                Ok(c) => c,
-                Err(r) => return r,
-            };
-            for e in coadds.iter().filter(|e| prepared.matches(&v, e)) {
-                if n == q.maxrec {
-                    overflow = true;
-                    break 'all;
-                }
-                row(&mut out, &sia::row(base, &v, e));
-                n += 1;
-            }
-        }
-    }
-    end_table(&mut out);
-    if overflow {
-        info(&mut out, "QUERY_STATUS", "OVERFLOW", None);
-    }
-    out.push_str("</RESOURCE>\n");
-    links::datalink_descriptor(&mut out, base, "datalink");
-    soda::descriptor(&mut out, base, "soda", None);
-    capabilities::sia_self_descriptor(&mut out, base);
-    end(&mut out);
-    votable_reply(StatusCode::OK, out)
 }

@@ -10,11 +10,15 @@
 use std::fmt::Write as _;
 
 use hips_core::cutout::Shape;
+use http::header::HeaderMap;
+use http::StatusCode;
 
 use super::region::Region;
 use super::votable::{Cell, Field};
 use super::Visible;
 use crate::catalog::coadds::CoaddEntry;
+use crate::reply::Reply;
+use crate::state::State;
 
 /// Rows returned without MAXREC.
 pub const DEFAULT_MAXREC: usize = 1000;
@@ -304,6 +308,50 @@ pub fn row(base: &str, v: &Visible, e: &CoaddEntry) -> Vec<Cell> {
         Cell::opt_text(v.facility.as_deref()),
         Cell::opt_text(v.instrument.as_deref()),
     ]
+}
+
+/// Answer `/vo/sia/query`.
+pub async fn answer(state: &State, headers: &HeaderMap, base: &str, p: &[(String, String)], request_id: &str) -> Reply {
+    use super::votable::{end, end_table, info, row, start, start_table};
+    let q = match parse(p) {
+        Ok(q) => q,
+        Err(e) => return super::error_reply(StatusCode::BAD_REQUEST, &format!("UsageFault: {e}")),
+    };
+    let mut out = String::with_capacity(4096);
+    start(&mut out);
+    out.push_str("<RESOURCE type=\"results\">\n");
+    info(&mut out, "QUERY_STATUS", "OK", None);
+    info(&mut out, "standardID", "ivo://ivoa.net/std/SIA#query-2.0", None);
+    start_table(&mut out, "results", &fields());
+    let mut overflow = false;
+    if q.maxrec > 0 {
+        let prepared = Prepared::new(&q);
+        let mut n = 0;
+        'all: for v in super::visible(state, headers) {
+            let coadds = match super::coadds_of(state, &v.hips, request_id).await {
+                Ok(c) => c,
+                Err(r) => return r,
+            };
+            for e in coadds.iter().filter(|e| prepared.matches(&v, e)) {
+                if n == q.maxrec {
+                    overflow = true;
+                    break 'all;
+                }
+                row(&mut out, &self::row(base, &v, e));
+                n += 1;
+            }
+        }
+    }
+    end_table(&mut out);
+    if overflow {
+        info(&mut out, "QUERY_STATUS", "OVERFLOW", None);
+    }
+    out.push_str("</RESOURCE>\n");
+    super::links::datalink_descriptor(&mut out, base, "datalink");
+    super::soda::descriptor(&mut out, base, "soda", None);
+    super::capabilities::sia_self_descriptor(&mut out, base);
+    end(&mut out);
+    super::votable_reply(StatusCode::OK, out)
 }
 
 #[cfg(test)]
