@@ -1,6 +1,7 @@
 """SODA cutout bodies are bounded by `limits.max_uncached_bytes` (issue #18 item 1): clients that request a large
-cutout and then stop reading hold at most that budget between them; further cutouts get 503 with Retry-After
-instead of another copy in memory, and the room comes back when the stalled connections close.
+cutout and then stop reading hold at most that budget between them; further cutouts wait for room (at most
+`on_demand.timeout_ms`, here 3 s) and then get 503 with Retry-After instead of another copy in memory, and the room
+comes back when the stalled connections close.
 
 Measured from outside: the server process's resident memory (/proc/<pid>/status VmRSS) and its /metrics gauge
 `hipsserve_uncached_bytes`, with 12 stalled readers of a ~48 MB answer (unbounded, they would hold ~580 MB, as
@@ -62,6 +63,7 @@ write_timeout_ms = 120000
 [on_demand]
 coadd_roots = ["{syn}", "{syn.resolve()}"]
 max_concurrent = 2
+timeout_ms = 3000
 """)
     proc = subprocess.Popen([str(hipsserve_bin), "--config", str(cfg), "--no-access-log"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

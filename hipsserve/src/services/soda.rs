@@ -11,16 +11,18 @@
 //! on-demand renderers' bounds (`on_demand.max_concurrent`, `on_demand.timeout_ms`) and are limited to
 //! `on_demand.max_cutout_pixels` per plane. `CUTOUTDETAIL=Image` gives the image plane only, `MaskedImage` (the
 //! default) image, mask and variance; a region that misses the coadd's pixels gives 204; BAND and TIME are accepted
-//! (checked against the coadd by `/vo/soda/sync`, [`super::vo::soda`]). The FITS body reserves its size in the
-//! uncached-bytes budget (`limits.max_uncached_bytes`) until it is sent (503 when there is no room), so stalled
-//! readers hold at most that much. Errors are `text/plain` starting with SODA's error words: `UsageError` (400),
+//! (checked against the coadd by `/vo/soda/sync`, [`super::vo::soda`]). The box's bytes are reserved in the
+//! uncached-bytes budget (`limits.max_uncached_bytes`) before the cutout is built and held until it is sent (a request
+//! waits for room at most `on_demand.timeout_ms`, then 503), so cutouts being built or sent, stalled readers
+//! included, hold at most that much. Errors are `text/plain` starting with SODA's error words: `UsageError` (400),
 //! `MultiValuedParamNotSupported` (400), `NotFoundError` (404), `Error` (502/503).
 
 use std::ops::ControlFlow;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hips_core::coadd::CoaddError;
-use hips_core::cutout::{cutout, CutoutError, Shape};
+use hips_core::cutout::{cutout, pixel_box, CutoutError, Shape};
 use hips_core::error_chain;
 use hips_core::wcs::{convert, Frame};
 use http::header::{self, HeaderValue};
@@ -131,6 +133,13 @@ enum CutoutFailure {
     /// The cutout itself failed: the region (no overlap, too large...) or reading the coadd.
     #[error(transparent)]
     Cutout(CutoutError),
+}
+
+fn unfinished(u: Unfinished) -> CutoutFailure {
+    match u {
+        Unfinished::Busy => CutoutFailure::Busy,
+        Unfinished::Failed(reason) => CutoutFailure::Panicked(reason),
+    }
 }
 
 /// Parse the query string (parameter names case-insensitive, as SODA's are); the region is required.
@@ -291,55 +300,80 @@ pub(crate) async fn cut(state: &State, h: &Hips, c: CoaddRef, shape: Shape, deta
         );
     }
     let max_pixels = state.cfg.on_demand.max_cutout_pixels;
-    let (opened, beneath) = (path.clone(), roots.clone());
-    let done = bounded(state, move || {
-        let path = opened;
-        // beneath its coadd root, through no symbolic link, regular files only (as on-demand tiles)
-        let mut coadd =
-            open_coadd(&path, hdu, &beneath).map_err(|source| CutoutFailure::Open { path: path.clone(), source })?;
-        if detail == Detail::Image {
-            coadd.mask = None;
-            coadd.variance = None;
-        }
-        cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
-            .map_err(CutoutFailure::Cutout)
-    })
-    .await
-    .unwrap_or_else(|u| {
-        Err(match u {
-            Unfinished::Busy => CutoutFailure::Busy,
-            Unfinished::Failed(reason) => CutoutFailure::Panicked(reason),
-        })
-    });
     let retry = |mut r: Reply| {
         r.headers_mut().insert(header::RETRY_AFTER, hv(&state.cfg.limits.retry_after_secs.to_string()));
         r
     };
-    let c = match done {
-        Ok(c) => c,
-        Err(CutoutFailure::Busy) => {
-            return retry(soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "cutout workers busy, retry later"))
+    let failed = |e: CutoutFailure| match e {
+        CutoutFailure::Busy => {
+            retry(soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "cutout workers busy, retry later"))
         }
-        Err(CutoutFailure::Cutout(CutoutError::NoOverlap { .. })) => {
+        CutoutFailure::Cutout(CutoutError::NoOverlap { .. }) => {
             let mut r = Reply::new(StatusCode::NO_CONTENT, Bytes::new());
             r.headers_mut().insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
-            return r;
+            r
         }
-        Err(
-            e @ (CutoutFailure::Open { .. } | CutoutFailure::Panicked(_) | CutoutFailure::Cutout(CutoutError::Fits(_))),
-        ) => {
+        e @ (CutoutFailure::Open { .. } | CutoutFailure::Panicked(_) | CutoutFailure::Cutout(CutoutError::Fits(_))) => {
             tracing::warn!(request_id = %id, hips = %h.name, coadd = %label, error = %error_chain(&e), "cutout failed");
-            return retry(soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd"));
+            retry(soda_error(StatusCode::BAD_GATEWAY, "Error", "cannot read this coadd"))
         }
-        Err(CutoutFailure::Cutout(e)) => return soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
+        CutoutFailure::Cutout(e) => soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
-    // The body is held until it is sent: it counts against the memory of bodies outside the cache.
-    let Some(room) = state.cache.budget().try_reserve_generated(c.fits.len() as u64) else {
+    let open = move |path: &str, beneath: &[String]| {
+        // beneath its coadd root, through no symbolic link, regular files only (as on-demand tiles)
+        let mut coadd =
+            open_coadd(path, hdu, beneath).map_err(|source| CutoutFailure::Open { path: path.to_string(), source })?;
+        if detail == Detail::Image {
+            coadd.mask = None;
+            coadd.variance = None;
+        }
+        Ok::<_, CutoutFailure>(coadd)
+    };
+    // Room first: the box's bytes are reserved in the uncached budget (waiting at most on_demand.timeout_ms) before
+    // the cutout is built, and held until it is sent, so cutouts being built or sent never exceed the budget.
+    let (opened, beneath, probe) = (path.clone(), roots.clone(), shape.clone());
+    let size = bounded(state, move || {
+        let coadd = open(&opened, &beneath)?;
+        let b = pixel_box(&coadd, &probe).ok_or_else(|| {
+            CutoutFailure::Cutout(CutoutError::NoOverlap {
+                name: coadd.name.clone(),
+                width: coadd.width,
+                height: coadd.height,
+            })
+        })?;
+        let pixels = (b.width as u64) * (b.height as u64);
+        if pixels > max_pixels {
+            return Ok(0); // the cutout refuses it (TooLarge) without reading
+        }
+        let planes = [Some(&coadd.image), coadd.mask.as_ref(), coadd.variance.as_ref()];
+        let data: u64 = planes.iter().flatten().map(|p| pixels * u64::from(p.bitpix.unsigned_abs() / 8)).sum();
+        Ok(data + 4 * 2880 * 4)
+    })
+    .await
+    .unwrap_or_else(|u| Err(unfinished(u)));
+    let size = match size {
+        Ok(n) => n,
+        Err(e) => return failed(e),
+    };
+    let wait = Duration::from_millis(state.cfg.on_demand.timeout_ms);
+    let Ok(Some(room)) = tokio::time::timeout(wait, state.cache.budget().reserve_generated(size)).await else {
         return retry(soda_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Error",
-            "the server's memory for cutouts being sent is in use, retry later",
+            "the server's memory for cutouts being built or sent is in use, retry later",
         ));
+    };
+    let (opened, beneath) = (path.clone(), roots.clone());
+    let done = bounded(state, move || {
+        let coadd = open(&opened, &beneath)?;
+        cutout(&coadd, &shape, max_pixels, concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " SODA cutout"))
+            .map_err(CutoutFailure::Cutout)
+    })
+    .await
+    .unwrap_or_else(|u| Err(unfinished(u)));
+    let c = match done {
+        Ok(c) => c,
+        Err(e) => return failed(e),
     };
     let body = room.hold(c.fits);
     let stem = path.rsplit('/').next().unwrap_or("coadd").trim_end_matches(".fits").trim_end_matches(".fz");

@@ -80,6 +80,17 @@ impl ReadBudget {
         }
     }
 
+    /// Reserve room for a body the server generates (a SODA cutout), waiting until there is some: never exempt,
+    /// whatever its size, since no cache shares it (`None`: more than the whole budget).
+    pub async fn reserve_generated(&self, size: u64) -> Option<Reservation> {
+        let need = size.div_ceil(UNIT).max(1);
+        if need > self.units {
+            return None;
+        }
+        let n = u32::try_from(need).ok()?;
+        self.sem.clone().acquire_many_owned(n).await.ok().map(|p| Reservation(Some(p)))
+    }
+
     /// Reserve room for a body the server generated (a SODA cutout) if there is some now: never exempt, whatever
     /// its size, since no cache shares it (`None`: no room now, or more than the whole budget).
     #[must_use]

@@ -94,7 +94,8 @@ async fn whole_file(state: &State, h: &Hips, e: &CoaddEntry, request_id: &str) -
         }
         Err(_) => return retry(soda_error(StatusCode::SERVICE_UNAVAILABLE, "Error", "workers busy, retry later")),
     };
-    let Some(room) = state.cache.budget().try_reserve_generated(len) else {
+    let wait = std::time::Duration::from_millis(state.cfg.on_demand.timeout_ms);
+    let Ok(Some(room)) = tokio::time::timeout(wait, state.cache.budget().reserve_generated(len)).await else {
         return retry(soda_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Error",
