@@ -232,8 +232,8 @@ def test_errors_name_the_fault(server, hipsserve_bin, built, shared_data):
     coadd, local = progenitor_at(server, "hh", ra, dec)
     for params, status, word in [
         ({"POS": f"BOX {ra} {dec} 1 1"}, 400, "UsageError"),
-        ({"POS": f"CIRCLE {ra} {dec} 0.01", "CIRCLE": f"{ra} {dec} 0.01"}, 400, "UsageError"),
-        ({"POS": f"CIRCLE {ra} {dec} 0.01", "BAND": "5e-7 6e-7"}, 400, "UsageError"),
+        ({"POS": f"CIRCLE {ra} {dec} 0.01", "CIRCLE": f"{ra} {dec} 0.01"}, 400, "MultiValuedParamNotSupported"),
+        ({"POS": f"CIRCLE {ra} {dec} 0.01", "POL": "I"}, 400, "UsageError"),
         ({"POS": f"CIRCLE {ra} {dec} 30"}, 400, "UsageError"),  # too many index tiles
         ({"POS": f"CIRCLE {ra + 40} {dec} 0.01"}, 404, "NotFoundError"),  # the coadd is not there
     ]:

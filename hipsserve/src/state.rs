@@ -48,6 +48,8 @@ pub struct State {
     pub idle: crate::idle::IdleSet,
     /// Permits for on-demand tile renders (`on_demand.max_concurrent`).
     pub render_permits: Arc<tokio::sync::Semaphore>,
+    /// The coadds of every HiPS, for the VO services (built per HiPS on first use).
+    pub coadds: crate::catalog::coadds::Catalogue,
     request_seq: AtomicU64,
     /// `<start time hex>-`, the prefix of generated request ids.
     request_prefix: String,
@@ -107,6 +109,7 @@ impl State {
             n => n,
         };
         let render_permits = Arc::new(tokio::sync::Semaphore::new(renders));
+        let coadds = crate::catalog::coadds::Catalogue::new(hips.iter().map(|h| &h.name));
         let request_base = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         State {
             cfg,
@@ -121,6 +124,7 @@ impl State {
             connection_permits,
             idle: crate::idle::IdleSet::default(),
             render_permits,
+            coadds,
             request_seq: AtomicU64::new(0),
             request_prefix: format!("{request_base:x}-"),
             id_owner: NEXT_ID_OWNER.fetch_add(1, Ordering::Relaxed),

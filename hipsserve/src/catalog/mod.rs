@@ -8,6 +8,7 @@
 //! the `/hipslist` document ([`hipslist`]).
 
 pub mod auth;
+pub mod coadds;
 pub mod hipslist;
 pub mod layout;
 pub mod public;

@@ -20,7 +20,7 @@ use crate::catalog::Hips;
 use crate::config::Access;
 use crate::reply::{hv, Reply};
 use crate::services::tiles::{self, Refusal};
-use crate::services::{progenitors, soda};
+use crate::services::{progenitors, soda, vo};
 use crate::state::{State, X_REQUEST_ID};
 
 /// How far the connection loop got with a request before handing it to [`respond`].
@@ -163,7 +163,12 @@ pub(crate) async fn respond<B>(
 async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) -> (Reply, &'static str, bool) {
     let text = Reply::text;
     let m = req.method();
-    if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS {
+    let form = req.extensions().get::<FormBody>();
+    if m == Method::POST && form.is_none() && req.uri().path().starts_with("/vo/") {
+        // The connection could not read the form within MAX_FORM_BYTES.
+        return (text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"), "other", false);
+    }
+    if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS && !(m == Method::POST && form.is_some()) {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only reads");
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
         return (r, "other", false);
@@ -177,8 +182,9 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         );
     }
     let body_len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if body_len.is_some_and(|l| l > state.cfg.limits.max_body_bytes)
-        || req.headers().contains_key(header::TRANSFER_ENCODING)
+    if form.is_none()
+        && (body_len.is_some_and(|l| l > state.cfg.limits.max_body_bytes)
+            || req.headers().contains_key(header::TRANSFER_ENCODING))
     {
         return (text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"), "other", false);
     }
@@ -231,6 +237,20 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             r.headers_mut().insert(header::LOCATION, hv(&format!("/{name}/")));
             (r, "other", restricted)
         }
+        Route::Vo(service) => {
+            let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
+            let authority = req.uri().authority().map(http::uri::Authority::as_str);
+            let base = state
+                .cfg
+                .public_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .or_else(|| hipslist::request_base(req.headers(), authority, peer, &state.cfg.trusted_proxies));
+            let base = base.unwrap_or_else(|| "http://localhost".into());
+            let body = form.map(|f| &f.0[..]);
+            let r = vo::answer(state, service, req.headers(), &base, req.uri().query(), body, id).await;
+            (r, service.label(), false)
+        }
         Route::Progenitors(name) | Route::Soda(name) => {
             let Some(h) = state.hips.get(&name) else {
                 return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
@@ -256,6 +276,13 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         }
     }
 }
+
+/// The form body of a POST to `/vo/` (read by the connection before the request is handled).
+#[derive(Debug, Clone)]
+pub(crate) struct FormBody(pub bytes::Bytes);
+
+/// The largest form body a POST to `/vo/` may carry.
+pub(crate) const MAX_FORM_BYTES: usize = 1 << 20;
 
 /// The connecting peer's address, put in a request's extensions when `trusted_proxies` is set (only then is it
 /// needed: to believe forwarded headers).

@@ -28,6 +28,8 @@ pub enum Route {
     Progenitors(String),
     /// `/<hips>/soda/sync`: SODA cutouts of the HiPS's coadds.
     Soda(String),
+    /// `/vo/...`: the server-wide IVOA services ([`crate::services::vo`]).
+    Vo(crate::services::vo::Service),
     /// A file of a HiPS.
     Hips {
         /// The HiPS name (its folder path relative to the storage root, possibly with slashes).
@@ -71,6 +73,9 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
         "metrics" => return Ok(Route::Metrics),
         "hipslist" => return Ok(Route::HipsList),
         _ => {}
+    }
+    if let Some(service) = rest.strip_prefix("vo/").and_then(crate::services::vo::Service::from_path) {
+        return Ok(Route::Vo(service));
     }
     let trailing_slash = rest.ends_with('/');
     let body = rest.strip_suffix('/').unwrap_or(rest);
@@ -214,6 +219,9 @@ mod tests {
         assert_eq!(r("/CFHT"), Ok(Route::HipsDirRedirect("CFHT".into())));
         assert_eq!(r("/dr1/g/progenitors"), Ok(Route::Progenitors("dr1/g".into())));
         assert_eq!(r("/dr1/g/soda/sync"), Ok(Route::Soda("dr1/g".into())));
+        assert_eq!(r("/vo/sia/query"), Ok(Route::Vo(crate::services::vo::Service::SiaQuery)));
+        assert_eq!(r("/vo/capabilities"), Ok(Route::Vo(crate::services::vo::Service::Capabilities)));
+        assert_eq!(r("/vo/other"), Err(RouteError::NotFound));
         assert_eq!(r("/CFHT/"), Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::IndexHtml }));
         assert_eq!(
             r("/CFHT/Norder3/Allsky.png"),

@@ -297,6 +297,16 @@ async fn connection(
         let hint = hint.clone();
         async move {
             let head_only = req.method() == http::Method::HEAD;
+            // A form POSTed to /vo/ is read (bounded) before handling; other bodies are refused unread.
+            let (parts, body) = req.into_parts();
+            let mut req = http::Request::from_parts(parts, ());
+            if req.method() == http::Method::POST && req.uri().path().starts_with("/vo/") {
+                use http_body_util::BodyExt;
+                let limited = http_body_util::Limited::new(body, super::handler::MAX_FORM_BYTES);
+                if let Ok(collected) = limited.collect().await {
+                    req.extensions_mut().insert(super::handler::FormBody(collected.to_bytes()));
+                }
+            }
             let (reply, extras) = handle(&st, &req).await;
             // The writer sends the body from the reply's sealed copy, when it has one.
             hint.set(reply.zero_copy());

@@ -8,3 +8,4 @@ pub mod ondemand;
 pub mod progenitors;
 pub mod soda;
 pub mod tiles;
+pub mod vo;

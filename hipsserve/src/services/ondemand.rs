@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use hips_core::coadd::{Coadd, CoaddError, HduSelector};
 use hips_core::error_chain;
-use hips_core::fits::FileSource;
+use hips_core::fits::{open_source, ByteSource, FileSource, FitsError};
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
 use hips_core::layout::ProgenitorRecord;
 use hips_core::storage::is_url;
@@ -98,6 +98,22 @@ pub fn open_coadd(path: &str, hdu: usize, roots: &[String]) -> Result<Coadd, Coa
             Coadd::from_source(path, Arc::new(source), select.as_ref())
         }
         _ => Coadd::open(path, select.as_ref()),
+    }
+}
+
+/// The bytes of the coadd file at `path` (already checked with [`under_roots`]), opened as [`open_coadd`] opens it:
+/// beneath its local root through no symbolic link, or by URL.
+///
+/// # Errors
+/// When the file cannot be opened (missing, a link, not a regular file, unreachable).
+pub fn open_coadd_file(path: &str, roots: &[String]) -> Result<Arc<dyn ByteSource>, FitsError> {
+    let local = roots.iter().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty() && !is_url(r)).find_map(|r| {
+        let rest = path.strip_prefix(r)?.strip_prefix('/')?;
+        Some((r.strip_prefix("file://").unwrap_or(r), rest.trim_start_matches('/')))
+    });
+    match local {
+        Some((root, rel)) if !is_url(path) => Ok(Arc::new(FileSource::open_beneath(root, rel)?)),
+        _ => open_source(path),
     }
 }
 

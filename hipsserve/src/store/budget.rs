@@ -80,6 +80,29 @@ impl ReadBudget {
         }
     }
 
+    /// Reserve room for a body the server generates (a SODA cutout), waiting until there is some: never exempt,
+    /// whatever its size, since no cache shares it (`None`: more than the whole budget).
+    pub async fn reserve_generated(&self, size: u64) -> Option<Reservation> {
+        let need = size.div_ceil(UNIT).max(1);
+        if need > self.units {
+            return None;
+        }
+        let n = u32::try_from(need).ok()?;
+        self.sem.clone().acquire_many_owned(n).await.ok().map(|p| Reservation(Some(p)))
+    }
+
+    /// Reserve room for a body the server generated (a SODA cutout) if there is some now: never exempt, whatever
+    /// its size, since no cache shares it (`None`: no room now, or more than the whole budget).
+    #[must_use]
+    pub fn try_reserve_generated(&self, size: u64) -> Option<Reservation> {
+        let need = size.div_ceil(UNIT).max(1);
+        if need > self.units {
+            return None;
+        }
+        let n = u32::try_from(need).ok()?;
+        self.sem.clone().try_acquire_many_owned(n).ok().map(|p| Reservation(Some(p)))
+    }
+
     /// Bytes currently reserved (`/metrics`: `hipsserve_uncached_bytes`).
     #[must_use]
     pub fn used_bytes(&self) -> u64 {
@@ -138,6 +161,11 @@ mod tests {
         drop(clone);
         assert_eq!((b.available_bytes(), b.used_bytes()), (4 * UNIT, 0));
         let e = b.reserve("huge", 5 * UNIT).await.expect_err("larger than the budget");
+        let cut = b.try_reserve_generated(10).expect("room").hold(vec![0u8; 10]);
+        assert_eq!(b.used_bytes(), UNIT, "generated bodies are never exempt");
+        assert!(b.try_reserve_generated(4 * UNIT).is_none(), "no room while it is held");
+        drop(cut);
+        assert!(b.try_reserve_generated(5 * UNIT).is_none(), "more than the whole budget");
         assert!(e.to_string().contains("huge") && e.to_string().contains(&(5 * UNIT).to_string()), "{e}");
     }
 }

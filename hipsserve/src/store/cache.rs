@@ -148,6 +148,13 @@ impl ObjectCache {
         ObjectCache { cache, max_object, budget: ReadBudget::new(max_uncached, kept_up_to), timeout, metrics }
     }
 
+    /// The memory budget of bodies outside the cache (`limits.max_uncached_bytes`), which generated bodies (SODA
+    /// cutouts) reserve too.
+    #[must_use]
+    pub fn budget(&self) -> &ReadBudget {
+        &self.budget
+    }
+
     /// Fetch an object through the cache. `Ok(None)`: it does not exist.
     ///
     /// # Errors

@@ -62,6 +62,15 @@ impl Root {
         Ok((listing.dirs, has_props))
     }
 
+    /// Sub-folders and file names directly in `dir` (a key relative to the root).
+    ///
+    /// # Errors
+    /// When the listing fails.
+    pub async fn list(&self, dir: &str) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let listing = self.store.list_dir(dir).await?;
+        Ok((listing.dirs, listing.files))
+    }
+
     /// Read a whole object outside any memory budget (for what the server keeps anyway: the catalogue's properties
     /// and MOCs); `Ok(None)` when it does not exist.
     ///
