@@ -19,6 +19,7 @@ use std::time::Duration;
 use hips_core::layout::moc::read_moc_fits;
 use hips_core::layout::properties::set_in_text;
 use hips_core::layout::{Properties, MOC, PROPERTIES};
+use hips_core::preview::{PreviewSpec, STORED_ORDER_KEY};
 
 use self::layout::valid_hips_name;
 use crate::config::{Config, ResolvedSettings};
@@ -45,9 +46,28 @@ pub struct Hips {
     pub coverage: Option<Vec<Range<u64>>>,
     /// Resolved settings.
     pub settings: ResolvedSettings,
+    /// The deepest order in storage: `hipsgen_stored_order` when below `hips_order` (`hipsgen tiles
+    /// --stored-order`), else `hips_order`.
+    pub stored_order: Option<u8>,
+    /// Whether tiles can be rendered from the coadds: coadd roots are configured and the HiPS has a progenitor
+    /// index (`HpxFinder/properties`).
+    pub renders: bool,
+    /// The cut, stretch and JPEG quality its previews were drawn with (from properties), when they can be redrawn.
+    pub preview: Option<PreviewSpec>,
 }
 
 impl Hips {
+    /// The deepest order served: `hips_order` plus `on_demand_orders` when tiles can be rendered, else the stored
+    /// order.
+    #[must_use]
+    pub fn deepest(&self) -> Option<u8> {
+        if self.renders {
+            self.max_order.map(|k| k.saturating_add(self.settings.on_demand_orders).min(29))
+        } else {
+            self.stored_order
+        }
+    }
+
     /// The storage key of a file of this HiPS.
     #[must_use]
     pub fn key(&self, file_key: &str) -> String {
@@ -134,7 +154,7 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         let root = &roots[ri];
         let key = |f: &str| if dir.is_empty() { f.to_string() } else { format!("{dir}/{f}") };
         let Some((props, _)) = root.read(&key(PROPERTIES), timeout).await? else { continue };
-        let mut properties = Properties::parse(&String::from_utf8_lossy(&props));
+        let properties = Properties::parse(&String::from_utf8_lossy(&props));
         let max_order = properties.order().ok();
         let coverage = match root.read(&key(MOC), timeout).await? {
             Some((b, _)) => read_moc_fits(&b)
@@ -148,10 +168,32 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             .get("hips_tile_format")
             .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
             .unwrap_or_default();
-        if let (Some(k), n @ 1..) = (max_order, settings.on_demand_orders) {
+        let stored_order = match properties.get(STORED_ORDER_KEY).map(|v| v.trim().parse::<u8>()) {
+            Some(Ok(m)) => max_order.map(|k| m.min(k)),
+            _ => max_order,
+        };
+        let renders =
+            !cfg.on_demand.coadd_roots.is_empty() && root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+        let preview = PreviewSpec::from_properties(Vec::new(), |k| properties.get(k));
+        let mut h = Hips {
+            name,
+            root_idx: ri,
+            dir,
+            did: String::new(),
+            properties,
+            max_order,
+            formats,
+            coverage,
+            settings,
+            stored_order,
+            renders,
+            preview,
+        };
+        if let Some(d) = h.deepest().filter(|&d| Some(d) != max_order) {
             // Registries see the orders served, stored or rendered on demand.
-            properties.set("hips_order", k.saturating_add(n).min(29).to_string());
+            h.properties.set("hips_order", d.to_string());
         }
+        let Hips { name, dir, properties, formats, coverage, settings, .. } = h;
         // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
         let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
         tracing::info!(hips = %name, root = root.location(), max_order = %order, moc = coverage.is_some(),
@@ -160,7 +202,20 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             || format!("{}/{name}", hipslist::node_did(cfg.public_url.as_deref())),
             |d| d.trim().to_string(),
         );
-        out.push(Hips { name, root_idx: ri, dir, did, properties, max_order, formats, coverage, settings });
+        out.push(Hips {
+            name,
+            root_idx: ri,
+            dir,
+            did,
+            properties,
+            max_order,
+            formats,
+            coverage,
+            settings,
+            stored_order,
+            renders,
+            preview: h.preview,
+        });
     }
     for name in cfg.hips.keys() {
         if !out.iter().any(|h| &h.name == name) {
@@ -203,6 +258,9 @@ mod tests {
             formats: vec!["png".into()],
             coverage: None,
             settings: Config::default().settings_for("x"),
+            stored_order: Some(5),
+            renders: false,
+            preview: None,
         }
     }
 
