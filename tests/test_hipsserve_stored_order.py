@@ -140,3 +140,72 @@ def test_without_coadds_the_stored_order_is_advertised(hipsserve_bin, built):
         assert served_order(url) == str(k - 2)
         n = sorted(int(p.stem[4:]) for p in (full / f"Norder{k - 1}").glob("Dir*/Npix*.fits"))[0]
         assert get(f"{url}/hips/{tile_path(k - 1, n, 'png')}")[0] == 404
+
+
+@pytest.fixture(scope="module")
+def color_built(hipsgen_bin, tmp_path_factory):
+    base = tmp_path_factory.mktemp("color")
+    syn = base / "syn"
+    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g,r,i", "--patches", "4",
+                    "--patch-size", "1024"], check=True, capture_output=True, timeout=300)
+    srv, deep = base / "srv", base / "deep"
+
+    def band(out: Path, b: str, *extra: str) -> None:
+        r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / b / "*.fits"), "--out", str(out / b),
+                            "--band", b, "--tile-width", str(WIDTH), *extra], capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stderr
+
+    def color(root: Path, *extra: str) -> None:
+        r = subprocess.run([str(hipsgen_bin), "color", "--red", str(root / "i"), "--green", str(root / "r"), "--blue",
+                            str(root / "g"), "--out", str(root / "color"), "--format", "png,jpeg", *extra],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+
+    for b in "gri":
+        band(srv, b)
+    color(srv)
+    k = int(read_properties(srv / "color")["hips_order"])
+    p = read_properties(srv / "color")
+    for b in "gri":
+        band(deep, b, "--order", str(k + 1))
+    # The oracle: hipsgen's color job on the bands made one order deeper, with the parameters the served color HiPS
+    # recorded (by default they are measured on the deepest tiles, which differ between the two runs).
+    color(deep, "--method", p["hipsgen_color_method"], "--q", p["hipsgen_color_q"], "--stretch",
+          p["hipsgen_color_stretch"], "--minimum", *p["hipsgen_color_minimum"].split(), "--maximum",
+          *p["hipsgen_color_maximum"].split(), "--scale", *p["hipsgen_color_scale"].split())
+    return base, syn, srv, deep, k
+
+
+def test_color_tiles_one_order_deeper_equal_hipsgen(hipsserve_bin, color_built):
+    base, syn, srv, deep, k = color_built
+    cfg = base / "color.toml"
+    cfg.write_text(f'[defaults]\non_demand_orders = 1\n[on_demand]\ncoadd_roots = ["{syn}"]\n')
+    rng = np.random.default_rng(3)
+    with hipsserve(hipsserve_bin, "--root", str(srv), "--listen", "127.0.0.1:0", "--no-access-log",
+                   "--config", str(cfg)) as url:
+        status, props = get(f"{url}/color/properties")
+        served = {l.split("=")[0].strip(): l.split("=", 1)[1].strip() for l in props.decode().splitlines() if "=" in l}
+        assert status == 200 and served["hips_order"] == str(k + 1), props.decode()
+        written = sorted(int(p.stem[4:]) for p in (deep / "color" / f"Norder{k + 1}").glob("Dir*/Npix*.png"))
+        assert len(written) > 4
+        for n in sorted(rng.choice(written, size=min(8, len(written)), replace=False)):
+            for ext in ("png", "jpg"):
+                status, body = get(f"{url}/color/{tile_path(k + 1, n, ext)}")
+                assert status == 200, (n, ext, body[:200])
+                assert_same_tile(body, deep / "color" / tile_path(k + 1, n, ext), ext, f"color {k + 1}/{n}.{ext}")
+        # A stored color tile lost from storage is drawn again from the bands.
+        n = sorted(int(p.stem[4:]) for p in (srv / "color" / f"Norder{k}").glob("Dir*/Npix*.png"))[0]
+    lost = srv / "color" / tile_path(k, n, "png")
+    kept = lost.read_bytes()
+    lost.unlink()
+    try:
+        with hipsserve(hipsserve_bin, "--root", str(srv), "--listen", "127.0.0.1:0", "--no-access-log",
+                       "--config", str(cfg)) as url:
+            status, body = get(f"{url}/color/{tile_path(k, n, 'png')}")
+            assert status == 200, body[:200]
+            a = np.asarray(Image.open(BytesIO(body))).astype(int)
+            b = np.asarray(Image.open(BytesIO(kept))).astype(int)
+            assert a.shape == b.shape and np.abs(a - b).max() <= 1
+    finally:
+        lost.write_bytes(kept)

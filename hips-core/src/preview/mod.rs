@@ -6,6 +6,7 @@
 //! bottom); the image rows are the FITS rows flipped. PNG is grey + alpha with alpha 0 exactly where the FITS pixel is
 //! NaN (blank); JPEG shows blank as black. The same functions draw the (non-square) `Norder3/Allsky` mosaic.
 
+pub mod color;
 pub mod encode;
 pub mod stretch;
 

@@ -6,7 +6,8 @@
 //! A FITS tile at `hips_order` or deeper is made from the HiPS's source coadds with the kernel hipsgen uses
 //! (`hips_core::kernel::render_tile`); a shallower one is the 2x2 mean of its four children, read or rendered in turn
 //! ([`pyramid`]), as hipsgen builds its pyramid. A PNG or JPEG tile is drawn from the FITS tile's pixels with the cut,
-//! stretch and JPEG quality recorded in properties, through the code hipsgen draws with ([`preview`]).
+//! stretch and JPEG quality recorded in properties, through the code hipsgen draws with ([`preview`]); a color tile
+//! from its three band HiPS's FITS tiles (read or rendered) with the recorded color mapping ([`color`]).
 //!
 //! The coadds behind a tile are those the progenitor index lists for its ancestor at `hips_order`
 //! (`HpxFinder/`); each is opened by headers only and read by byte range for the pixels the tile needs, as cutouts
@@ -17,6 +18,7 @@
 //! share one render; later ones are cache hits), and a tile that comes out blank is a 404, as hipsgen would not write
 //! it.
 
+mod color;
 mod preview;
 mod pyramid;
 
@@ -93,8 +95,8 @@ pub fn can_render(h: &Hips, ext: &str) -> bool {
     h.renders
         && h.max_order.is_some()
         && match ext {
-            "fits" => true,
-            "png" | "jpg" => h.preview.is_some() && h.formats.iter().any(|f| f == ext),
+            "fits" => h.color.is_none(),
+            "png" | "jpg" => (h.preview.is_some() || h.color.is_some()) && h.formats.iter().any(|f| f == ext),
             _ => false,
         }
 }
@@ -162,6 +164,7 @@ pub async fn tile(
     ext: &str,
 ) -> Result<Option<Arc<Object>>, Arc<ServeError>> {
     match hips_core::preview::PreviewFormat::parse(ext) {
+        Some(fmt) if h.color.is_some() => color::tile(state, h, order, npix, fmt).await,
         Some(fmt) => preview::tile(state, h, order, npix, fmt).await,
         None => pyramid::fits_tile(state, h, order, npix, 0).await,
     }
