@@ -209,3 +209,15 @@ def test_color_tiles_one_order_deeper_equal_hipsgen(hipsserve_bin, color_built):
             assert a.shape == b.shape and np.abs(a - b).max() <= 1
     finally:
         lost.write_bytes(kept)
+
+
+def test_stored_order_must_be_just_below_the_tile_order(hipsgen_bin, built):
+    base, syn, full, srv, k = built
+    for extra, words in ([str(k), "below the tile order"], [str(k - 4), "by 1 to 3"]):
+        out = base / f"bad-{extra}"
+        r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / "g" / "*.fits"), "--out", str(out),
+                            "--order", str(k), "--stored-order", extra], capture_output=True, text=True, timeout=600)
+        assert r.returncode != 0 and "--stored-order" in r.stderr and words in r.stderr, r.stderr
+    r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(syn / "g" / "*.fits"), "--out", str(base / "np"),
+                        "--stored-order", "5", "--no-progenitors"], capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0 and "progenitor index" in r.stderr, r.stderr

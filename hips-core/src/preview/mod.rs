@@ -223,6 +223,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn preview_parameters_read_back_from_properties() {
+        let props = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| *v)
+        };
+        let spec = PreviewSpec::from_properties(
+            vec![],
+            props(&[("hips_pixel_cut", "-0.12345679 98.7"), ("hips_pixel_func", "asinh"), (JPEG_QUALITY_KEY, "77")]),
+        )
+        .expect("spec");
+        assert_eq!((spec.cut, spec.stretch, spec.jpeg_quality), ((-0.123_456_79, 98.7), Stretch::Asinh, 77));
+        let spec = PreviewSpec::from_properties(vec![], props(&[("hips_pixel_cut", "1 2")])).expect("defaults");
+        assert_eq!((spec.stretch, spec.jpeg_quality), (Stretch::Linear, DEFAULT_JPEG_QUALITY));
+        for bad in [
+            &[("hips_pixel_cut", "2 1")][..],
+            &[("hips_pixel_cut", "1 2"), ("hips_pixel_func", "cubic")][..],
+            &[("hips_pixel_cut", "1 2"), (JPEG_QUALITY_KEY, "0")][..],
+            &[][..],
+        ] {
+            assert!(PreviewSpec::from_properties(vec![], props(bad)).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn color_parameters_round_trip_through_properties() {
+        let params = color::ColorParams {
+            method: color::ColorMethod::Lupton,
+            minimum: [0.1, -2.5e-7, 3.0],
+            maximum: [10.0, 1.0 / 3.0, 7.25],
+            scale: [1.5, 2.0, 0.333_333_333_333_333_3],
+            stretch: 0.5,
+            q: 8.0,
+        };
+        let props = params.to_properties();
+        let back =
+            color::ColorParams::from_properties(|k| props.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str()));
+        assert_eq!(back, Some(params));
+        assert!(color::ColorParams::from_properties(|_| None).is_none());
+    }
+
+    #[test]
     fn grey_buffer_flips_rows_and_marks_blank() {
         let map = LevelMap::new((0.0, 3.0), Stretch::Linear);
         // FITS rows: [0, NaN], [3, 1.5]; displayed top row is the last FITS row.
