@@ -105,3 +105,24 @@ def test_unknown_hips_and_bad_parameters_raise_our_error(client, served):
         query(client, served, "fits", hips="no-such-hips")
     with pytest.raises(AttributeError, match="Invalid parameter cmap"):
         query(client, served, "png", cmap="viridis")
+
+
+def test_coarser_than_the_deepest_order_comes_from_the_tiles(client, served):
+    """Pixels four times coarser than the deepest order: sampled from the tiles two orders up (each a 2x2 mean of
+    the one below), close to reproject's adaptive (footprint-averaging) resampling of the coadd."""
+    from reproject import reproject_adaptive
+    url, hips, syn = served
+    scale = float(read_properties(hips)["hips_pixel_scale"]) * 2
+    hdul, data, wcs = query(client, served, "fits", width=150, height=100, fov=Angle(150 * 4 * scale * u.deg))
+    got = hdul[0].data.astype(np.float64)
+    want, _ = reproject_adaptive((data, wcs), hdul[0].header, conserve_flux=False)
+    both = np.isfinite(got) & np.isfinite(want)
+    assert both.mean() > 0.5, both.mean()
+    rng = np.nanpercentile(want, 99.5) - np.nanpercentile(want, 0.5)
+    assert np.median(np.abs(got[both] - want[both])) < 0.05 * rng
+    # Noise-dominated synthetic sky averaged over HEALPix pixels vs output pixels: correlated, and far more than
+    # with the image turned over (a wrong orientation of the tile pixels would show there).
+    rho = np.corrcoef(got[both], want[both])[0, 1]
+    flipped = want[::-1, ::-1]
+    both_f = np.isfinite(got) & np.isfinite(flipped)
+    assert rho > 0.6 and rho > 3 * abs(np.corrcoef(got[both_f], flipped[both_f])[0, 1]), rho

@@ -4,12 +4,15 @@
 //! astroquery's `hips2fits` client pointed at this server works unchanged. Errors are JSON `{title, description}`
 //! with 400 (bad parameters), 404 (unknown HiPS), 503 (busy, with Retry-After).
 //!
-//! The pixels are bilinear samples of the HiPS's source coadds ([`sample`]), found through its progenitor index and
-//! read by byte range like on-demand tiles: exact at any resolution finer than the deepest order. Bounded: at most
-//! `on_demand.max_cutout_pixels` output pixels, [`sample::MAX_COADDS`] coadds, one render permit.
+//! Pixels finer than the deepest order are bilinear samples of the HiPS's source coadds ([`sample`]), found through
+//! its progenitor index and read by byte range like on-demand tiles; coarser ones (or any, for a HiPS without coadds
+//! here) are bilinear samples of its tiles at the order whose pixels are just finer than the output's ([`tiles`]),
+//! stored or rendered on demand. Bounded: at most `on_demand.max_cutout_pixels` output pixels, 64 coadds or 1024
+//! tiles, the render permits.
 
 mod params;
 mod sample;
+mod tiles;
 
 use std::time::Duration;
 

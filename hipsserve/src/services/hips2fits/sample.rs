@@ -24,7 +24,7 @@ pub(super) const MAX_COADDS: usize = 64;
 /// The most progenitor index files (tiles at `hips_order`) one image looks up.
 const MAX_CELLS: usize = 4096;
 
-fn render_failure(description: String) -> Failure {
+pub(super) fn render_failure(description: String) -> Failure {
     Failure { status: 502, title: "Rendering failed".into(), description }
 }
 
@@ -129,25 +129,54 @@ fn percentile(data: &[f32], q: f64) -> Option<f64> {
     Some(f64::from(*v.select_nth_unstable_by(i, f32::total_cmp).1))
 }
 
-/// Make the image a request asks for: `(bytes, content type)`.
+fn unfinished(state: &State, e: Unfinished) -> Failure {
+    match e {
+        Unfinished::Busy => busy(state),
+        Unfinished::Failed(m) => render_failure(m),
+    }
+}
+
+/// Make the image a request asks for: `(bytes, content type)`. Pixels finer than the deepest order of a HiPS that
+/// renders come from its coadds; otherwise from its tiles at the order whose pixels are just finer than the output's
+/// ([`super::tiles`]).
 ///
 /// # Errors
-/// A [`Failure`]: bad WCS (400), a HiPS without source coadds here (400), a field needing too many coadds (400), a
-/// coadd that cannot be read (502), busy (503).
+/// A [`Failure`]: bad WCS (400), a color HiPS (400), a field needing too many coadds or tiles (400), a coadd or
+/// tile that cannot be read (502), busy (503).
 pub(super) async fn image(state: &State, h: &Hips, p: &Params) -> Result<(Vec<u8>, &'static str), Failure> {
     let wcs = output_wcs(p)?;
-    let (Some(k), true) = (h.max_order, h.renders && h.color.is_none()) else {
+    let (Some(k), true) = (h.max_order, h.color.is_none()) else {
         return Err(Failure {
             status: 400,
             title: "HiPS cannot be sampled".into(),
-            description: format!("{} has no source coadds here (needs a progenitor index and a coadd root)", h.name),
+            description: format!("{} is not a FITS HiPS (color HiPS have no pixel values)", h.name),
         });
     };
-    let (width, height, frame) = (p.width, p.height, h.frame());
-    let (sky, cells) = bounded(state, move || positions(&wcs, width, height, frame, k)).await.map_err(|e| match e {
-        Unfinished::Busy => busy(state),
-        Unfinished::Failed(m) => render_failure(m),
-    })?;
+    let scale = wcs.pixel_scale_deg();
+    let data = if h.renders && scale < super::tiles::pixel_deg(k, h) {
+        from_coadds(state, h, k, wcs, p.width, p.height).await?
+    } else {
+        super::tiles::sample(state, h, wcs, p.width, p.height).await?
+    };
+    let (format, width, height) = (p.format, p.width, p.height);
+    let (cut, stretch, cards) = (p.cut, p.stretch, p.cards.clone());
+    bounded(state, move || encode(&data, width, height, format, cut, stretch, cards))
+        .await
+        .map_err(|e| unfinished(state, e))?
+}
+
+/// The output pixels sampled bilinearly from the coadds the progenitor index names around the field.
+async fn from_coadds(
+    state: &State,
+    h: &Hips,
+    k: u8,
+    wcs: Wcs,
+    width: usize,
+    height: usize,
+) -> Result<Vec<f32>, Failure> {
+    let frame = h.frame();
+    let (sky, cells) =
+        bounded(state, move || positions(&wcs, width, height, frame, k)).await.map_err(|e| unfinished(state, e))?;
     if cells.len() > MAX_CELLS {
         return Err(Failure::bad(
             "fov",
@@ -180,9 +209,7 @@ pub(super) async fn image(state: &State, h: &Hips, p: &Params) -> Result<(Vec<u8
     if let Some((bad, _)) = coadds.iter().find(|(c, _)| !under_roots(c, &roots)) {
         return Err(render_failure(format!("coadd {bad:?} is not under on_demand.coadd_roots")));
     }
-    let format = p.format;
-    let (cut, stretch, cards) = (p.cut, p.stretch, p.cards.clone());
-    let job = bounded(state, move || -> Result<(Vec<u8>, &'static str), Failure> {
+    bounded(state, move || -> Result<Vec<f32>, Failure> {
         let mut sum = vec![0.0f64; sky.len()];
         let mut count = vec![0u32; sky.len()];
         for (path, hdu) in &coadds {
@@ -190,31 +217,37 @@ pub(super) async fn image(state: &State, h: &Hips, p: &Params) -> Result<(Vec<u8
                 .map_err(|e| render_failure(format!("cannot open coadd {path:?}: {}", error_chain(&e))))?;
             sample_coadd(&c, &sky, frame, &mut sum, &mut count)?;
         }
-        let data: Vec<f32> =
-            sum.iter().zip(&count).map(|(s, &n)| if n > 0 { (s / f64::from(n)) as f32 } else { f32::NAN }).collect();
-        let fmt = match format {
-            Format::Fits => {
-                let mut extra = cards;
-                extra.push(Card::str("ORIGIN", concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " hips2fits"), ""));
-                return Ok((image_hdu(true, width, height, PixelData::F32(&data), &extra), "application/fits"));
-            }
-            Format::Png => PreviewFormat::Png,
-            Format::Jpeg => PreviewFormat::Jpeg,
-        };
-        let value = |c: Cut| match c {
-            Cut::Value(v) => Some(v),
-            Cut::Percentile(q) => percentile(&data, q),
-        };
-        let (lo, hi) = (value(cut.0).unwrap_or(0.0), value(cut.1).unwrap_or(1.0));
-        let spec = PreviewSpec::new(vec![fmt], (lo as f32, hi as f32), stretch);
-        let bytes =
-            try_encode_preview(fmt, &data, width, height, &spec).map_err(|e| render_failure(error_chain(&e)))?;
-        Ok((bytes, if fmt == PreviewFormat::Png { "image/png" } else { "image/jpeg" }))
+        Ok(sum.iter().zip(&count).map(|(s, &n)| if n > 0 { (s / f64::from(n)) as f32 } else { f32::NAN }).collect())
     })
-    .await;
-    match job {
-        Ok(r) => r,
-        Err(Unfinished::Busy) => Err(busy(state)),
-        Err(Unfinished::Failed(m)) => Err(render_failure(m)),
-    }
+    .await
+    .map_err(|e| unfinished(state, e))?
+}
+
+/// Encode the output pixels (FITS order) in the format asked.
+fn encode(
+    data: &[f32],
+    width: usize,
+    height: usize,
+    format: Format,
+    cut: (Cut, Cut),
+    stretch: hips_core::preview::Stretch,
+    cards: Vec<Card>,
+) -> Result<(Vec<u8>, &'static str), Failure> {
+    let fmt = match format {
+        Format::Fits => {
+            let mut extra = cards;
+            extra.push(Card::str("ORIGIN", concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " hips2fits"), ""));
+            return Ok((image_hdu(true, width, height, PixelData::F32(data), &extra), "application/fits"));
+        }
+        Format::Png => PreviewFormat::Png,
+        Format::Jpeg => PreviewFormat::Jpeg,
+    };
+    let value = |c: Cut| match c {
+        Cut::Value(v) => Some(v),
+        Cut::Percentile(q) => percentile(data, q),
+    };
+    let (lo, hi) = (value(cut.0).unwrap_or(0.0), value(cut.1).unwrap_or(1.0));
+    let spec = PreviewSpec::new(vec![fmt], (lo as f32, hi as f32), stretch);
+    let bytes = try_encode_preview(fmt, data, width, height, &spec).map_err(|e| render_failure(error_chain(&e)))?;
+    Ok((bytes, if fmt == PreviewFormat::Png { "image/png" } else { "image/jpeg" }))
 }

@@ -170,6 +170,28 @@ pub async fn tile(
     }
 }
 
+/// The pixels (FITS order) of FITS tile (order, npix) of `h`: stored, else rendered when `h` renders; `None` when
+/// blank, absent or outside the coverage.
+///
+/// # Errors
+/// As [`tile`].
+pub(crate) async fn tile_pixels(
+    state: &State,
+    h: &Hips,
+    order: u8,
+    npix: u64,
+) -> Result<Option<Vec<f32>>, Arc<ServeError>> {
+    if h.renders && h.color.is_none() {
+        return pyramid::fits_data(state, h, order, npix, 0).await;
+    }
+    let key = HipsFile::Tile { order, npix, ext: "fits".into() }.key_in(&h.dir);
+    let Some(obj) = state.cache.get(h.root_idx, &state.roots[h.root_idx], key.clone()).await? else { return Ok(None) };
+    let (width, ..) = geometry(h);
+    hips_core::layout::decode_fits_tile(&key, obj.body.clone(), width)
+        .map(Some)
+        .map_err(|e| Arc::new(ServeError::Render { key, reason: error_chain(&e) }))
+}
+
 /// The cache key of a rendered tile: its storage key, with `\0rendered` appended at the stored orders (where the
 /// storage key caches the object's absence).
 fn rendered_key(h: &Hips, order: u8, npix: u64, ext: &str) -> String {
