@@ -11,6 +11,7 @@ pub mod fits;
 pub mod healpix;
 pub mod kernel;
 pub mod layout;
+pub mod preview;
 pub mod storage;
 pub mod term;
 pub mod wcs;

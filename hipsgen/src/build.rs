@@ -51,6 +51,8 @@ pub struct BuildOptions {
     pub previews: Vec<PreviewFormat>,
     /// Resuming: skip order-3 subtrees that have a checkpoint (false when the previous run drew other previews).
     pub trust_checkpoints: bool,
+    /// Store tiles (FITS and previews) of orders up to this one only; deeper ones are computed, not written.
+    pub stored_order: Option<u8>,
 }
 
 /// What the build produced.
@@ -269,6 +271,9 @@ impl<'a> Builder<'a> {
     /// Draw and write the previews of a tile (nothing when no previews are asked for).
     fn put_previews(&self, order: u8, npix: u64, data: &[f32]) -> Result<(), Error> {
         let Some(spec) = &self.spec else { return Ok(()) };
+        if !self.stores(order) {
+            return Ok(());
+        }
         let w = self.plan.width;
         for &f in &spec.formats {
             let bytes = try_encode_preview(f, data, w, w, spec)?;
@@ -277,7 +282,16 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Whether tiles of `order` are written (`--stored-order`).
+    fn stores(&self, order: u8) -> bool {
+        self.opts.stored_order.is_none_or(|m| order <= m)
+    }
+
+    /// Write a tile and its previews; returns the FITS bytes written (0 above the stored order).
     fn put_tile(&self, order: u8, npix: u64, data: &[f32]) -> Result<u64, Error> {
+        if !self.stores(order) {
+            return Ok(0);
+        }
         let bytes = tile::encode_fits_tile(order, npix, self.plan.width, self.plan.frame, data);
         let n = bytes.len() as u64;
         self.store.put(&tile_key(order, npix, "fits"), bytes)?;

@@ -90,6 +90,10 @@ pub struct TilesArgs {
     /// Coverage (Moc.fits) order above the tile order.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=9))]
     pub moc_extra: u8,
+    /// Write tiles of orders 0..=M only (M below the tile order): hips_order stays the tile order, and hipsserve
+    /// (with --coadd-root) renders the deeper tiles on demand from the coadds named by the progenitor index.
+    #[arg(long, value_name = "M", value_parser = clap::value_parser!(u8).range(0..=19))]
+    pub stored_order: Option<u8>,
     /// Aladin Lite script URL for index.html (default: $HIPS_ALADIN_URL, else the CDS CDN; set it for sites without
     /// outside access, e.g. to a copy of the npm package aladin-lite's dist/aladin.js).
     #[arg(long)]
@@ -164,6 +168,7 @@ impl TryFrom<TilesArgs> for TilesJob {
             previews,
             progenitors: !a.no_progenitors,
             moc_extra: a.moc_extra,
+            stored_order: a.stored_order,
             aladin_url: a.aladin_url,
         };
         job.validate()?;

@@ -111,6 +111,12 @@ impl Error {
     }
 }
 
+impl From<hips_core::preview::EncodeError> for Error {
+    fn from(e: hips_core::preview::EncodeError) -> Self {
+        Error::Preview(PreviewError::Image(e))
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         Error::Store(Box::new(e))

@@ -47,6 +47,10 @@ pub struct Describe {
     pub pixel_cut: Option<String>,
     /// Quality-plane options (recorded for on-demand tiles when not the defaults).
     pub planes: hips_core::coadd::PlaneOptions,
+    /// The stretch and JPEG quality the previews were drawn with (`None`: no previews).
+    pub preview: Option<(crate::preview::Stretch, u8)>,
+    /// `--stored-order`: the deepest order written (below `order`).
+    pub stored_order: Option<u8>,
 }
 
 /// Wavelength range (metres) and regime of well-known bands.
@@ -136,6 +140,12 @@ pub fn write_properties(store: &Store, d: &Describe, stats: &Stats, sky_fraction
     if let Some((pixel_cut, data_range)) = cut_texts(stats) {
         p.set("hips_pixel_cut", d.pixel_cut.clone().unwrap_or(pixel_cut));
         p.set("hips_data_range", data_range);
+    }
+    if let Some((stretch, quality)) = d.preview {
+        crate::preview::record_preview(&mut p, stretch, quality);
+    }
+    if let Some(m) = d.stored_order {
+        p.set(hips_core::preview::STORED_ORDER_KEY, m.to_string());
     }
     p.set("hips_sampling", d.sampling);
     p.set("hips_overlay", "mean");

@@ -15,6 +15,10 @@ use crate::plan::{self, Plan, Skipped};
 use crate::preview::PreviewFormat;
 use crate::{Error, Progress};
 
+/// How far below the tile order `--stored-order` may be: hipsserve rebuilds a tile above the tile order from its
+/// descendants over at most this many orders (4^3 = 64 coadd renders for the shallowest).
+pub const STORED_GAP_MAX: u8 = 3;
+
 /// A validated `tiles` job: coadds of one band to a complete HiPS.
 #[derive(Debug, Clone)]
 pub struct TilesJob {
@@ -52,6 +56,9 @@ pub struct TilesJob {
     pub progenitors: bool,
     /// Coverage (Moc.fits) order above the tile order (0..=9).
     pub moc_extra: u8,
+    /// Write tiles of orders 0..=M only (M below the tile order K); properties still say `hips_order = K` and
+    /// hipsserve renders the orders above M from the coadds the progenitor index names. `None`: every order.
+    pub stored_order: Option<u8>,
     /// Aladin Lite script URL for index.html (`None`: `$HIPS_ALADIN_URL`, else the CDS CDN).
     pub aladin_url: Option<String>,
 }
@@ -79,6 +86,7 @@ impl TilesJob {
             previews: Vec::new(),
             progenitors: true,
             moc_extra: 3,
+            stored_order: None,
             aladin_url: None,
         }
     }
@@ -105,6 +113,17 @@ impl TilesJob {
         }
         if self.moc_extra > 9 {
             return Err(Error::invalid("--moc-extra", format!("{} is not in 0..=9", self.moc_extra)));
+        }
+        if self.stored_order.is_some() && !self.progenitors {
+            return Err(Error::invalid(
+                "--stored-order",
+                "needs the progenitor index (drop --no-progenitors): the server finds the coadds through it",
+            ));
+        }
+        if let (Some(m), Some(k)) = (self.stored_order, self.order) {
+            if m >= k {
+                return Err(Error::invalid("--stored-order", format!("{m} is not below the tile order {k}")));
+            }
         }
         if self.threads == Some(0) {
             return Err(Error::invalid("--threads", "need at least one thread"));
@@ -180,6 +199,12 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
     }
     let plan = Plan::new(coadds, std::mem::take(&mut skipped), job.order, job.tile_width, frame)?;
     skipped.clone_from(&plan.skipped);
+    if let Some(m) = job.stored_order.filter(|&m| m >= plan.order || m + STORED_GAP_MAX < plan.order) {
+        return Err(Error::invalid(
+            "--stored-order",
+            format!("{m} must be below the tile order {} by 1 to {STORED_GAP_MAX}", plan.order),
+        ));
+    }
     tracing::info!(order = plan.order, deepest_tiles = plan.tiles.len(), coadds = plan.coadds.len(), "planned");
     let (creation_date, trust_checkpoints) = record_run(&store, job, &plan)?;
 
@@ -191,6 +216,7 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
         moc_extra: job.moc_extra,
         previews: job.previews.clone(),
         trust_checkpoints,
+        stored_order: job.stored_order,
     };
     let builder = Builder::new(&plan, &store, opts, progress);
     let roots = builder.roots();
@@ -232,6 +258,8 @@ fn tiles_in_pool(job: &TilesJob, progress: &dyn Progress) -> Result<TilesReport,
             progenitors: job.progenitors,
             pixel_cut: result.previews.as_ref().map(|(_, text)| text.clone()),
             planes: job.planes.clone(),
+            preview: result.previews.as_ref().map(|(spec, _)| (spec.stretch, spec.jpeg_quality)),
+            stored_order: job.stored_order,
         };
         let props = finalize::write_properties(&store, &d, &result.stats, sky_fraction)?;
         if d.progenitors {

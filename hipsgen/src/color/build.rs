@@ -347,6 +347,16 @@ fn color_properties(
     for b in bands {
         p.set(&format!("hips_rgb_{}", b.band), format!("{} {}", dids[b_index(b.band)], b.location()));
     }
+    // How the tiles were drawn, so that hipsserve draws the same tiles on demand from the bands' FITS tiles.
+    for (k, v) in mapper.params().to_properties() {
+        p.set(k, v);
+    }
+    p.set(hips_core::preview::JPEG_QUALITY_KEY, opts.jpeg_quality.to_string());
+    if let Some(m) =
+        bands.iter().filter_map(|b| b.props.get(hips_core::preview::STORED_ORDER_KEY)?.trim().parse::<u8>().ok()).min()
+    {
+        p.set(hips_core::preview::STORED_ORDER_KEY, m.to_string());
+    }
     p.set("hips_builder", format!("hipsgen {}", env!("CARGO_PKG_VERSION")));
     p.set("moc_sky_fraction", format!("{sky_fraction:.6e}"));
     p.set("hips_nb_tiles", n_tiles.to_string());

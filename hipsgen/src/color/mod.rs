@@ -7,7 +7,7 @@
 //! `dataproduct_subtype = color` and `prov_progenitor` naming the bands; then `index.html`.
 
 pub mod build;
-pub mod mapping;
+pub use hips_core::preview::color as mapping;
 pub mod sky;
 
 pub use build::{build_color, BandHips, ColorOptions, ColorReport};

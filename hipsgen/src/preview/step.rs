@@ -15,7 +15,9 @@ use hips_core::healpix::parse_tile_key;
 use hips_core::storage::Store;
 use rayon::prelude::*;
 
-use super::{cut_from_properties, merge_tile_format, try_encode_preview, PreviewError, PreviewFormat, PreviewSpec};
+use super::{
+    cut_from_properties, merge_tile_format, parse_cut, try_encode_preview, PreviewError, PreviewFormat, PreviewSpec,
+};
 use super::{Stretch, DEFAULT_JPEG_QUALITY};
 use crate::html;
 use crate::properties::Properties;
@@ -226,9 +228,12 @@ pub fn add_previews(
     let (written, skipped, failures) = tally.finish();
     let formats = merge_tile_format(props.get("hips_tile_format").or(Some("fits")), &spec.formats);
     props.set("hips_tile_format", formats);
-    if set_cut {
+    // The cut, stretch and quality the previews were drawn with, so that hipsserve draws its on-demand previews the
+    // same way (the cut is rewritten only when given or missing: one read back from properties is the same f32).
+    if set_cut || props.get("hips_pixel_cut").and_then(parse_cut) != Some(spec.cut) {
         props.set("hips_pixel_cut", format!("{} {}", spec.cut.0, spec.cut.1));
     }
+    super::record_preview(&mut props, spec.stretch, spec.jpeg_quality);
     store.put("properties", props.to_text())?;
     html::write_index_html(store, &props, aladin_url)?;
     Ok(PreviewsReport { tiles: keys.len(), written, skipped, failures, cut: spec.cut, elapsed: t0.elapsed() })

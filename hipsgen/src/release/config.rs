@@ -151,6 +151,14 @@ pub struct HipsSection {
     pub moc_extra: Option<u8>,
     /// `tiles --aladin-url` / `color --aladin-url`.
     pub aladin_url: Option<String>,
+    /// `tiles --bad-bits` (a number; DQ bits that blank a pixel).
+    pub bad_bits: Option<i64>,
+    /// `tiles --mask-planes` (LSST mask planes blanked besides NO_DATA).
+    pub mask_planes: Option<Vec<String>>,
+    /// `tiles --no-sibling-weight`.
+    pub no_sibling_weight: Option<bool>,
+    /// `tiles --stored-order` (orders above it are rendered by hipsserve on demand).
+    pub stored_order: Option<u8>,
     /// A colour HiPS from three band HiPS of this release.
     pub color: Option<ColorSection>,
 }
@@ -356,6 +364,10 @@ impl ReleaseConfig {
             no_progenitors: h.no_progenitors.unwrap_or(false),
             moc_extra: h.moc_extra.unwrap_or(3),
             aladin_url: h.aladin_url.clone(),
+            bad_bits: h.bad_bits,
+            mask_planes: h.mask_planes.clone().unwrap_or_default(),
+            no_sibling_weight: h.no_sibling_weight.unwrap_or(false),
+            stored_order: h.stored_order,
         };
         if let Some(o) = args.order.filter(|o| !(3..=20).contains(o)) {
             return Err(invalid(key("order"), format!("{o} is not in 3..=20")));

@@ -54,7 +54,7 @@ pub fn plan_release(cfg: &ReleaseConfig) -> Result<Vec<HipsPlan>, ReleaseError> 
     for name in cfg.bands() {
         let job = cfg.tiles_job(name, None)?;
         let inputs = plan::expand_inputs(&job.inputs).map_err(|e| ReleaseError::job(name, e))?;
-        let (coadds, skipped) = plan::open_all(&inputs, job.hdu.as_ref());
+        let (coadds, skipped) = plan::open_all(&inputs, job.hdu.as_ref(), &job.planes);
         let p =
             Plan::new(coadds, skipped, job.order, job.tile_width, job.frame).map_err(|e| ReleaseError::job(name, e))?;
         let w = p.width as f64;

@@ -20,6 +20,8 @@ use std::time::Duration;
 use hips_core::layout::moc::read_moc_fits;
 use hips_core::layout::properties::set_in_text;
 use hips_core::layout::{Properties, MOC, PROPERTIES};
+use hips_core::preview::color::ColorParams;
+use hips_core::preview::{PreviewSpec, DEFAULT_JPEG_QUALITY, JPEG_QUALITY_KEY, STORED_ORDER_KEY};
 
 use self::layout::valid_hips_name;
 use crate::config::{Config, ResolvedSettings};
@@ -46,9 +48,46 @@ pub struct Hips {
     pub coverage: Option<Vec<Range<u64>>>,
     /// Resolved settings.
     pub settings: ResolvedSettings,
+    /// The deepest order in storage: `hipsgen_stored_order` when below `hips_order` (`hipsgen tiles
+    /// --stored-order`), else `hips_order`.
+    pub stored_order: Option<u8>,
+    /// Whether tiles can be rendered from the coadds: coadd roots are configured and the HiPS has a progenitor
+    /// index (`HpxFinder/properties`).
+    pub renders: bool,
+    /// The cut, stretch and JPEG quality its previews were drawn with (from properties), when they can be redrawn.
+    pub preview: Option<PreviewSpec>,
+    /// A color HiPS whose tiles can be drawn from its band HiPS (served here, all rendering).
+    pub color: Option<ColorSource>,
+}
+
+/// How a color HiPS is drawn from three served band HiPS (`hips_rgb_red/green/blue` name them by creator_did).
+#[derive(Debug, Clone)]
+pub struct ColorSource {
+    /// The mapping parameters recorded by hipsgen (`hipsgen_color_*`).
+    pub params: ColorParams,
+    /// The names (here) of the red, green and blue band HiPS (their creator_did until resolved).
+    pub bands: [String; 3],
+    /// JPEG quality of its JPEG tiles.
+    pub jpeg_quality: u8,
+    /// The deepest order all three bands serve.
+    pub deepest: u8,
 }
 
 impl Hips {
+    /// The deepest order served: `hips_order` plus `on_demand_orders` when tiles can be rendered, else the stored
+    /// order.
+    #[must_use]
+    pub fn deepest(&self) -> Option<u8> {
+        if let Some(c) = &self.color {
+            return Some(c.deepest);
+        }
+        if self.renders {
+            self.max_order.map(|k| k.saturating_add(self.settings.on_demand_orders).min(29))
+        } else {
+            self.stored_order
+        }
+    }
+
     /// The storage key of a file of this HiPS.
     #[must_use]
     pub fn key(&self, file_key: &str) -> String {
@@ -94,6 +133,44 @@ pub fn with_hips_order(text: &[u8], deepest: Option<u8>) -> Vec<u8> {
     set_in_text(&String::from_utf8_lossy(text), "hips_order", &d.to_string()).into_bytes()
 }
 
+/// The color source a color HiPS's properties describe (band creator_dids unresolved), if complete.
+fn color_source(p: &Properties) -> Option<ColorSource> {
+    if p.get("dataproduct_subtype").map(str::trim) != Some("color") {
+        return None;
+    }
+    let params = ColorParams::from_properties(|k| p.get(k))?;
+    let did = |b: &str| p.get(&format!("hips_rgb_{b}"))?.split_whitespace().next().map(str::to_string);
+    let jpeg_quality = p.get(JPEG_QUALITY_KEY).and_then(|q| q.trim().parse().ok()).unwrap_or(DEFAULT_JPEG_QUALITY);
+    Some(ColorSource { params, bands: [did("red")?, did("green")?, did("blue")?], jpeg_quality, deepest: 0 })
+}
+
+/// Resolve each color HiPS's bands to served HiPS; a color HiPS renders (and is advertised down to the deepest
+/// order all its bands serve) only when all three are served here and render.
+fn resolve_colors(all: &mut [Hips]) {
+    for i in 0..all.len() {
+        let Some(c) = all[i].color.clone() else { continue };
+        let band = |did: &str| all.iter().find(|b| b.did == did && b.color.is_none() && b.renders);
+        let found: Vec<&Hips> = c.bands.iter().filter_map(|d| band(d)).collect();
+        let h = &all[i];
+        let usable = found.len() == 3
+            && found.iter().all(|b| {
+                b.max_order == h.max_order && b.properties.get("hips_tile_width") == h.properties.get("hips_tile_width")
+            });
+        if !usable {
+            all[i].color = None;
+            continue;
+        }
+        let names = [found[0].name.clone(), found[1].name.clone(), found[2].name.clone()];
+        let deepest = found.iter().filter_map(|b| b.deepest()).min().unwrap_or(0);
+        let h = &mut all[i];
+        h.color = Some(ColorSource { bands: names, deepest, ..c });
+        h.renders = true;
+        if h.max_order != Some(deepest) {
+            h.properties.set("hips_order", deepest.to_string());
+        }
+    }
+}
+
 /// Find every HiPS under the configured roots and load its properties and MOC.
 ///
 /// # Errors
@@ -135,7 +212,7 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         let root = &roots[ri];
         let key = |f: &str| if dir.is_empty() { f.to_string() } else { format!("{dir}/{f}") };
         let Some((props, _)) = root.read(&key(PROPERTIES), timeout).await? else { continue };
-        let mut properties = Properties::parse(&String::from_utf8_lossy(&props));
+        let properties = Properties::parse(&String::from_utf8_lossy(&props));
         let max_order = properties.order().ok();
         let coverage = match root.read(&key(MOC), timeout).await? {
             Some((b, _)) => read_moc_fits(&b)
@@ -149,10 +226,34 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             .get("hips_tile_format")
             .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
             .unwrap_or_default();
-        if let (Some(k), n @ 1..) = (max_order, settings.on_demand_orders) {
+        let stored_order = match properties.get(STORED_ORDER_KEY).map(|v| v.trim().parse::<u8>()) {
+            Some(Ok(m)) => max_order.map(|k| m.min(k)),
+            _ => max_order,
+        };
+        let renders =
+            !cfg.on_demand.coadd_roots.is_empty() && root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+        let preview = PreviewSpec::from_properties(Vec::new(), |k| properties.get(k));
+        let color = color_source(&properties);
+        let mut h = Hips {
+            name,
+            root_idx: ri,
+            dir,
+            did: String::new(),
+            properties,
+            max_order,
+            formats,
+            coverage,
+            settings,
+            stored_order,
+            renders,
+            preview,
+            color: None,
+        };
+        if let Some(d) = h.deepest().filter(|&d| Some(d) != max_order) {
             // Registries see the orders served, stored or rendered on demand.
-            properties.set("hips_order", k.saturating_add(n).min(29).to_string());
+            h.properties.set("hips_order", d.to_string());
         }
+        let Hips { name, dir, properties, formats, coverage, settings, .. } = h;
         // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
         let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
         tracing::info!(hips = %name, root = root.location(), max_order = %order, moc = coverage.is_some(),
@@ -161,8 +262,23 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             || format!("{}/{name}", hipslist::node_did(cfg.public_url.as_deref())),
             |d| d.trim().to_string(),
         );
-        out.push(Hips { name, root_idx: ri, dir, did, properties, max_order, formats, coverage, settings });
+        out.push(Hips {
+            name,
+            root_idx: ri,
+            dir,
+            did,
+            properties,
+            max_order,
+            formats,
+            coverage,
+            settings,
+            stored_order,
+            renders,
+            preview: h.preview,
+            color,
+        });
     }
+    resolve_colors(&mut out);
     for name in cfg.hips.keys() {
         if !out.iter().any(|h| &h.name == name) {
             tracing::warn!(hips = %name, "configured HiPS not found under any root");
@@ -204,6 +320,10 @@ mod tests {
             formats: vec!["png".into()],
             coverage: None,
             settings: Config::default().settings_for("x"),
+            stored_order: Some(5),
+            renders: false,
+            preview: None,
+            color: None,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::catalog::Hips;
 use crate::config::Access;
 use crate::reply::{hv, Reply};
 use crate::services::tiles::{self, Refusal};
-use crate::services::{progenitors, soda, vo};
+use crate::services::{hips2fits, progenitors, soda, vo};
 use crate::state::{State, X_REQUEST_ID};
 
 /// How far the connection loop got with a request before handing it to [`respond`].
@@ -230,6 +230,10 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             (r, "metrics", false)
         }
         Route::HipsList => (hipslist(state, req).await, "hipslist", false),
+        Route::Hips2Fits => {
+            let headers = req.headers();
+            (hips2fits::answer(state, req.uri().query(), |h| authorize(state, headers, h)).await, "other", false)
+        }
         Route::Root => (text(StatusCode::OK, "hipsserve HiPS node: the list of HiPS is at /hipslist"), "other", false),
         Route::HipsDirRedirect(name) => {
             let restricted = state.hips.get(&name).is_some_and(|h| h.settings.access == Access::Restricted);

@@ -22,6 +22,8 @@ pub enum Route {
     HipsList,
     /// `/` : a short plain-text index of the node.
     Root,
+    /// `/hips2fits?...`: an image of any WCS from a HiPS ([`crate::services::hips2fits`]).
+    Hips2Fits,
     /// `/<name>` without trailing slash: redirect to `/<name>/`.
     HipsDirRedirect(String),
     /// `/<name>/progenitors?...`: which source coadds are behind a position or tile ([`crate::services::progenitors`]).
@@ -72,6 +74,7 @@ pub fn route(path: &str, max_len: usize, is_hips: impl Fn(&str) -> bool) -> Resu
         "ready" => return Ok(Route::Ready),
         "metrics" => return Ok(Route::Metrics),
         "hipslist" => return Ok(Route::HipsList),
+        "hips2fits" => return Ok(Route::Hips2Fits),
         _ => {}
     }
     if let Some(service) = rest.strip_prefix("vo/").and_then(crate::services::vo::Service::from_path) {

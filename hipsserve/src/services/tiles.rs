@@ -53,7 +53,7 @@ pub(crate) fn refusal(h: &Hips, file: &HipsFile) -> Option<Refusal> {
     let tile_fmt_ok = |ext: &str| h.formats.is_empty() || h.formats.iter().any(|f| f == ext);
     match file {
         HipsFile::Tile { order, npix, ext } => {
-            if h.max_order.is_some_and(|m| *order > m) && !ondemand::applies(h, *order, ext) {
+            if h.stored_order.is_some_and(|m| *order > m) && !ondemand::applies(h, *order, ext) {
                 Some(Refusal::OrderAbove)
             } else if !tile_fmt_ok(ext) {
                 Some(Refusal::Format)
@@ -98,7 +98,14 @@ pub(crate) async fn checked_file(
     let root = &state.roots[h.root_idx];
     let got = match file {
         HipsFile::Tile { order, npix, ext } if ondemand::applies(h, *order, ext) => {
-            ondemand::tile(state, h, *order, *npix).await
+            ondemand::tile(state, h, *order, *npix, ext).await
+        }
+        HipsFile::Tile { order, npix, ext } if ondemand::can_render(h, ext) => {
+            // A tile missing from storage inside the coverage (a lost object) is rendered as hipsgen made it.
+            match state.cache.get(h.root_idx, root, key).await {
+                Ok(None) => ondemand::tile(state, h, *order, *npix, ext).await,
+                other => other,
+            }
         }
         f if rewritten(f) => {
             let timeout = Duration::from_millis(state.cfg.limits.storage_timeout_ms);
@@ -149,9 +156,8 @@ fn public_text(state: &State, h: &Hips, file: &HipsFile, body: &[u8]) -> Vec<u8>
         HipsFile::HpxFinder(f) if f.starts_with("Norder") => state.public.index_file(&h.did, body),
         _ => {
             let body = match file {
-                HipsFile::Properties if h.settings.on_demand_orders > 0 => {
-                    let deepest = h.max_order.map(|k| k.saturating_add(h.settings.on_demand_orders));
-                    crate::catalog::with_hips_order(body, deepest)
+                HipsFile::Properties if h.deepest() != h.max_order => {
+                    crate::catalog::with_hips_order(body, h.deepest())
                 }
                 _ => body.to_vec(),
             };

@@ -1,14 +1,26 @@
-//! Tiles rendered on demand: FITS tiles up to `on_demand_orders` below a HiPS's deepest stored order, made from the
-//! HiPS's source coadds with the kernel hipsgen uses (`hips_core::kernel::render_tile`), so that an on-demand tile is
-//! the tile hipsgen would have written at that order.
+//! Tiles rendered on demand, in every format the HiPS has (FITS, PNG, JPEG), equal to the tiles hipsgen writes:
+//! - orders above the stored ones: between `hipsgen_stored_order` and `hips_order` (`hipsgen tiles --stored-order`),
+//!   and up to `on_demand_orders` beyond `hips_order`;
+//! - a tile missing from storage inside the coverage (a lost object).
 //!
-//! The coadds behind a tile are those the progenitor index lists for its ancestor at the stored order
+//! A FITS tile at `hips_order` or deeper is made from the HiPS's source coadds with the kernel hipsgen uses
+//! (`hips_core::kernel::render_tile`); a shallower one is the 2x2 mean of its four children, read or rendered in turn
+//! ([`pyramid`]), as hipsgen builds its pyramid. A PNG or JPEG tile is drawn from the FITS tile's pixels with the cut,
+//! stretch and JPEG quality recorded in properties, through the code hipsgen draws with ([`preview`]); a color tile
+//! from its three band HiPS's FITS tiles (read or rendered) with the recorded color mapping ([`color`]).
+//!
+//! The coadds behind a tile are those the progenitor index lists for its ancestor at `hips_order`
 //! (`HpxFinder/`); each is opened by headers only and read by byte range for the pixels the tile needs, as cutouts
 //! are. Only coadds under `on_demand.coadd_roots` are ever opened (an index naming anything else fails the request),
 //! local ones beneath their root without following links ([`open_coadd`]).
-//! Renders run on the blocking pool, at most `on_demand.max_concurrent` at once; a request waits at most
-//! `on_demand.timeout_ms` (then 503). Results go through the object cache like stored tiles (concurrent requests share
-//! one render; later ones are cache hits), and a tile that comes out blank is a 404, as hipsgen would not write it.
+//! Renders and encodings run on the blocking pool, at most `on_demand.max_concurrent` at once; a request waits at
+//! most `on_demand.timeout_ms` (then 503). Results go through the object cache like stored tiles (concurrent requests
+//! share one render; later ones are cache hits), and a tile that comes out blank is a 404, as hipsgen would not write
+//! it.
+
+mod color;
+mod preview;
+mod pyramid;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -27,6 +39,9 @@ pub use crate::catalog::public::under_roots;
 use crate::catalog::Hips;
 use crate::state::State;
 use crate::store::{Object, ServeError};
+
+/// The ORIGIN card of rendered FITS tiles.
+const ORIGIN: &str = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
 
 /// Why an on-demand render failed (rendered into [`ServeError::Render`] with [`error_chain`]).
 #[derive(Debug, thiserror::Error)]
@@ -73,11 +88,24 @@ pub(crate) async fn bounded<T: Send + 'static>(
     tokio::time::timeout(timeout, work).await.unwrap_or(Err(Unfinished::Busy))
 }
 
-/// Whether a tile is one to render on demand: FITS, deeper than the stored orders, within `on_demand_orders`.
+/// Whether tiles of format `ext` (`fits`, `png`, `jpg`) can be rendered for `h`: it renders (coadd roots and a
+/// progenitor index) and, for previews, has the format and the parameters they were drawn with.
+#[must_use]
+pub fn can_render(h: &Hips, ext: &str) -> bool {
+    h.renders
+        && h.max_order.is_some()
+        && match ext {
+            "fits" => h.color.is_none(),
+            "png" | "jpg" => (h.preview.is_some() || h.color.is_some()) && h.formats.iter().any(|f| f == ext),
+            _ => false,
+        }
+}
+
+/// Whether a tile is one to render on demand rather than read: deeper than the stored orders, not deeper than
+/// [`Hips::deepest`], in a format that [`can_render`].
 #[must_use]
 pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
-    let n = h.settings.on_demand_orders;
-    n > 0 && ext == "fits" && h.max_order.is_some_and(|k| order > k && order <= k.saturating_add(n))
+    can_render(h, ext) && h.stored_order.is_some_and(|m| order > m) && h.deepest().is_some_and(|d| order <= d)
 }
 
 /// Open the coadd at `path` (already checked with [`under_roots`]): beneath its local root without following any
@@ -137,25 +165,85 @@ fn geometry(h: &Hips) -> (usize, Frame, Interp) {
     (width, frame, interp)
 }
 
-/// The on-demand tile (order, npix) of `h` through the object cache: `Ok(None)` when no coadd is indexed for its
-/// ancestor or the render is blank.
+/// The rendered tile (order, npix) of `h` in format `ext` through the object cache: `Ok(None)` when no coadd is
+/// indexed for it or the render is blank.
 ///
 /// # Errors
-/// Storage errors reading the index, a coadd outside `coadd_roots` or unreadable ([`ServeError::Render`]), all
-/// renderers busy for the whole timeout ([`ServeError::Busy`]).
-pub async fn tile(state: &State, h: &Hips, order: u8, npix: u64) -> Result<Option<Arc<Object>>, Arc<ServeError>> {
-    let key = HipsFile::Tile { order, npix, ext: "fits".into() }.key_in(&h.dir);
-    state.cache.get_with(h.root_idx, key, |key| render(state, h, order, npix, key)).await
+/// Storage errors reading the index or tiles, a coadd outside `coadd_roots` or unreadable, a tile more than
+/// [`pyramid::MAX_LEVELS`] orders above the tiles that can be read ([`ServeError::Render`]), all renderers busy for the
+/// whole timeout ([`ServeError::Busy`]).
+pub async fn tile(
+    state: &State,
+    h: &Hips,
+    order: u8,
+    npix: u64,
+    ext: &str,
+) -> Result<Option<Arc<Object>>, Arc<ServeError>> {
+    match hips_core::preview::PreviewFormat::parse(ext) {
+        Some(fmt) if h.color.is_some() => color::tile(state, h, order, npix, fmt).await,
+        Some(fmt) => preview::tile(state, h, order, npix, fmt).await,
+        None => pyramid::fits_tile(state, h, order, npix, 0).await,
+    }
 }
 
-async fn render(
+/// The pixels (FITS order) of FITS tile (order, npix) of `h`: stored, else rendered when `h` renders; `None` when
+/// blank, absent or outside the coverage.
+///
+/// # Errors
+/// As [`tile`].
+pub(crate) async fn tile_pixels(
+    state: &State,
+    h: &Hips,
+    order: u8,
+    npix: u64,
+) -> Result<Option<Vec<f32>>, Arc<ServeError>> {
+    if h.renders && h.color.is_none() {
+        return pyramid::fits_data(state, h, order, npix, 0).await;
+    }
+    let key = HipsFile::Tile { order, npix, ext: "fits".into() }.key_in(&h.dir);
+    let Some(obj) = state.cache.get(h.root_idx, &state.roots[h.root_idx], key.clone()).await? else { return Ok(None) };
+    let (width, ..) = geometry(h);
+    hips_core::layout::decode_fits_tile(&key, obj.body.clone(), width)
+        .map(Some)
+        .map_err(|e| Arc::new(ServeError::Render { key, reason: error_chain(&e) }))
+}
+
+/// The cache key of a rendered tile: its storage key, with `\0rendered` appended at the stored orders (where the
+/// storage key caches the object's absence).
+fn rendered_key(h: &Hips, order: u8, npix: u64, ext: &str) -> String {
+    let key = HipsFile::Tile { order, npix, ext: ext.into() }.key_in(&h.dir);
+    if h.stored_order.is_some_and(|m| order <= m) {
+        key + "\0rendered"
+    } else {
+        key
+    }
+}
+
+/// The outcome of a [`bounded`] render as a cache load.
+fn finish(
+    state: &State,
+    key: String,
+    rendered: Result<Result<Option<Vec<u8>>, String>, Unfinished>,
+) -> Result<Option<(Bytes, Option<SystemTime>)>, ServeError> {
+    match rendered {
+        Err(Unfinished::Busy) => {
+            Err(ServeError::Busy { key, timeout: Duration::from_millis(state.cfg.on_demand.timeout_ms) })
+        }
+        Err(Unfinished::Failed(reason)) | Ok(Err(reason)) => Err(ServeError::Render { key, reason }),
+        Ok(Ok(bytes)) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
+    }
+}
+
+/// Render a FITS tile at `hips_order` or deeper from the coadds the progenitor index names for its ancestor at
+/// `hips_order`.
+async fn render_from_coadds(
     state: &State,
     h: &Hips,
     order: u8,
     npix: u64,
     key: String,
 ) -> Result<Option<(Bytes, Option<SystemTime>)>, ServeError> {
-    let Some(k) = h.max_order else { return Ok(None) };
+    let Some(k) = h.max_order.filter(|&k| order >= k) else { return Ok(None) };
     let parent = npix >> (2 * u32::from(order - k));
     let index_key = HipsFile::hpxfinder_tile(k, parent).key_in(&h.dir);
     let index = match state.cache.get(h.root_idx, &state.roots[h.root_idx], index_key).await {
@@ -172,7 +260,7 @@ async fn render(
     }
     let (width, frame, interp) = geometry(h);
     let spec = TileSpec { order, npix, width, frame };
-    let origin = concat!("hipsserve ", env!("CARGO_PKG_VERSION"), " (on demand)");
+    let origin = ORIGIN;
     let roots = state.cfg.on_demand.coadd_roots.clone();
     let rendered = bounded(state, move || {
         let opened = coadds
@@ -186,14 +274,7 @@ async fn render(
         )
     })
     .await;
-    match rendered {
-        Err(Unfinished::Busy) => {
-            Err(ServeError::Busy { key, timeout: Duration::from_millis(state.cfg.on_demand.timeout_ms) })
-        }
-        Err(Unfinished::Failed(reason)) => Err(ServeError::Render { key, reason }),
-        Ok(Err(e)) => Err(ServeError::Render { key, reason: error_chain(&e) }),
-        Ok(Ok(bytes)) => Ok(bytes.map(|b| (Bytes::from(b), Some(SystemTime::now())))),
-    }
+    finish(state, key, rendered.map(|r| r.map_err(|e| error_chain(&e))))
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! one band stops earlier) as neutral grey rather than as a saturated fringe of the remaining bands' colours.
 
 /// How the three bands are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ColorMethod {
     /// Lupton et al. (2004) asinh color (intensity-preserving), as astropy's make_lupton_rgb.
     #[default]
@@ -35,6 +36,67 @@ pub struct ColorParams {
     pub stretch: f64,
     /// Lupton asinh softening Q (>= 0).
     pub q: f64,
+}
+
+/// The properties recording [`ColorParams`] in a color HiPS (hipsgen's own keys): method (`lupton`, `linear`),
+/// per-band minimum, maximum and scale (three numbers, R G B), Lupton stretch and Q. Numbers are written with
+/// Rust's shortest round-trip formatting, so they read back exactly.
+pub const COLOR_KEYS: [&str; 6] = [
+    "hipsgen_color_method",
+    "hipsgen_color_minimum",
+    "hipsgen_color_maximum",
+    "hipsgen_color_scale",
+    "hipsgen_color_stretch",
+    "hipsgen_color_q",
+];
+
+impl ColorMethod {
+    /// The lowercase name.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            ColorMethod::Lupton => "lupton",
+            ColorMethod::Linear => "linear",
+        }
+    }
+}
+
+impl ColorParams {
+    /// The `(key, value)` properties recording these parameters ([`COLOR_KEYS`]).
+    #[must_use]
+    pub fn to_properties(&self) -> Vec<(&'static str, String)> {
+        let three = |v: [f64; 3]| format!("{} {} {}", v[0], v[1], v[2]);
+        vec![
+            (COLOR_KEYS[0], self.method.name().to_string()),
+            (COLOR_KEYS[1], three(self.minimum)),
+            (COLOR_KEYS[2], three(self.maximum)),
+            (COLOR_KEYS[3], three(self.scale)),
+            (COLOR_KEYS[4], self.stretch.to_string()),
+            (COLOR_KEYS[5], self.q.to_string()),
+        ]
+    }
+
+    /// Parameters read back from properties (`get(key)`); `None` when any key is missing or does not parse.
+    #[must_use]
+    pub fn from_properties<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Option<Self> {
+        let three = |k: &str| -> Option<[f64; 3]> {
+            let v: Vec<f64> = get(k)?.split_whitespace().map(str::parse).collect::<Result<_, _>>().ok()?;
+            <[f64; 3]>::try_from(v).ok()
+        };
+        let method = match get(COLOR_KEYS[0])?.trim() {
+            "lupton" => ColorMethod::Lupton,
+            "linear" => ColorMethod::Linear,
+            _ => return None,
+        };
+        Some(ColorParams {
+            method,
+            minimum: three(COLOR_KEYS[1])?,
+            maximum: three(COLOR_KEYS[2])?,
+            scale: three(COLOR_KEYS[3])?,
+            stretch: get(COLOR_KEYS[4])?.trim().parse().ok()?,
+            q: get(COLOR_KEYS[5])?.trim().parse().ok()?,
+        })
+    }
 }
 
 /// A ready-to-use mapping with the Lupton constants precomputed.

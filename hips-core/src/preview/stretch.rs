@@ -16,7 +16,8 @@ pub const LOG_A: f64 = 1000.0;
 pub const ASINH_A: f64 = 0.1;
 
 /// The transfer function from the cut interval to display levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Stretch {
     /// `t`.
     #[default]

@@ -7,7 +7,7 @@
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder};
 
-use super::{PreviewError, PreviewFormat};
+use super::{EncodeError, PreviewFormat};
 
 /// The channel layout of a display buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +48,12 @@ impl Channels {
 ///
 /// # Errors
 /// When the buffer length does not match `width * height * channels` or the encoder fails.
-pub fn png_bytes(pixels: &[u8], width: usize, height: usize, channels: Channels) -> Result<Vec<u8>, PreviewError> {
+pub fn png_bytes(pixels: &[u8], width: usize, height: usize, channels: Channels) -> Result<Vec<u8>, EncodeError> {
     check_len(pixels, width, height, channels)?;
     let mut out = Vec::with_capacity(pixels.len() / 2 + 1024);
     PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
         .write_image(pixels, width as u32, height as u32, channels.color_type())
-        .map_err(|e| PreviewError::Encode { format: "png", message: e.to_string() })?;
+        .map_err(|e| EncodeError::Encode { format: "png", message: e.to_string() })?;
     Ok(out)
 }
 
@@ -68,7 +68,7 @@ pub fn jpeg_bytes(
     height: usize,
     channels: Channels,
     quality: u8,
-) -> Result<Vec<u8>, PreviewError> {
+) -> Result<Vec<u8>, EncodeError> {
     check_len(pixels, width, height, channels)?;
     let stripped;
     let (buf, ch) = match channels {
@@ -82,7 +82,7 @@ pub fn jpeg_bytes(
             (stripped.as_slice(), Channels::Rgb)
         }
     };
-    let err = |message: String| PreviewError::Encode { format: "jpeg", message };
+    let err = |message: String| EncodeError::Encode { format: "jpeg", message };
     let (w, h) = (u16::try_from(width), u16::try_from(height));
     let (Ok(w), Ok(h)) = (w, h) else {
         return Err(err(format!("{width} x {height} is larger than JPEG's 65535 x 65535")));
@@ -106,14 +106,14 @@ pub fn image_bytes(
     height: usize,
     channels: Channels,
     jpeg_quality: u8,
-) -> Result<Vec<u8>, PreviewError> {
+) -> Result<Vec<u8>, EncodeError> {
     match format {
         PreviewFormat::Png => png_bytes(pixels, width, height, channels),
         PreviewFormat::Jpeg => jpeg_bytes(pixels, width, height, channels, jpeg_quality),
     }
 }
 
-fn check_len(pixels: &[u8], width: usize, height: usize, channels: Channels) -> Result<(), PreviewError> {
+fn check_len(pixels: &[u8], width: usize, height: usize, channels: Channels) -> Result<(), EncodeError> {
     let want = width.checked_mul(height).and_then(|n| n.checked_mul(channels.bytes()));
     if want != Some(pixels.len())
         || width == 0
@@ -121,7 +121,7 @@ fn check_len(pixels: &[u8], width: usize, height: usize, channels: Channels) -> 
         || width > u32::MAX as usize
         || height > u32::MAX as usize
     {
-        return Err(PreviewError::Size { width, height, len: pixels.len() / channels.bytes().max(1) });
+        return Err(EncodeError::Size { width, height, len: pixels.len() / channels.bytes().max(1) });
     }
     Ok(())
 }
