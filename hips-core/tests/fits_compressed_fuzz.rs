@@ -117,7 +117,7 @@ fn mutated_compressed_files_never_panic_and_name_the_fault() {
         for i in 0..400 {
             let mut b = orig.clone();
             let span = if i % 2 == 0 { 64 * 16 } else { orig.len() - start };
-            for _ in 0..1 + rng.below(8) {
+            for _ in 0..=rng.below(8) {
                 let at = start + rng.below(span.min(orig.len() - start));
                 b[at] = rng.next() as u8;
             }
