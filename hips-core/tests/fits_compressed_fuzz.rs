@@ -1,5 +1,5 @@
-//! No-panic harness for the tile-compressed reader: astropy-written RICE_1 (2-D tiles), GZIP_2 (dithered floats) and
-//! PLIO_1 files mutated deterministically (compression keywords set to absurd values, table descriptors and heap bytes
+//! No-panic harness for the tile-compressed reader: astropy-written RICE_1 (2-D tiles), GZIP_1/GZIP_2 (dithered
+//! floats), PLIO_1 and HCOMPRESS_1 (smoothed, integer and dithered floats) files mutated deterministically (compression keywords set to absurd values, table descriptors and heap bytes
 //! overwritten, the heap cut short). Every read must return Ok or an error naming the file (and the HDU, keyword or
 //! table row for a compressed-image error), never panic; a region read allocates no more than its tiles.
 
@@ -67,7 +67,14 @@ fn data_start(bytes: &[u8]) -> usize {
 #[test]
 fn mutated_compressed_files_never_panic_and_name_the_fault() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let names = ["horse_rice_tiles", "sdss_gzip1_d1", "bolo_gzip2_d1", "horse_plio"];
+    let names = [
+        "horse_rice_tiles",
+        "sdss_gzip1_d1",
+        "bolo_gzip2_d1",
+        "horse_plio",
+        "horse_hcomp_smooth",
+        "bolo_hcomp_d2_smooth",
+    ];
     let mut args = vec![data_dir().to_string_lossy().to_string(), tmp.path().to_string_lossy().to_string()];
     args.extend(names.iter().map(|s| (*s).to_string()));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();

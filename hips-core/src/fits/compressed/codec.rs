@@ -1,11 +1,11 @@
 //! One tile from its compressed bytes to the image's values (big-endian, of ZBITPIX's type, as an uncompressed image
 //! stores them, so every reader above decodes compressed and plain images alike): decompress (RICE_1, GZIP_1,
-//! GZIP_2, PLIO_1, NOCOMPRESS), then restore quantized floats or cast integers to ZBITPIX.
+//! GZIP_2, PLIO_1, HCOMPRESS_1, NOCOMPRESS), then restore quantized floats or cast integers to ZBITPIX.
 
 use std::io::Read;
 
 use super::table::{Algorithm, TileCompressed};
-use super::{dither, plio, rice};
+use super::{dither, hcompress, plio, rice};
 
 /// The bytes a tile is stored as.
 #[derive(Debug, Clone, Copy)]
@@ -111,7 +111,16 @@ pub fn decode_tile(
                 let size = elem_size(d.len(), npix)?;
                 Ints::Be(d.to_vec(), size)
             }
-            Algorithm::Hcompress { .. } => return Err("HCOMPRESS_1 is not supported yet".into()),
+            Algorithm::Hcompress { smooth, .. } => {
+                let mut v = Vec::new();
+                hcompress::decode(d, h, w, smooth, &mut v)?;
+                if tc.zbitpix == 64 {
+                    Ints::Be(v.iter().flat_map(|x| x.to_be_bytes()).collect(), 8)
+                } else {
+                    // 32-bit decoding, as cfitsio's: values wrap to i32.
+                    Ints::I32(v.into_iter().map(|x| x as i32).collect())
+                }
+            }
         },
     };
     if let Some(d) = tc.dither {

@@ -214,11 +214,13 @@ impl TileCompressed {
             None => table_bytes,
         };
         let cmp = h.get_str("ZCMPTYPE").ok_or_else(|| err("ZCMPTYPE", "missing".into()))?;
+        // The ZVALi of the ZNAMEi called `pname` (a logical counts as 0 or 1: astropy writes SMOOTH = T).
         let param = |pname: &str| -> Option<i64> {
             (1..=99).find_map(|i| {
                 let n = h.get_str(&format!("ZNAME{i}"))?;
                 if n.trim().eq_ignore_ascii_case(pname) {
-                    h.get_i64(&format!("ZVAL{i}"))
+                    let key = format!("ZVAL{i}");
+                    h.get_i64(&key).or_else(|| h.get_bool(&key).map(i64::from))
                 } else {
                     None
                 }
