@@ -15,6 +15,7 @@ cargo build --release -p hipsgen --quiet
 cargo bench -p hips-benches --bench decompress --no-run --quiet 2>/dev/null
 BENCH=$(ls -t target/release/deps/decompress-* | grep -v '\.d$' | head -1)
 BIN=target/release/hipsgen
+mkdir -p "$WORK"
 . benches/common.sh
 "$PY" - "$DATA" "$WORK" "$SIZE" <<'PYEOF'
 import sys
@@ -60,6 +61,26 @@ rm -rf "$WORK/out_plain" "$WORK/out_rice"
 mkdir -p "$WORK/in_plain" "$WORK/in_rice"
 ln -sf "$WORK/plain.fits" "$WORK/in_plain/img.fits"
 ln -sf "$WORK/rice_d1.fits" "$WORK/in_rice/img.fits"
-measure plain "$BIN" tiles --input "$WORK/in_plain/img.fits" --out "$WORK/out_plain" --formats fits
-measure rice "$BIN" tiles --input "$WORK/in_rice/img.fits" --out "$WORK/out_rice" --formats fits
-"$PY" -c "print(f'hipsgen tiles: RICE_1 copy / uncompressed wall time: {float($rice_secs)/float($plain_secs):.2f}x')"
+# Three alternating runs of each; wall and CPU (user + sys) seconds, medians compared (other jobs share the machine,
+# so CPU time is the steadier measure).
+cpu_run() {
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/$1.time" "${@:2}" >"$WORK/$1.log" 2>&1 || { tail -20 "$WORK/$1.log"; exit 1; }
+  read -r w u s kb <"$WORK/$1.time"
+  echo "$1: wall $w s, user $u s, sys $s s, peak RSS $((kb / 1024)) MiB"
+  echo "$w $u $s" >>"$WORK/${1%[0-9]}.all"
+}
+rm -f "$WORK/plain.all" "$WORK/rice.all"
+for k in 1 2 3; do
+  rm -rf "$WORK/out_plain" "$WORK/out_rice"
+  cpu_run plain$k "$BIN" tiles --input "$WORK/in_plain/img.fits" --out "$WORK/out_plain" --formats fits
+  cpu_run rice$k "$BIN" tiles --input "$WORK/in_rice/img.fits" --out "$WORK/out_rice" --formats fits
+done
+"$PY" - "$WORK" <<'PYEOF'
+import statistics as s, sys
+def med(name, cpu):
+    rows = [[float(x) for x in l.split()] for l in open(f"{sys.argv[1]}/{name}.all")]
+    return s.median(r[1] + r[2] if cpu else r[0] for r in rows)
+for cpu, what in ((False, "wall"), (True, "cpu (user + sys)")):
+    p, r = med("plain", cpu), med("rice", cpu)
+    print(f"hipsgen tiles median {what}: uncompressed {p:.2f} s, RICE_1 copy {r:.2f} s, ratio {r / p:.2f}x")
+PYEOF
