@@ -1,6 +1,6 @@
 //! Tile-compressed images against astropy: astropy's `CompImageHDU` writes RICE_1, GZIP_1, GZIP_2, PLIO_1,
-//! HCOMPRESS_1 (lossless, lossy, smoothed) and NOCOMPRESS copies of the shared real images, lossless and quantized with NO_DITHER,
-//! SUBTRACTIVE_DITHER_1 and _2, row tiles and 2-D tiles; our decoded pixels must equal astropy's decompressed data
+//! HCOMPRESS_1 (lossless, lossy, smoothed) and NOCOMPRESS copies of the shared real images, lossless and quantized
+//! with NO_DITHER, SUBTRACTIVE_DITHER_1 and _2, row tiles and 2-D tiles; our decoded pixels must equal astropy's decompressed data
 //! exactly (bit for bit, NaN for NaN), whole and in sub-regions that cut tiles.
 
 mod fits_support;

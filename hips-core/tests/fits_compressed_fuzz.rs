@@ -1,6 +1,6 @@
 //! No-panic harness for the tile-compressed reader: astropy-written RICE_1 (2-D tiles), GZIP_1/GZIP_2 (dithered
-//! floats), PLIO_1 and HCOMPRESS_1 (smoothed, integer and dithered floats) files mutated deterministically (compression keywords set to absurd values, table descriptors and heap bytes
-//! overwritten, the heap cut short). Every read must return Ok or an error naming the file (and the HDU, keyword or
+//! floats), PLIO_1 and HCOMPRESS_1 (smoothed, integer and dithered floats) files mutated deterministically
+//! (compression keywords set to absurd values, table descriptors and heap bytes overwritten, the heap cut short). Every read must return Ok or an error naming the file (and the HDU, keyword or
 //! table row for a compressed-image error), never panic; a region read allocates no more than its tiles.
 
 mod fits_support;

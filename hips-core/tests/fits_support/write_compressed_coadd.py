@@ -35,7 +35,6 @@ with fits.open(f"{out}/coadd_rice.fits") as g:
     fits.HDUList(plain).writeto(f"{out}/coadd_plain.fits", overwrite=True)
 with fits.open(f"{src}/single_band/spitzer_example_image.fits") as f:
     h, d = f[0].header.copy(), f[0].data
-fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data=d, header=h, compression_type="RICE_1", quantize_method=1)]).writeto(
-    f"{out}/spitzer_rice.fits", overwrite=True
-)
+comp = fits.CompImageHDU(data=d, header=h, compression_type="RICE_1", quantize_method=1)
+fits.HDUList([fits.PrimaryHDU(), comp]).writeto(f"{out}/spitzer_rice.fits", overwrite=True)
 print("ok")

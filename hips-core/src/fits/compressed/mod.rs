@@ -4,9 +4,9 @@
 //! [`super::scan_hdus`] turns such an HDU into an image [`super::Hdu`] (the image header of [`header`], ZBITPIX,
 //! ZNAXISn) carrying a [`TileCompressed`]; every region read then goes through [`for_region`]: it reads the table
 //! rows of the tiles the region crosses and their heap bytes (byte ranges merged as the source likes them), decodes
-//! them ([`codec`]: RICE_1, GZIP_1, GZIP_2, PLIO_1, HCOMPRESS_1, NOCOMPRESS; quantized floats restored with the standard dither,
-//! [`dither`]) and hands the region's rows on as big-endian values of ZBITPIX's type, as a plain image stores them.
-//! Decoded tiles are kept in a bounded process-wide cache ([`cache`]). Nothing else of the file is read.
+//! them ([`codec`]: RICE_1, GZIP_1, GZIP_2, PLIO_1, HCOMPRESS_1, NOCOMPRESS; quantized floats restored with the
+//! standard dither, [`dither`]) and hands the region's rows on as big-endian values of ZBITPIX's type, as a plain
+//! image stores them. Decoded tiles are kept in a bounded process-wide cache ([`cache`]). Nothing else of the file is read.
 
 pub mod cache;
 pub mod codec;

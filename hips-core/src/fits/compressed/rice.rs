@@ -1,9 +1,9 @@
-//! RICE_1 decoding (FITS 4.0 section 10.4.1; White & Greenfield's Rice coding as cfitsio's `ricecomp.c` writes it).
+//! RICE_1 decoding (FITS 4.0 section 10.4.1; Rice, Yeh & Miller's coding as cfitsio's `ricecomp.c` writes it).
 //!
 //! The stream holds the first value raw (BYTEPIX bytes, big-endian), then blocks of BLOCKSIZE differences: each block
 //! starts with a FSBITS-bit code `fs + 1`. Code 0: every difference is zero; code `FSMAX + 1`: each difference is
-//! written raw on `8 * BYTEPIX` bits; otherwise each difference is a unary count of high bits followed by `fs` low bits.
-//! Differences are zig-zag mapped (`d >= 0 -> 2d`, `d < 0 -> -2d - 1`) and accumulate modulo 2^(8 * BYTEPIX).
+//! written raw on `8 * BYTEPIX` bits; otherwise each difference is a unary count of high bits followed by `fs` low
+//! bits. Differences are zig-zag mapped (`d >= 0 -> 2d`, `d < 0 -> -2d - 1`) and accumulate modulo 2^(8 * BYTEPIX).
 
 /// A big-endian bit reader over a byte slice, a 64-bit buffer refilled byte by byte.
 struct Bits<'a> {
