@@ -156,6 +156,17 @@ pub fn decode_tile(
             return Ok(b);
         }
     }
+    if let (Ints::I32(v), true) = (&ints, p.blank == tc.blank || p.blank.is_none()) {
+        // The common case (RICE_1 / PLIO_1 / HCOMPRESS_1 of 8-, 16- and 32-bit images): one cast per value.
+        let mut out = Vec::with_capacity(npix * bpp);
+        match bpp {
+            1 => out.extend(v.iter().map(|&x| x as u8)),
+            2 => v.iter().for_each(|&x| out.extend_from_slice(&(x as i16).to_be_bytes())),
+            4 => v.iter().for_each(|&x| out.extend_from_slice(&x.to_be_bytes())),
+            _ => v.iter().for_each(|&x| out.extend_from_slice(&i64::from(x).to_be_bytes())),
+        }
+        return Ok(out);
+    }
     let values: Box<dyn Iterator<Item = i64>> = match &ints {
         Ints::I32(v) => Box::new(v.iter().map(|&x| i64::from(x))),
         Ints::Be(b, 1) => Box::new(b.iter().map(|&x| i64::from(x))),

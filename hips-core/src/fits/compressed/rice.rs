@@ -26,6 +26,19 @@ impl<'a> Bits<'a> {
     /// Fill the buffer to at least 57 bits; past the end zeros are loaded (the overrun is detected by [`Bits::over`]).
     #[inline]
     fn refill(&mut self) {
+        if self.n > 56 {
+            return;
+        }
+        // Fast path: take as many whole bytes as fit from one 8-byte big-endian load.
+        if let Some(chunk) = self.data.get(self.pos..self.pos + 8) {
+            let w = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let take = (64 - self.n) / 8;
+            let bytes = if take == 8 { w } else { w >> (64 - 8 * take) };
+            self.buf |= bytes << (64 - self.n - 8 * take);
+            self.pos += take as usize;
+            self.n += 8 * take;
+            return;
+        }
         while self.n <= 56 {
             let byte = self.data.get(self.pos).copied().unwrap_or(0);
             self.pos += 1;
