@@ -132,4 +132,16 @@ pub enum FitsError {
         /// BZERO applied.
         bzero: i64,
     },
+    /// A tile-compressed image (ZIMAGE = T) whose table, keywords or compressed stream are invalid.
+    #[error("{name}: {hdu}: tile-compressed image: {what}: {reason}")]
+    Compressed {
+        /// Path or URL.
+        name: String,
+        /// HDU label.
+        hdu: String,
+        /// The keyword, column or table row (tile) concerned, e.g. `ZTILE1` or `row 12 (COMPRESSED_DATA)`.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }

@@ -2,8 +2,10 @@
 //!
 //! - [`source`]: random-access byte sources (local `pread`, object-store ranged GETs, memory).
 //! - [`read`]: HDU scanning (headers only) and image / region decoding to f32 or exact integers.
+//! - [`compressed`]: tile-compressed images (ZIMAGE tables), decoded per tile as regions need them.
 //! - [`write`]: card formatting and complete image HDUs with checksums.
 
+pub mod compressed;
 pub mod error;
 pub mod gzip;
 pub mod header;

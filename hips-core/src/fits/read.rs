@@ -4,6 +4,9 @@
 //! Every size comes from the header and is checked against the source length before anything is allocated, so a
 //! corrupt `NAXISn` yields an error, never an absurd allocation.
 
+use std::sync::Arc;
+
+use super::compressed::{self, TileCompressed};
 use super::{ByteSource, FitsError, Header};
 
 const BLOCK: u64 = 2880;
@@ -31,6 +34,9 @@ pub struct Hdu {
     pub xtension: Option<String>,
     /// EXTNAME value, if any.
     pub extname: Option<String>,
+    /// For a tile-compressed image (a ZIMAGE binary table): its tiling and columns. `header`, `bitpix`, `naxes`
+    /// and `xtension` are then the image's (ZBITPIX, ZNAXISn, ...), `data_start`/`data_len` the table's.
+    pub compressed: Option<Arc<TileCompressed>>,
 }
 
 impl Hdu {
@@ -246,16 +252,44 @@ fn describe(name: &str, index: usize, header: Header, header_start: u64, data_st
         elems.checked_mul(bitpix.unsigned_abs() / 8).ok_or_else(overflow)?
     };
     let extname = header.get_str("EXTNAME").map(|s| s.trim_end().to_string());
-    Ok(Hdu { index, header, header_start, data_start, data_len, bitpix: bitpix as i32, naxes, xtension, extname })
+    if xtension.as_deref() == Some("BINTABLE") && header.get_bool("ZIMAGE") == Some(true) {
+        let tc = TileCompressed::parse(name, &label, &header, data_start, data_len)?;
+        let mut naxes = vec![tc.width, tc.height];
+        let more = header.get_i64("ZNAXIS").unwrap_or(2);
+        naxes.extend((2..more).map(|_| 1usize));
+        let image = compressed::header::image_header(&header, tc.zbitpix, &naxes);
+        let xtension = image.get_str("XTENSION");
+        return Ok(Hdu {
+            index,
+            header: image,
+            header_start,
+            data_start,
+            data_len,
+            bitpix: tc.zbitpix,
+            naxes,
+            xtension,
+            extname,
+            compressed: Some(Arc::new(tc)),
+        });
+    }
+    Ok(Hdu {
+        index,
+        header,
+        header_start,
+        data_start,
+        data_len,
+        bitpix: bitpix as i32,
+        naxes,
+        xtension,
+        extname,
+        compressed: None,
+    })
 }
 
 /// Width and height of a 2-D image HDU, or why it is not one.
 fn image_dims(hdu: &Hdu) -> Result<(usize, usize), String> {
     match hdu.xtension.as_deref() {
         None | Some("IMAGE") => {}
-        Some("BINTABLE") if hdu.header.get_bool("ZIMAGE") == Some(true) => {
-            return Err("tile-compressed images (ZIMAGE) are not supported".into());
-        }
         Some(x) => return Err(format!("XTENSION is '{x}'")),
     }
     if hdu.naxes.len() < 2 {
@@ -269,7 +303,7 @@ fn image_dims(hdu: &Hdu) -> Result<(usize, usize), String> {
         return Err(format!("empty image {w}x{h}"));
     }
     let bytes = (w as u64).checked_mul(h as u64).and_then(|n| n.checked_mul(u64::from(hdu.bitpix.unsigned_abs() / 8)));
-    if bytes.is_none_or(|b| b > hdu.data_len) {
+    if hdu.compressed.is_none() && bytes.is_none_or(|b| b > hdu.data_len) {
         return Err("data shorter than NAXIS1*NAXIS2".into());
     }
     Ok((w, h))
@@ -345,6 +379,9 @@ fn for_region_bytes(
     let out_of_bounds = x0.checked_add(w).is_none_or(|e| e > width) || y0.checked_add(h).is_none_or(|e| e > height);
     if out_of_bounds {
         return Err(FitsError::OutOfBounds { name: src.name().into(), hdu: hdu.label(), x0, y0, w, h, width, height });
+    }
+    if let Some(tc) = &hdu.compressed {
+        return compressed::for_region(src, hdu, tc, (x0, y0, w, h), f);
     }
     let bpp = (hdu.bitpix.unsigned_abs() / 8) as usize;
     let row_bytes = width * bpp;
