@@ -11,18 +11,22 @@ VARIANCE plane); the tiles of both must be the same bytes.
 """
 
 import subprocess
+import urllib.error
+import urllib.request
+from io import BytesIO
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
+from browser_util import hipsserve
 from hips_oracle import hips_tree
 
 
-def tiles(hipsgen_bin, inp, out, *extra, order=9):
+def tiles(hipsgen_bin, inp, out, *extra, order=9, progenitors=False):
     r = subprocess.run([str(hipsgen_bin), "tiles", "--input", str(inp), "--out", str(out), "--tile-width", "64",
-                        "--order", str(order), "--no-progenitors", *extra], capture_output=True, text=True,
-                       timeout=600)
+                        "--order", str(order), *([] if progenitors else ["--no-progenitors"]), *extra],
+                       capture_output=True, text=True, timeout=600)
     return r
 
 
@@ -173,3 +177,47 @@ def test_lsst_mask_planes_by_name_against_numpy(hipsgen_bin, tmp_path):
     assert r.returncode != 0
     line = next(ln for ln in r.stderr.splitlines() if "MP_NOPE" in ln)
     assert ".fits" in line and "MASK" in line and "DETECTED" in line, line
+
+
+def on_demand_equals_generated(hipsgen_bin, hipsserve_bin, inp, coadd_root, tmp_path, order, *extra):
+    """Build `inp` fully and with --stored-order order-1; hipsserve (given the coadd root) renders every order-`order`
+    tile of the full run on demand, FITS data bit-identical to it (the recorded plane options applied)."""
+    full, part = tmp_path / "full", tmp_path / "part" / "hips"
+    for out, more in ((full, []), (part, ["--stored-order", str(order - 1)])):
+        r = tiles(hipsgen_bin, inp, out, *extra, *more, order=order, progenitors=True)
+        assert r.returncode == 0, r.stderr
+    want = sorted(full.glob(f"Norder{order}/Dir*/Npix*.fits"))
+    assert len(want) >= 4 and not list(part.glob(f"Norder{order}/Dir*/Npix*.fits"))
+    cfg = tmp_path / "serve.toml"
+    cfg.write_text(f'[on_demand]\ncoadd_roots = ["{coadd_root}"]\n')
+    with hipsserve(hipsserve_bin, "--root", str(part.parent), "--listen", "127.0.0.1:0", "--no-access-log",
+                   "--config", str(cfg)) as url:
+        for w in want:
+            rel = w.relative_to(full).as_posix()
+            try:
+                with urllib.request.urlopen(f"{url}/hips/{rel}", timeout=120) as r:
+                    body = r.read()
+            except urllib.error.HTTPError as e:
+                pytest.fail(f"{rel}: {e.code} {e.read()[:300]!r}")
+            with fits.open(BytesIO(body)) as got, fits.open(w) as ref:
+                assert got[0].data.tobytes() == ref[0].data.tobytes(), f"{rel}: on-demand data differ"
+
+
+def test_on_demand_tiles_use_the_recorded_mask_planes(hipsgen_bin, hipsserve_bin, tmp_path):
+    syn = tmp_path / "syn"
+    subprocess.run([str(hipsgen_bin), "synth", "--out", str(syn), "--bands", "g", "--patches", "2",
+                    "--patch-size", "512"], check=True, capture_output=True, timeout=300)
+    on_demand_equals_generated(hipsgen_bin, hipsserve_bin, syn / "g", syn, tmp_path, 13,
+                               "--mask-planes", "DETECTED,SAT", "--bad-bits", "0x80")
+
+
+def test_on_demand_tiles_use_sibling_weight_maps(hipsgen_bin, hipsserve_bin, sky, tmp_path):
+    sib = tmp_path / "sib"
+    sib.mkdir()
+    for i, (data, header) in enumerate(sky):
+        sigma = sigma_map(data.shape, 20 + i)
+        weight = (1.0 / (sigma * sigma)).astype(np.float32)
+        weight[regions(data.shape)[1]] = 0.0
+        fits.PrimaryHDU(data, header).writeto(sib / f"im{i}.fits")
+        fits.PrimaryHDU(weight).writeto(sib / f"im{i}.weight.fits")
+    on_demand_equals_generated(hipsgen_bin, hipsserve_bin, sib, sib, tmp_path, 9)

@@ -12,7 +12,7 @@ use crate::wcs::{self, Frame, Wcs, WcsError};
 
 mod planes;
 
-pub use planes::{sibling_weight_location, Noise, PlaneOptions, SiblingWeight};
+pub use planes::{is_missing, sibling_weight_location, Noise, PlaneOptions, SiblingWeight};
 
 /// Errors opening or reading a coadd; every message names the file and, where relevant, the HDU.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +199,19 @@ impl Coadd {
         select: Option<&HduSelector>,
     ) -> Result<Coadd, CoaddError> {
         Self::from_source_with(location, source, select, &PlaneOptions::default())
+    }
+
+    /// Use the weight map in `source` (a sibling file found at `location`, opened by the caller) as the noise plane,
+    /// when the coadd has none of its own.
+    ///
+    /// # Errors
+    /// When it cannot be read, holds no 2-D image, or its size differs from the image's.
+    pub fn attach_sibling_weight(&mut self, location: &str, source: Arc<dyn ByteSource>) -> Result<(), CoaddError> {
+        if self.variance.is_none() {
+            self.weight_file = Some(planes::sibling_weight(location, source, (self.width, self.height))?);
+            self.noise = Noise::Weight;
+        }
+        Ok(())
     }
 
     /// [`Coadd::from_source`] with quality-plane options (no sibling weight map is looked for: the caller opens it

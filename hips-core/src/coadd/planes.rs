@@ -184,28 +184,44 @@ pub(super) fn open_sibling_weight(location: &str, size: (usize, usize)) -> Resul
         Err(e) if is_missing(&e) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let hdus = match fits::scan_hdus(source.as_ref()) {
-        Ok(h) => h,
-        Err(e) if is_missing(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
+    match sibling_weight(&at, source, size) {
+        Err(CoaddError::Fits(e)) if is_missing(&e) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
+/// The weight map in `source` (found at `at`), checked against the image size.
+///
+/// # Errors
+/// When it cannot be read, holds no 2-D image, or its size differs from the image's.
+pub(super) fn sibling_weight(
+    at: &str,
+    source: Arc<dyn ByteSource>,
+    size: (usize, usize),
+) -> Result<SiblingWeight, CoaddError> {
+    let hdus = fits::scan_hdus(source.as_ref())?;
     let Some(hdu) = hdus.into_iter().find(super::is_image) else {
-        return Err(CoaddError::NoImage { file: at, detail: " (the sibling weight map of the image)".into() });
+        return Err(CoaddError::NoImage {
+            file: at.to_string(),
+            detail: " (the sibling weight map of the image)".into(),
+        });
     };
     if (hdu.naxes[0], hdu.naxes[1]) != size {
         return Err(CoaddError::PlaneSize {
-            file: at,
+            file: at.to_string(),
             hdu: hdu.index,
             plane: "WEIGHT",
             got: (hdu.naxes[0], hdu.naxes[1]),
             want: size,
         });
     }
-    tracing::debug!("{location}: weight map from {at}");
-    Ok(Some(SiblingWeight { location: at, source, hdu }))
+    tracing::debug!("weight map from {at}");
+    Ok(SiblingWeight { location: at.to_string(), source, hdu })
 }
 
-fn is_missing(e: &FitsError) -> bool {
+/// Whether a read failed because the file or object does not exist.
+#[must_use]
+pub fn is_missing(e: &FitsError) -> bool {
     matches!(e, FitsError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 

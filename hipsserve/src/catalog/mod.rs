@@ -17,6 +17,7 @@ use std::ops::Range;
 
 use std::time::Duration;
 
+use hips_core::coadd::PlaneOptions;
 use hips_core::layout::moc::read_moc_fits;
 use hips_core::layout::properties::set_in_text;
 use hips_core::layout::{Properties, MOC, PROPERTIES};
@@ -56,6 +57,9 @@ pub struct Hips {
     pub renders: bool,
     /// The cut, stretch and JPEG quality its previews were drawn with (from properties), when they can be redrawn.
     pub preview: Option<PreviewSpec>,
+    /// How its coadds' quality planes were used (`hipsgen_bad_bits`, `hipsgen_mask_planes`, ... in properties), so
+    /// pixels rendered here blank and weight as the stored tiles do.
+    pub planes: PlaneOptions,
     /// A color HiPS whose tiles can be drawn from its band HiPS (served here, all rendering).
     pub color: Option<ColorSource>,
 }
@@ -230,8 +234,14 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             Some(Ok(m)) => max_order.map(|k| m.min(k)),
             _ => max_order,
         };
-        let renders =
-            !cfg.on_demand.coadd_roots.is_empty() && root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+        let planes = PlaneOptions::from_properties(&properties);
+        if let Err(e) = &planes {
+            tracing::warn!(hips = %name, error = %e, "quality-plane options in properties unreadable: no tile of it is rendered");
+        }
+        let renders = planes.is_ok()
+            && !cfg.on_demand.coadd_roots.is_empty()
+            && root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+        let planes = planes.unwrap_or_default();
         let preview = PreviewSpec::from_properties(Vec::new(), |k| properties.get(k));
         let color = color_source(&properties);
         let mut h = Hips {
@@ -247,6 +257,7 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             stored_order,
             renders,
             preview,
+            planes: planes.clone(),
             color: None,
         };
         if let Some(d) = h.deepest().filter(|&d| Some(d) != max_order) {
@@ -275,6 +286,7 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             stored_order,
             renders,
             preview: h.preview,
+            planes,
             color,
         });
     }
@@ -323,6 +335,7 @@ mod tests {
             stored_order: Some(5),
             renders: false,
             preview: None,
+            planes: PlaneOptions::default(),
             color: None,
         }
     }

@@ -319,10 +319,11 @@ pub(crate) async fn cut(state: &State, h: &Hips, c: CoaddRef, shape: Shape, deta
         }
         CutoutFailure::Cutout(e) => soda_error(StatusCode::BAD_REQUEST, "UsageError", &e.to_string()),
     };
+    let planes = h.planes.clone();
     let open = move |path: &str, beneath: &[String]| {
         // beneath its coadd root, through no symbolic link, regular files only (as on-demand tiles)
-        let mut coadd =
-            open_coadd(path, hdu, beneath).map_err(|source| CutoutFailure::Open { path: path.to_string(), source })?;
+        let mut coadd = open_coadd(path, hdu, beneath, &planes)
+            .map_err(|source| CutoutFailure::Open { path: path.to_string(), source })?;
         if detail == Detail::Image {
             coadd.mask = None;
             coadd.variance = None;
@@ -331,9 +332,9 @@ pub(crate) async fn cut(state: &State, h: &Hips, c: CoaddRef, shape: Shape, deta
     };
     // Room first: the box's bytes are reserved in the uncached budget (waiting at most on_demand.timeout_ms) before
     // the cutout is built, and held until it is sent, so cutouts being built or sent never exceed the budget.
-    let (opened, beneath, probe) = (path.clone(), roots.clone(), shape.clone());
+    let (opened, beneath, probe, open_probe) = (path.clone(), roots.clone(), shape.clone(), open.clone());
     let size = bounded(state, move || {
-        let coadd = open(&opened, &beneath)?;
+        let coadd = open_probe(&opened, &beneath)?;
         let b = pixel_box(&coadd, &probe).ok_or_else(|| {
             CutoutFailure::Cutout(CutoutError::NoOverlap {
                 name: coadd.name.clone(),

@@ -209,11 +209,12 @@ async fn from_coadds(
     if let Some((bad, _)) = coadds.iter().find(|(c, _)| !under_roots(c, &roots)) {
         return Err(render_failure(format!("coadd {bad:?} is not under on_demand.coadd_roots")));
     }
+    let planes = h.planes.clone();
     bounded(state, move || -> Result<Vec<f32>, Failure> {
         let mut sum = vec![0.0f64; sky.len()];
         let mut count = vec![0u32; sky.len()];
         for (path, hdu) in &coadds {
-            let c = open_coadd(path, *hdu, &roots)
+            let c = open_coadd(path, *hdu, &roots, &planes)
                 .map_err(|e| render_failure(format!("cannot open coadd {path:?}: {}", error_chain(&e))))?;
             sample_coadd(&c, &sky, frame, &mut sum, &mut count)?;
         }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hips_core::coadd::{Coadd, CoaddError, HduSelector};
+use hips_core::coadd::{is_missing, sibling_weight_location, Coadd, CoaddError, HduSelector, PlaneOptions};
 use hips_core::error_chain;
 use hips_core::fits::{open_source, ByteSource, FileSource, FitsError};
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
@@ -110,23 +110,28 @@ pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
 
 /// Open the coadd at `path` (already checked with [`under_roots`]): beneath its local root without following any
 /// symbolic link and only if it is a regular file ([`FileSource::open_beneath`]; hipsgen records coadds by their real
-/// path), or from object storage. A link planted under a coadd root, to anywhere, or a FIFO there is an error.
+/// path), or from object storage. A link planted under a coadd root, to anywhere, or a FIFO there is an error. Its
+/// quality planes are used as `planes` says (the HiPS's recorded options), and a sibling weight map (`x.weight.fits`)
+/// is opened the same way when the coadd has no noise plane of its own, as hipsgen used it.
 ///
 /// # Errors
-/// When it cannot be opened or read as a coadd.
-pub fn open_coadd(path: &str, hdu: usize, roots: &[String]) -> Result<Coadd, CoaddError> {
+/// When it cannot be opened or read as a coadd, or a sibling weight map exists but cannot be used.
+pub fn open_coadd(path: &str, hdu: usize, roots: &[String], planes: &PlaneOptions) -> Result<Coadd, CoaddError> {
     let select = Some(HduSelector::Index(hdu));
-    let local = roots.iter().map(|r| r.trim_end_matches('/')).filter(|r| !r.is_empty() && !is_url(r)).find_map(|r| {
-        let rest = path.strip_prefix(r)?.strip_prefix('/')?;
-        Some((r.strip_prefix("file://").unwrap_or(r), rest.trim_start_matches('/')))
-    });
-    match local {
-        Some((root, rel)) if !is_url(path) => {
-            let source = FileSource::open_beneath(root, rel)?;
-            Coadd::from_source(path, Arc::new(source), select.as_ref())
+    let mut c = Coadd::from_source_with(path, open_coadd_file(path, roots)?, select.as_ref(), planes)?;
+    if c.variance.is_none() && !planes.no_sibling_weight {
+        if let Some(at) = sibling_weight_location(path) {
+            match open_coadd_file(&at, roots) {
+                Ok(source) => match c.attach_sibling_weight(&at, source) {
+                    Err(CoaddError::Fits(e)) if is_missing(&e) => {}
+                    r => r?,
+                },
+                Err(e) if is_missing(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        _ => Coadd::open(path, select.as_ref()),
     }
+    Ok(c)
 }
 
 /// The bytes of the coadd file at `path` (already checked with [`under_roots`]), opened as [`open_coadd`] opens it:
@@ -262,10 +267,13 @@ async fn render_from_coadds(
     let spec = TileSpec { order, npix, width, frame };
     let origin = ORIGIN;
     let roots = state.cfg.on_demand.coadd_roots.clone();
+    let planes = h.planes.clone();
     let rendered = bounded(state, move || {
         let opened = coadds
             .iter()
-            .map(|(p, hdu)| open_coadd(p, *hdu, &roots).map_err(|source| RenderError::Open { path: p.clone(), source }))
+            .map(|(p, hdu)| {
+                open_coadd(p, *hdu, &roots, &planes).map_err(|source| RenderError::Open { path: p.clone(), source })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let refs: Vec<&Coadd> = opened.iter().collect();
         let (data, _) = render_tile(&spec, &refs, interp).map_err(RenderError::Kernel)?;

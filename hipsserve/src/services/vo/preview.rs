@@ -115,10 +115,10 @@ pub async fn answer(
     if !under_roots(&e.path, &roots) {
         return text(StatusCode::BAD_GATEWAY, "Error: this coadd is not served (outside on_demand.coadd_roots)");
     }
-    let (path, hdu) = (e.path.clone(), e.hdu);
+    let (path, hdu, planes) = (e.path.clone(), e.hdu, h.planes.clone());
     let done = bounded(state, move || {
-        let coadd =
-            open_coadd(&path, hdu, &roots).map_err(|source| PreviewError::Read { path: path.clone(), source })?;
+        let coadd = open_coadd(&path, hdu, &roots, &planes)
+            .map_err(|source| PreviewError::Read { path: path.clone(), source })?;
         render(&coadd, &path)
     })
     .await;
