@@ -14,13 +14,12 @@ use http::{Method, Request, StatusCode};
 
 use super::cors::{cors_allow, preflight, CorsAllow};
 use super::routing::{self, HipsFile, Route, RouteError};
-use crate::catalog::auth::Decision;
 use crate::catalog::hipslist;
 use crate::catalog::Hips;
 use crate::config::Access;
 use crate::reply::{hv, Reply};
 use crate::services::tiles::{self, Refusal};
-use crate::services::{hips2fits, progenitors, soda, vo};
+use crate::services::{denied, hips2fits, progenitors, soda, vo};
 use crate::state::{State, X_REQUEST_ID};
 
 /// How far the connection loop got with a request before handing it to [`respond`].
@@ -192,7 +191,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         Routed::No => routing::route(req.uri().path(), state.cfg.limits.max_path_bytes, |n| state.hips.contains_key(n)),
         Routed::Route(r) => r,
         Routed::Checked { hips, file, refusal } => {
-            let r = match authorize(state, req.headers(), &hips) {
+            let r = match denied(state, req.headers(), &hips) {
                 Some(r) => r,
                 None => tiles::checked_file(state, req.headers(), &hips, &file, refusal, id).await,
             };
@@ -232,7 +231,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         Route::HipsList => (hipslist(state, req).await, "hipslist", false),
         Route::Hips2Fits => {
             let headers = req.headers();
-            (hips2fits::answer(state, req.uri().query(), |h| authorize(state, headers, h)).await, "other", false)
+            (hips2fits::answer(state, req.uri().query(), |h| denied(state, headers, h)).await, "other", false)
         }
         Route::Root => (text(StatusCode::OK, "hipsserve HiPS node: the list of HiPS is at /hipslist"), "other", false),
         Route::HipsDirRedirect(name) => {
@@ -260,7 +259,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
                 return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
             };
             let restricted = h.settings.access == Access::Restricted;
-            let r = match authorize(state, req.headers(), h) {
+            let r = match denied(state, req.headers(), h) {
                 Some(r) => r,
                 None if soda => soda::answer(state, h, req.uri().query(), id).await,
                 None => progenitors::answer(state, h, req.uri().query(), id).await,
@@ -272,7 +271,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
                 return (text(StatusCode::NOT_FOUND, "not found"), "other", false);
             };
             let restricted = h.settings.access == Access::Restricted;
-            let r = match authorize(state, req.headers(), h) {
+            let r = match denied(state, req.headers(), h) {
                 Some(r) => r,
                 None => tiles::hips_file(state, req.headers(), h, &file, id).await,
             };
@@ -329,25 +328,6 @@ async fn ready(state: &State) -> Reply {
         }
     }
     Reply::text(StatusCode::OK, "ready")
-}
-
-/// The 401/403 answer when the request may not read HiPS `h` (`None`: allowed).
-pub(crate) fn authorize(state: &State, headers: &HeaderMap, h: &Hips) -> Option<Reply> {
-    match state.auth.check(&h.settings, headers) {
-        Decision::Allow => None,
-        Decision::Unauthenticated { invalid } => {
-            let mut r = Reply::text(StatusCode::UNAUTHORIZED, "authentication required");
-            let realm = state.auth.realm();
-            let chal = if invalid {
-                format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
-            } else {
-                format!("Bearer realm=\"{realm}\"")
-            };
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, hv(&chal));
-            Some(r)
-        }
-        Decision::Forbidden => Some(Reply::text(StatusCode::FORBIDDEN, "forbidden")),
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
+pub use super::denied;
 use crate::catalog::auth::Decision;
 use crate::catalog::coadds::CoaddEntry;
 use crate::catalog::Hips;
@@ -123,26 +124,6 @@ pub fn votable_reply(status: StatusCode, body: String) -> Reply {
 #[must_use]
 pub fn error_reply(status: StatusCode, message: &str) -> Reply {
     votable_reply(status, votable::error_document(message))
-}
-
-/// The 401/403 answer when the caller may not read HiPS `h` (`None`: allowed), as for its tiles.
-#[must_use]
-pub fn denied(state: &State, headers: &HeaderMap, h: &Hips) -> Option<Reply> {
-    match state.auth.check(&h.settings, headers) {
-        Decision::Allow => None,
-        Decision::Unauthenticated { invalid } => {
-            let mut r = Reply::text(StatusCode::UNAUTHORIZED, "authentication required");
-            let realm = state.auth.realm();
-            let chal = if invalid {
-                format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")
-            } else {
-                format!("Bearer realm=\"{realm}\"")
-            };
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, hv(&chal));
-            Some(r)
-        }
-        Decision::Forbidden => Some(Reply::text(StatusCode::FORBIDDEN, "forbidden")),
-    }
 }
 
 /// The HiPS the caller may read, by name.
