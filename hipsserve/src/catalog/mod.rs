@@ -257,38 +257,24 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             stored_order,
             renders,
             preview,
-            planes: planes.clone(),
+            planes,
             color: None,
         };
         if let Some(d) = h.deepest().filter(|&d| Some(d) != max_order) {
             // Registries see the orders served, stored or rendered on demand.
             h.properties.set("hips_order", d.to_string());
         }
-        let Hips { name, dir, properties, formats, coverage, settings, .. } = h;
         // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
         let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
-        tracing::info!(hips = %name, root = root.location(), max_order = %order, moc = coverage.is_some(),
-            access = %settings.access, "serving HiPS");
-        let did = properties.get("creator_did").map_or_else(
-            || format!("{}/{name}", hipslist::node_did(cfg.public_url.as_deref())),
+        tracing::info!(hips = %h.name, root = root.location(), max_order = %order, moc = h.coverage.is_some(),
+            access = %h.settings.access, "serving HiPS");
+        h.did = h.properties.get("creator_did").map_or_else(
+            || format!("{}/{}", hipslist::node_did(cfg.public_url.as_deref()), h.name),
             |d| d.trim().to_string(),
         );
-        out.push(Hips {
-            name,
-            root_idx: ri,
-            dir,
-            did,
-            properties,
-            max_order,
-            formats,
-            coverage,
-            settings,
-            stored_order,
-            renders,
-            preview: h.preview,
-            planes,
-            color,
-        });
+        // A colour HiPS's bands are resolved (and its deepest order set) once every HiPS is known.
+        h.color = color;
+        out.push(h);
     }
     resolve_colors(&mut out);
     for name in cfg.hips.keys() {
