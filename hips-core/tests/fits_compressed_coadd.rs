@@ -5,13 +5,13 @@
 
 mod fits_support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use fits_support::{data_dir, run_python};
 use hips_core::coadd::Coadd;
 use hips_core::cutout::{cutout, Shape};
-use hips_core::fits::{self, read::read_region_raw_into, ByteSource, FitsError, MemSource};
+use hips_core::fits::{self, read::read_region_raw_into, CountingSource, MemSource};
 
 const WRITER: &str = include_str!("fits_support/write_compressed_coadd.py");
 
@@ -68,36 +68,13 @@ fn compressed_lsst_coadd_reads_and_cuts_out_as_astropy_decompresses_it() {
     }
 }
 
-/// A `MemSource` counting the bytes `read_at` returns.
-#[derive(Debug)]
-struct Counting {
-    inner: MemSource,
-    bytes: AtomicUsize,
-}
-
-impl ByteSource for Counting {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn len(&self) -> Result<u64, FitsError> {
-        self.inner.len()
-    }
-    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
-        self.bytes.fetch_add(len, Ordering::Relaxed);
-        self.inner.read_at(offset, len)
-    }
-    fn coalesce_gap(&self) -> usize {
-        0
-    }
-}
-
 #[test]
 fn a_region_reads_only_the_row_tiles_it_needs() {
     let tmp = tempfile::tempdir().expect("tempdir");
     write(tmp.path());
     let bytes = std::fs::read(tmp.path().join("spitzer_rice.fits")).expect("read");
     let total = bytes.len();
-    let src = Arc::new(Counting { inner: MemSource::new("mem://spitzer_rice.fits", bytes), bytes: 0.into() });
+    let src = Arc::new(CountingSource::new(MemSource::new("mem://spitzer_rice.fits", bytes), 0));
     let c = Coadd::from_source("mem://spitzer_rice.fits", src.clone(), None).expect("open");
     let tc = c.image.compressed.clone().expect("compressed");
     assert_eq!((c.width, c.height, tc.tile_w, tc.tile_h), (1025, 513, 1025, 1));

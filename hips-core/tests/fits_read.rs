@@ -5,7 +5,7 @@ mod fits_support;
 
 use fits_support::{real_fits_files, run_python};
 use hips_core::fits::{
-    find_hdu, open_source, read_image_f32, read_image_i64, read_region_f32, read_region_i64, scan_hdus, ByteSource,
+    find_hdu, open_source, read_image_f32, read_image_i64, read_region_f32, read_region_i64, scan_hdus, CountingSource,
     FitsError, MemSource,
 };
 
@@ -181,40 +181,13 @@ fn region_reads_equal_whole_reads() {
     }
 }
 
-/// A source that counts reads and bytes, to check regions fetch only their bytes.
-
-#[derive(Debug)]
-struct Counting {
-    inner: MemSource,
-    reads: std::sync::atomic::AtomicUsize,
-    bytes: std::sync::atomic::AtomicUsize,
-    gap: usize,
-}
-
-impl ByteSource for Counting {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn len(&self) -> Result<u64, FitsError> {
-        self.inner.len()
-    }
-    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.bytes.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
-        self.inner.read_at(offset, len)
-    }
-    fn coalesce_gap(&self) -> usize {
-        self.gap
-    }
-}
-
 #[test]
 fn region_reads_fetch_only_the_rectangle() {
     use std::sync::atomic::Ordering::Relaxed;
     let path = fits_support::data_dir().join("single_band/HorseHead.fits");
     let bytes = std::fs::read(&path).expect("read");
     // A source where every skipped byte costs more than a request: one read per row, only the rectangle.
-    let src = Counting { inner: MemSource::new("HorseHead", bytes.clone()), reads: 0.into(), bytes: 0.into(), gap: 0 };
+    let src = CountingSource::new(MemSource::new("HorseHead", bytes.clone()), 0);
     let hdus = scan_hdus(&src).expect("scan");
     let h = &hdus[0];
     src.reads.store(0, Relaxed);
@@ -228,7 +201,7 @@ fn region_reads_fetch_only_the_rectangle() {
     assert_eq!(src.reads.load(Relaxed), 1, "whole rows merged into one read");
     assert_eq!(src.bytes.load(Relaxed), h.naxes[0] * 40 * 2);
     // A remote-like source (requests are expensive): the 40 rows come in one range, skipped columns included.
-    let remote = Counting { inner: MemSource::new("HorseHead", bytes), reads: 0.into(), bytes: 0.into(), gap: 1 << 20 };
+    let remote = CountingSource::new(MemSource::new("HorseHead", bytes), 1 << 20);
     let a = read_region_f32(&remote, h, 100, 200, 50, 40).expect("region");
     let b = read_region_f32(&src, h, 100, 200, 50, 40).expect("region");
     assert_eq!(remote.reads.load(Relaxed), 1, "rows coalesced into one range request");

@@ -19,5 +19,5 @@ pub use read::{
     blank_masked_region, find_hdu, first_image, read_image_f32, read_image_i64, read_region_f32, read_region_i64,
     scan_hdus, Hdu, Image,
 };
-pub use source::{open_source, ByteSource, FileSource, MemSource, StoreSource};
+pub use source::{open_source, ByteSource, CountingSource, FileSource, MemSource, StoreSource};
 pub use write::{append_image_hdu, empty_primary, image_hdu, PixelData};

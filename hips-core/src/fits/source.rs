@@ -278,6 +278,42 @@ impl ByteSource for MemSource {
     }
 }
 
+/// A byte source that counts the reads and bytes asked of another, with the coalescing gap of choice (0: a local
+/// file's, large: an object store's): for tests and benchmarks that check what a read fetches.
+#[derive(Debug)]
+pub struct CountingSource<S> {
+    inner: S,
+    /// `read_at` calls so far.
+    pub reads: std::sync::atomic::AtomicUsize,
+    /// Bytes those calls returned.
+    pub bytes: std::sync::atomic::AtomicUsize,
+    gap: usize,
+}
+
+impl<S: ByteSource> CountingSource<S> {
+    /// Count the reads of `inner`, which merges ranges closer than `gap` bytes.
+    pub fn new(inner: S, gap: usize) -> Self {
+        CountingSource { inner, reads: 0.into(), bytes: 0.into(), gap }
+    }
+}
+
+impl<S: ByteSource> ByteSource for CountingSource<S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn len(&self) -> Result<u64, FitsError> {
+        self.inner.len()
+    }
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>, FitsError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.bytes.fetch_add(len, std::sync::atomic::Ordering::Relaxed);
+        self.inner.read_at(offset, len)
+    }
+    fn coalesce_gap(&self) -> usize {
+        self.gap
+    }
+}
+
 /// Open a local path (or `file://` URL) as a [`FileSource`], or an object-store URL (`s3://bucket/key`, `gs://`, `az://`,
 /// `memory://`, `http(s)://`) as a [`StoreSource`] on the parent location. A gzip-compressed source is decompressed
 /// into a spool file first ([`super::gzip`]).
