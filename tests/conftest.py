@@ -4,6 +4,7 @@ Kept generic on purpose: every tests/test_*.py may use these. Browser helpers li
 """
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -37,6 +38,15 @@ def venv_python() -> Path:
     if not p.exists():
         pytest.fail(f"project python not found at {p} (set HIPS_PYTHON)")
     return p
+
+
+def free_port_number(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free on ``host`` a moment ago: only for servers that cannot bind port 0 and say which port
+    they got (SeaweedFS's master, volume, filer and S3 ports, each with a gRPC port at +10000); every other server in
+    the tests binds port 0 and reports its address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def _binary(name: str) -> Path:
