@@ -8,6 +8,7 @@
 pub mod compressed;
 pub mod error;
 pub mod gzip;
+pub mod hdu;
 pub mod header;
 pub mod read;
 pub mod source;
