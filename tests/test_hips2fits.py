@@ -104,7 +104,22 @@ def test_unknown_hips_and_bad_parameters_raise_our_error(client, served):
     with pytest.raises(AttributeError, match="HiPS not found"):
         query(client, served, "fits", hips="no-such-hips")
     with pytest.raises(AttributeError, match="Invalid parameter cmap"):
-        query(client, served, "png", cmap="viridis")
+        query(client, served, "png", cmap="jet")
+
+
+@pytest.mark.parametrize("cmap", ["viridis", "magma_r", "Greys"])
+def test_colour_maps_follow_matplotlib(client, served, cmap):
+    import matplotlib
+    grey, _, _ = query(client, served, "png", min_cut=5.0, max_cut=95.0, stretch="linear")
+    img, _, _ = query(client, served, "png", min_cut=5.0, max_cut=95.0, stretch="linear", cmap=cmap)
+    level = grey[..., 0] if grey.ndim == 3 else grey
+    assert img.ndim == 3 and img.shape[2] in (3, 4), img.shape
+    want = np.round(255 * matplotlib.colormaps[cmap](level / 255.0)[..., :3])
+    shown = (img[..., 3] > 0) if img.shape[2] == 4 else np.ones(level.shape, bool)
+    assert shown.mean() > 0.9
+    diff = np.abs(img[..., :3].astype(float) - want)[shown]
+    # colorous carries d3's tables of matplotlib's maps: the same colours within a few levels.
+    assert np.percentile(diff, 99) <= 4, (cmap, np.percentile(diff, 99), diff.max())
 
 
 def test_coarser_than_the_deepest_order_comes_from_the_tiles(client, served):

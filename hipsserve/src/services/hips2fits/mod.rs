@@ -10,6 +10,7 @@
 //! stored or rendered on demand. Bounded: at most `on_demand.max_cutout_pixels` output pixels, 64 coadds or 1024
 //! tiles, the render permits.
 
+mod cmap;
 mod params;
 mod sample;
 mod tiles;

@@ -4,6 +4,8 @@
 use hips_core::fits::Card;
 use hips_core::preview::Stretch;
 
+use super::cmap::Cmap;
+
 use super::Failure;
 
 /// The output format.
@@ -43,6 +45,8 @@ pub struct Params {
     pub cut: (Cut, Cut),
     /// Transfer function (PNG/JPEG).
     pub stretch: Stretch,
+    /// Colour map (PNG/JPEG).
+    pub(super) cmap: Cmap,
 }
 
 fn number(param: &str, v: &str) -> Result<f64, Failure> {
@@ -188,11 +192,11 @@ impl Params {
                 .parse()
                 .map_err(|e: hips_core::preview::stretch::UnknownStretch| Failure::bad("stretch", e.to_string()))?,
         };
-        let cmap = get("cmap").unwrap_or("Greys_r").trim().to_string();
-        if !["greys_r", "gray", "grey"].contains(&cmap.to_ascii_lowercase().as_str()) {
-            return Err(Failure::bad("cmap", format!("{cmap:?}: only grey images (Greys_r) are made here")));
-        }
-        Ok(Params { hips: hips.to_string(), width, height, cards, format, cut: (lo, hi), stretch })
+        let name = get("cmap").unwrap_or("Greys_r");
+        let cmap = Cmap::named(name).ok_or_else(|| {
+            Failure::bad("cmap", format!("{name:?} is not a colour map here ({})", super::cmap::NAMES))
+        })?;
+        Ok(Params { hips: hips.to_string(), width, height, cards, format, cut: (lo, hi), stretch, cmap })
     }
 }
 
@@ -216,7 +220,7 @@ mod tests {
             ("hips=x&width=10&height=20&fov=1&ra=1&dec=91", "dec"),
             ("hips=x&width=10&height=20&fov=1&ra=1&dec=1&format=gif", "format"),
             ("hips=x&width=10&height=20&fov=1&ra=1&dec=1&stretch=cubic", "stretch"),
-            ("hips=x&width=10&height=20&fov=1&ra=1&dec=1&cmap=viridis", "cmap"),
+            ("hips=x&width=10&height=20&fov=1&ra=1&dec=1&cmap=jet", "cmap"),
             ("hips=x&wcs={\"CTYPE1\":\"RA---TAN\"}", "wcs"),
         ] {
             let e = Params::parse(q, 1000).expect_err(q);

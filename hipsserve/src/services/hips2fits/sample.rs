@@ -9,7 +9,10 @@ use hips_core::coadd::Coadd;
 use hips_core::error_chain;
 use hips_core::fits::{image_hdu, Card, Header, PixelData};
 use hips_core::layout::ProgenitorRecord;
-use hips_core::preview::{try_encode_preview, PreviewFormat, PreviewSpec};
+use hips_core::preview::encode::{image_bytes, Channels};
+use hips_core::preview::{grey_pixels, try_encode_preview, LevelMap, PreviewFormat, PreviewSpec};
+
+use super::cmap::Cmap;
 use hips_core::wcs::{Frame, Wcs};
 
 use super::params::{Cut, Format, Params};
@@ -159,8 +162,8 @@ pub(super) async fn image(state: &State, h: &Hips, p: &Params) -> Result<(Vec<u8
         super::tiles::sample(state, h, wcs, p.width, p.height).await?
     };
     let (format, width, height) = (p.format, p.width, p.height);
-    let (cut, stretch, cards) = (p.cut, p.stretch, p.cards.clone());
-    bounded(state, move || encode(&data, width, height, format, cut, stretch, cards))
+    let (cut, stretch, cards, cmap) = (p.cut, p.stretch, p.cards.clone(), p.cmap.clone());
+    bounded(state, move || encode(&data, width, height, format, (cut, stretch, &cmap), cards))
         .await
         .map_err(|e| unfinished(state, e))?
 }
@@ -230,8 +233,7 @@ fn encode(
     width: usize,
     height: usize,
     format: Format,
-    cut: (Cut, Cut),
-    stretch: hips_core::preview::Stretch,
+    (cut, stretch, cmap): ((Cut, Cut), hips_core::preview::Stretch, &Cmap),
     cards: Vec<Card>,
 ) -> Result<(Vec<u8>, &'static str), Failure> {
     let fmt = match format {
@@ -249,6 +251,17 @@ fn encode(
     };
     let (lo, hi) = (value(cut.0).unwrap_or(0.0), value(cut.1).unwrap_or(1.0));
     let spec = PreviewSpec::new(vec![fmt], (lo as f32, hi as f32), stretch);
-    let bytes = try_encode_preview(fmt, data, width, height, &spec).map_err(|e| render_failure(error_chain(&e)))?;
+    let bytes = match cmap {
+        Cmap::Grey => try_encode_preview(fmt, data, width, height, &spec),
+        Cmap::Table(table) => {
+            // The grey levels of the cut and stretch, then coloured (PNG keeps the blank pixels transparent).
+            let alpha = fmt == PreviewFormat::Png;
+            let map = LevelMap::cached(spec.cut, spec.stretch);
+            let grey = grey_pixels(data, width, height, map.as_ref(), alpha);
+            let channels = if alpha { Channels::Rgba } else { Channels::Rgb };
+            image_bytes(fmt, &Cmap::colour(table, &grey, alpha), width, height, channels, spec.jpeg_quality)
+        }
+    }
+    .map_err(|e| render_failure(error_chain(&e)))?;
     Ok((bytes, if fmt == PreviewFormat::Png { "image/png" } else { "image/jpeg" }))
 }
