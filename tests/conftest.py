@@ -6,6 +6,8 @@ Kept generic on purpose: every tests/test_*.py may use these. Browser helpers li
 import os
 import socket
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,16 @@ def venv_python() -> Path:
     if not p.exists():
         pytest.fail(f"project python not found at {p} (set HIPS_PYTHON)")
     return p
+
+
+def http_get(url: str, headers: dict | None = None, timeout: float = 120) -> tuple[int, bytes]:
+    """GET ``url`` with ``headers``: (status, body), for error statuses too."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
 
 
 def free_port_number(host: str = "127.0.0.1") -> int:

@@ -6,9 +6,7 @@ by hipsserve, the compressed coadd's SODA cutouts and on-demand tiles are those 
 import json
 import subprocess
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from io import BytesIO
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from conftest import http_get
 from browser_util import hipsserve, read_properties
 from hips_oracle import hips_tree
 
@@ -63,14 +62,6 @@ def test_compressed_lsst_coadd_gives_the_tiles_of_astropys_decompression(hipsgen
     assert got == want
 
 
-def _get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
 def test_compressed_coadd_served_soda_and_on_demand_as_astropy_decompresses_it(hipsgen_bin, hipsserve_bin,
                                                                                shared_data, tmp_path):
     """hipsserve on a HiPS of the compressed LSST-style coadd: a SODA cutout holds exactly astropy's decompressed
@@ -96,11 +87,11 @@ def test_compressed_coadd_served_soda_and_on_demand_as_astropy_decompresses_it(h
         ra, dec = WCS(f[1].header).all_pix2world([[100.0, 90.0]], 0)[0]
     with hipsserve(hipsserve_bin, "--root", str(srv), "--listen", "127.0.0.1:0", "--no-access-log",
                    "--config", str(cfg)) as url:
-        status, body = _get(f"{url}/c/progenitors?ra={ra}&dec={dec}")
+        status, body = http_get(f"{url}/c/progenitors?ra={ra}&dec={dec}")
         assert status == 200, body
         coadd_id = json.loads(body)["progenitors"][0]["id"]
         q = urllib.parse.urlencode({"ID": coadd_id, "POS": f"CIRCLE {ra} {dec} {6 / 3600}"})
-        status, body = _get(f"{url}/c/soda/sync?{q}")
+        status, body = http_get(f"{url}/c/soda/sync?{q}")
         assert status == 200, body[:300]
         with fits.open(BytesIO(body)) as cut:
             names = [h.header.get("EXTNAME") for h in cut[1:]]
@@ -114,7 +105,7 @@ def test_compressed_coadd_served_soda_and_on_demand_as_astropy_decompresses_it(h
         deep = {int(p.stem[4:]): p for p in (tmp_path / "deep" / f"Norder{k + 1}").glob("Dir*/Npix*.fits")}
         assert len(deep) >= 4
         for n, path in sorted(deep.items()):
-            status, body = _get(f"{url}/c/Norder{k + 1}/Dir{n // 10000 * 10000}/Npix{n}.fits")
+            status, body = http_get(f"{url}/c/Norder{k + 1}/Dir{n // 10000 * 10000}/Npix{n}.fits")
             assert status == 200, body[:300]
             with fits.open(BytesIO(body)) as got, fits.open(path) as oracle:
                 assert got[0].data.tobytes() == oracle[0].data.tobytes(), f"tile {k + 1}/{n}"

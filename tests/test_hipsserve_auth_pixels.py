@@ -6,14 +6,14 @@ server at start with a non-zero exit naming the file (fail closed).
 
 import json
 import subprocess
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import astropy.units as u
 import pytest
+
 from astropy_healpix import HEALPix
 
+from conftest import http_get
 from browser_util import hipsserve, read_properties
 from hips_oracle import synth_hips
 
@@ -22,16 +22,10 @@ OTHER = "s3cr3t-dave-token"
 
 
 def get(url: str, token: str | None = None, cookie: str | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     if cookie:
-        req.add_header("Cookie", f"hips_token={cookie}")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        headers["Cookie"] = f"hips_token={cookie}"
+    return http_get(url, headers)
 
 
 @pytest.fixture(scope="module")

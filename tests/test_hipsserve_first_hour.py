@@ -13,25 +13,15 @@ import json
 import os
 import re
 import subprocess
-import urllib.error
 import urllib.parse
-import urllib.request
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
 import procs
+from conftest import http_get as get
 from browser_util import hipsserve
-
-
-def get(url: str, headers: dict | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def clean_env() -> dict:

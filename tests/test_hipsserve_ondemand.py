@@ -8,29 +8,21 @@ hold the coadds refuses to open them (502).
 """
 
 import subprocess
-import urllib.error
-import urllib.request
 import warnings
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from conftest import http_get as get
 from browser_util import hipsserve, read_properties
 from hips_oracle import synth_hips
 
 WIDTH = 256
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 @pytest.fixture(scope="module")

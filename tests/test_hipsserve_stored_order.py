@@ -10,28 +10,20 @@ cannot render, so it advertises hips_order K-2 and answers 404 above it.
 
 import shutil
 import subprocess
-import urllib.error
-import urllib.request
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+
 from astropy.io import fits
 from PIL import Image
 
+from conftest import http_get as get
 from browser_util import hipsserve, read_properties
 from hips_oracle import synth_hips
 
 WIDTH = 256
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=120) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def tiles(syn: Path, out: Path, *extra: str, hipsgen_bin) -> None:
