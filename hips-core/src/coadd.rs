@@ -12,7 +12,7 @@ use crate::wcs::{self, Frame, Wcs, WcsError};
 
 mod planes;
 
-pub use planes::{is_missing, sibling_weight_location, Noise, PlaneOptions, SiblingWeight};
+pub use planes::{parse_bits, sibling_weight_location, Noise, PlaneOptions, SiblingWeight};
 
 /// Errors opening or reading a coadd; every message names the file and, where relevant, the HDU.
 #[derive(Debug, thiserror::Error)]
@@ -178,15 +178,30 @@ impl Coadd {
     /// As [`Coadd::open`]; also a mask plane the mask header does not define, or a sibling weight map that exists
     /// but cannot be used.
     pub fn open_with(location: &str, select: Option<&HduSelector>, opts: &PlaneOptions) -> Result<Coadd, CoaddError> {
-        let source = fits::open_source(location)?;
-        let mut c = Self::from_source_with(location, source, select, opts)?;
-        if c.variance.is_none() && !opts.no_sibling_weight {
-            c.weight_file = planes::open_sibling_weight(location, (c.width, c.height))?;
-            if c.weight_file.is_some() {
-                c.noise = Noise::Weight;
-            }
-        }
+        let mut c = Self::from_source_with(location, fits::open_source(location)?, select, opts)?;
+        c.use_sibling_weight(location, opts, fits::open_source)?;
         Ok(c)
+    }
+
+    /// Without a noise plane of its own (and unless `opts.no_sibling_weight`), use the weight map beside the file at
+    /// `location` (`x.weight.fits`), opened with `open`; a missing sibling is no weight map.
+    ///
+    /// # Errors
+    /// When the sibling exists but cannot be read, holds no 2-D image, or its size differs from the image's.
+    pub fn use_sibling_weight(
+        &mut self,
+        location: &str,
+        opts: &PlaneOptions,
+        open: impl Fn(&str) -> Result<Arc<dyn ByteSource>, FitsError>,
+    ) -> Result<(), CoaddError> {
+        if self.variance.is_some() || opts.no_sibling_weight {
+            return Ok(());
+        }
+        self.weight_file = planes::open_sibling_weight(location, (self.width, self.height), open)?;
+        if self.weight_file.is_some() {
+            self.noise = Noise::Weight;
+        }
+        Ok(())
     }
 
     /// Open a coadd from an already opened byte source.
@@ -199,19 +214,6 @@ impl Coadd {
         select: Option<&HduSelector>,
     ) -> Result<Coadd, CoaddError> {
         Self::from_source_with(location, source, select, &PlaneOptions::default())
-    }
-
-    /// Use the weight map in `source` (a sibling file found at `location`, opened by the caller) as the noise plane,
-    /// when the coadd has none of its own.
-    ///
-    /// # Errors
-    /// When it cannot be read, holds no 2-D image, or its size differs from the image's.
-    pub fn attach_sibling_weight(&mut self, location: &str, source: Arc<dyn ByteSource>) -> Result<(), CoaddError> {
-        if self.variance.is_none() {
-            self.weight_file = Some(planes::sibling_weight(location, source, (self.width, self.height))?);
-            self.noise = Noise::Weight;
-        }
-        Ok(())
     }
 
     /// [`Coadd::from_source`] with quality-plane options (no sibling weight map is looked for: the caller opens it

@@ -110,12 +110,7 @@ fn parse_width(s: &str) -> Result<usize, String> {
 }
 
 fn parse_bits(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(h) => i64::from_str_radix(h, 16),
-        None => t.parse::<i64>(),
-    };
-    v.map_err(|e| format!("'{s}' is not a bit mask (decimal or 0x hexadecimal): {e}"))
+    hips_core::coadd::parse_bits(s).map_err(|e| format!("'{s}' is not a bit mask (decimal or 0x hexadecimal): {e}"))
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {

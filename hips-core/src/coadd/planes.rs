@@ -76,14 +76,7 @@ impl PlaneOptions {
     pub fn from_properties(p: &crate::layout::Properties) -> Result<PlaneOptions, String> {
         let bad_bits = match p.get(KEY_BAD_BITS) {
             None => None,
-            Some(v) => {
-                let t = v.trim();
-                let parsed = match t.strip_prefix("0x") {
-                    Some(h) => i64::from_str_radix(h, 16),
-                    None => t.parse(),
-                };
-                Some(parsed.map_err(|e| format!("{KEY_BAD_BITS} = {v:?}: {e}"))?)
-            }
+            Some(v) => Some(parse_bits(v).map_err(|e| format!("{KEY_BAD_BITS} = {v:?}: {e}"))?),
         };
         let mask_planes = p
             .get(KEY_MASK_PLANES)
@@ -95,6 +88,18 @@ impl PlaneOptions {
             Some(v) => return Err(format!("{KEY_SIBLING_WEIGHT} = {v:?}: not true or false")),
         };
         Ok(PlaneOptions { bad_bits, mask_planes, no_sibling_weight })
+    }
+}
+
+/// A bit mask written in decimal or `0x` hexadecimal (`--bad-bits`, `hipsgen_bad_bits`).
+///
+/// # Errors
+/// When it is neither.
+pub fn parse_bits(s: &str) -> Result<i64, std::num::ParseIntError> {
+    let t = s.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(h) => i64::from_str_radix(h, 16),
+        None => t.parse(),
     }
 }
 
@@ -177,9 +182,13 @@ pub fn sibling_weight_location(location: &str) -> Option<String> {
 ///
 /// # Errors
 /// When the sibling exists but cannot be read, holds no 2-D image, or its size differs from the image's.
-pub(super) fn open_sibling_weight(location: &str, size: (usize, usize)) -> Result<Option<SiblingWeight>, CoaddError> {
+pub(super) fn open_sibling_weight(
+    location: &str,
+    size: (usize, usize),
+    open: impl Fn(&str) -> Result<Arc<dyn ByteSource>, FitsError>,
+) -> Result<Option<SiblingWeight>, CoaddError> {
     let Some(at) = sibling_weight_location(location) else { return Ok(None) };
-    let source = match fits::open_source(&at) {
+    let source = match open(&at) {
         Ok(s) => s,
         Err(e) if is_missing(&e) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -220,8 +229,7 @@ pub(super) fn sibling_weight(
 }
 
 /// Whether a read failed because the file or object does not exist.
-#[must_use]
-pub fn is_missing(e: &FitsError) -> bool {
+fn is_missing(e: &FitsError) -> bool {
     matches!(e, FitsError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 

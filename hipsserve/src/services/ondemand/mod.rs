@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hips_core::coadd::{is_missing, sibling_weight_location, Coadd, CoaddError, HduSelector, PlaneOptions};
+use hips_core::coadd::{Coadd, CoaddError, HduSelector, PlaneOptions};
 use hips_core::error_chain;
 use hips_core::fits::{open_source, ByteSource, FileSource, FitsError};
 use hips_core::kernel::{encode_fits_tile, render_tile, Interp, TileSpec};
@@ -119,18 +119,7 @@ pub fn applies(h: &Hips, order: u8, ext: &str) -> bool {
 pub fn open_coadd(path: &str, hdu: usize, roots: &[String], planes: &PlaneOptions) -> Result<Coadd, CoaddError> {
     let select = Some(HduSelector::Index(hdu));
     let mut c = Coadd::from_source_with(path, open_coadd_file(path, roots)?, select.as_ref(), planes)?;
-    if c.variance.is_none() && !planes.no_sibling_weight {
-        if let Some(at) = sibling_weight_location(path) {
-            match open_coadd_file(&at, roots) {
-                Ok(source) => match c.attach_sibling_weight(&at, source) {
-                    Err(CoaddError::Fits(e)) if is_missing(&e) => {}
-                    r => r?,
-                },
-                Err(e) if is_missing(&e) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+    c.use_sibling_weight(path, planes, |at| open_coadd_file(at, roots))?;
     Ok(c)
 }
 
