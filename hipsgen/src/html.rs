@@ -5,6 +5,11 @@
 //! CDN; `--aladin-url` / `HIPS_ALADIN_URL` for sites without outside access). Both builds work: the CDN's classic
 //! script (defines `window.A`) and the npm package's ES module (`export default A`): the page loads it as a classic
 //! script first and falls back to `import()`.
+//!
+//! A click on the sky lists the coadds there, from the server's progenitor query (`progenitors?ra=&dec=` beside the
+//! page, which hipsserve answers): each with links to the whole coadd, its DataLink document and a SODA cutout of the
+//! field shown, and one line of Python that opens the cutout in jdaviz (Imviz) — the sky viewer to image viewer step.
+//! Served statically, without that query, the panel says there is no coadd list.
 
 use std::fmt::Write as _;
 
@@ -107,11 +112,20 @@ pub fn index_html(props: &Properties, aladin_url: &str) -> String {
   #header h1, #header p {{ white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }}
   #header p {{ font-size: 0.85rem; margin: 2px 0 0 0; color: #aaa; }}
   #aladin-lite-div {{ position: absolute; top: 56px; bottom: 0; left: 0; right: 0; }}
+  #coadds {{ position: absolute; top: 64px; right: 8px; width: 26rem; max-height: 70%; overflow: auto; z-index: 100;
+    background: rgba(20, 20, 20, 0.92); border: 1px solid #555; border-radius: 4px; padding: 6px 10px; font-size: 0.8rem; }}
+  #coadds h2 {{ font-size: 0.9rem; margin: 0 0 4px 0; }}
+  #coadds ul {{ list-style: none; margin: 0; padding: 0; }}
+  #coadds li {{ margin: 6px 0; }}
+  #coadds a {{ color: #8cf; margin-right: 0.8em; }}
+  #coadds code {{ display: block; white-space: pre-wrap; word-break: break-all; background: #111; padding: 3px; margin-top: 3px; }}
+  #coadds button {{ float: right; }}
 </style>
 </head>
 <body>
 <div id="header"><h1 title="{title_h}">{title_h}</h1><p title="{desc_h}">{did_h} {desc_h}</p></div>
 <div id="aladin-lite-div"></div>
+<div id="coadds" hidden></div>
 <script type="module">
 const ALADIN_URL = {url_js};
 const HIPS_URL = new URL(".", window.location.href).href.replace(/\/$/, "");
@@ -133,6 +147,56 @@ async function loadAladin(url) {{
   }}
   return A;
 }}
+// A click on the sky lists the coadds there (the HiPS server's progenitor query), each with links to the coadd, its
+// DataLink document and a cutout of the field shown, and a Python line that opens the cutout in jdaviz (Imviz).
+function el(tag, text, attrs) {{
+  const e = document.createElement(tag);
+  if (text) e.textContent = text;
+  for (const [k, v] of Object.entries(attrs || {{}})) e.setAttribute(k, v);
+  return e;
+}}
+function pyString(s) {{ return JSON.stringify(String(s)); }}
+async function showCoadds(ra, dec) {{
+  const panel = document.getElementById("coadds");
+  panel.hidden = false;
+  panel.replaceChildren(el("button", "close"), el("h2", "Coadds at " + ra.toFixed(5) + " " + dec.toFixed(5)));
+  panel.firstChild.onclick = () => {{ panel.hidden = true; }};
+  panel.dataset.ra = ra;
+  panel.dataset.dec = dec;
+  const url = new URL("progenitors", HIPS_URL + "/");
+  url.searchParams.set("ra", ra.toFixed(7));
+  url.searchParams.set("dec", dec.toFixed(7));
+  let records;
+  try {{
+    const r = await fetch(url, {{ credentials: "same-origin" }});
+    if (!r.ok) throw new Error(r.status === 404 ? "this server has no progenitor service for this HiPS" : "HTTP " + r.status);
+    records = (await r.json()).progenitors || [];
+  }} catch (err) {{
+    panel.append(el("p", "No coadd list: " + err.message));
+    panel.dataset.state = "error";
+    return;
+  }}
+  if (records.length === 0) panel.append(el("p", "No coadd covers this position."));
+  const [vra, vdec] = window.aladin.getRaDec();
+  const [fx, fy] = window.aladin.getFov();
+  const radius = Math.min(Math.min(fx, fy) / 2, 0.5);
+  const list = el("ul");
+  for (const rec of records) {{
+    const name = rec.name || rec.id || "coadd";
+    const li = el("li", null, {{ "data-id": rec.id || "" }});
+    li.append(el("strong", name), el("br"));
+    if (rec.soda) {{
+      const cutout = rec.soda + "&CIRCLE=" + encodeURIComponent(vra.toFixed(6) + " " + vdec.toFixed(6) + " " + radius.toPrecision(6));
+      li.append(el("a", "coadd", {{ href: rec.soda, class: "coadd" }}), el("a", "cutout of this field", {{ href: cutout, class: "cutout" }}),
+        el("a", "DataLink", {{ href: rec.links, class: "links" }}));
+      const label = name.replace(/\.fits(\.fz|\.gz)?$/i, "");
+      li.append(el("code", "import jdaviz; app = jdaviz.new_app(); app.load(" + pyString(cutout) + ", data_label=" + pyString(label) + "); app.show()", {{ class: "imviz" }}));
+    }}
+    list.append(li);
+  }}
+  panel.append(list);
+  panel.dataset.state = "done";
+}}
 loadAladin(ALADIN_URL).then((A) => A.init.then(() => {{
   const survey = A.imageHiPS(HIPS_URL, {{ imgFormat: {format_js}, name: {title_js} }});
   window.aladin = A.aladin("#aladin-lite-div", {{
@@ -143,6 +207,7 @@ loadAladin(ALADIN_URL).then((A) => A.init.then(() => {{
     showCooGridControl: true,
     showSimbadPointerControl: true,
   }});
+  window.aladin.on("click", (e) => {{ if (e && !e.isDragging) showCoadds(e.ra, e.dec); }});
 }})).catch((e) => {{
   document.getElementById("aladin-lite-div").textContent = "Aladin Lite could not be loaded from " + ALADIN_URL + ": " + e;
 }});
@@ -180,5 +245,9 @@ mod tests {
         assert_eq!(preferred_format(Some("fits")), "fits");
         assert_eq!(preferred_format(Some("png jpeg fits")), "png");
         assert_eq!(aladin_url(Some("x.js")), "x.js");
+        // A click lists the coadds there through the server's progenitor query, with the jdaviz line.
+        assert!(html.contains(r#"window.aladin.on("click""#));
+        assert!(html.contains(r#"new URL("progenitors", HIPS_URL + "/")"#));
+        assert!(html.contains("import jdaviz; app = jdaviz.new_app(); app.load("));
     }
 }

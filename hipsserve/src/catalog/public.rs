@@ -206,6 +206,18 @@ impl PublicNames {
     }
 }
 
+/// `<base>/vo/links?ID=<id>`: a coadd's DataLink document.
+#[must_use]
+pub fn links_url(base: &str, id: &str) -> String {
+    format!("{base}/vo/links?ID={}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())
+}
+
+/// `<base>/vo/soda/sync?ID=<id>`: a coadd through SODA (the whole coadd; a region parameter makes it a cutout).
+#[must_use]
+pub fn coadd_url(base: &str, id: &str) -> String {
+    format!("{base}/vo/soda/sync?ID={}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())
+}
+
 /// The last segment of a path or URL.
 fn file_name(path: &str) -> &str {
     path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)

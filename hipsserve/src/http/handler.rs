@@ -241,15 +241,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             (r, "other", restricted)
         }
         Route::Vo(service) => {
-            let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
-            let authority = req.uri().authority().map(http::uri::Authority::as_str);
-            let base = state
-                .cfg
-                .public_url
-                .as_deref()
-                .map(|u| u.trim_end_matches('/').to_string())
-                .or_else(|| hipslist::request_base(req.headers(), authority, peer, &state.cfg.trusted_proxies));
-            let base = base.unwrap_or_else(|| "http://localhost".into());
+            let base = base_url(state, req);
             let body = form.map(|f| &f.0[..]);
             let r = vo::answer(state, service, req.headers(), &base, req.uri().query(), body, id).await;
             (r, service.label(), false)
@@ -262,7 +254,7 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             let r = match denied(state, req.headers(), h) {
                 Some(r) => r,
                 None if soda => soda::answer(state, h, req.uri().query(), id).await,
-                None => progenitors::answer(state, h, req.uri().query(), id).await,
+                None => progenitors::answer(state, h, req.uri().query(), &base_url(state, req), id).await,
             };
             (r, if soda { "soda" } else { "progenitors" }, restricted)
         }
@@ -278,6 +270,20 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             (r, file.kind(), restricted)
         }
     }
+}
+
+/// The base URL links in answers start with: `public_url`, else where the request was sent
+/// ([`hipslist::request_base`]), else `http://localhost`.
+fn base_url<B>(state: &State, req: &Request<B>) -> String {
+    let peer = req.extensions().get::<Peer>().map(|p| p.0.ip());
+    let authority = req.uri().authority().map(http::uri::Authority::as_str);
+    let base = state
+        .cfg
+        .public_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .or_else(|| hipslist::request_base(req.headers(), authority, peer, &state.cfg.trusted_proxies));
+    base.unwrap_or_else(|| "http://localhost".into())
 }
 
 /// The form body of a POST to `/vo/` (read by the connection before the request is handled).

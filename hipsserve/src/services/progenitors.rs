@@ -27,6 +27,7 @@ use http::StatusCode;
 
 use super::failure::storage_failure;
 use crate::catalog::layout::HipsFile;
+use crate::catalog::public::{coadd_url, links_url};
 use crate::catalog::Hips;
 use crate::reply::{hv, Reply};
 use crate::state::State;
@@ -252,10 +253,22 @@ pub(crate) async fn visit_index_files<'a>(
     Ok(())
 }
 
+/// A public progenitor record with the URLs that lead on from its identifier `id` (the coadd's publisher DID, as SIA's
+/// `obs_publisher_did`): `links` (its DataLink document: the file, cutouts, preview) and `soda` (SODA sync with the ID
+/// set; add `&CIRCLE=ra dec r` or `&POLYGON=...` for a cutout, or nothing for the whole coadd).
+fn with_links(mut v: serde_json::Value, base: &str) -> serde_json::Value {
+    let id = v.get("id").and_then(serde_json::Value::as_str).map(str::to_string);
+    if let (Some(id), Some(o)) = (id, v.as_object_mut()) {
+        o.insert("links".into(), links_url(base, &id).into());
+        o.insert("soda".into(), coadd_url(base, &id).into());
+    }
+    v
+}
+
 /// Answer a progenitor query on HiPS `h` (access already checked): 400 for a bad query, 404 when the HiPS has no
 /// progenitor index, 502/503 on storage errors, else the JSON document. Index files are read through the object cache,
 /// 16 at a time.
-pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> Reply {
+pub async fn answer(state: &State, h: &Hips, query: Option<&str>, base: &str, id: &str) -> Reply {
     let q = match parse_query(query.unwrap_or("")) {
         Ok(q) => q,
         Err(e) => return Reply::text(StatusCode::BAD_REQUEST, &format!("bad request: {e}")),
@@ -290,7 +303,7 @@ pub async fn answer(state: &State, h: &Hips, query: Option<&str>, id: &str) -> R
         "hips": h.name,
         "index_order": k,
         "index_tiles": files.len(),
-        "progenitors": select(&files, q).iter().map(|r| state.public.progenitor(&h.did, r)).collect::<Vec<_>>(),
+        "progenitors": select(&files, q).iter().map(|r| with_links(state.public.progenitor(&h.did, r), base)).collect::<Vec<_>>(),
     });
     let mut r = Reply::new(StatusCode::OK, Bytes::from(format!("{doc}\n")));
     let hd = r.headers_mut();

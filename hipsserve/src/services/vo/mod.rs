@@ -98,17 +98,7 @@ pub fn params(query: Option<&str>, body: Option<&[u8]>) -> Vec<(String, String)>
     out
 }
 
-/// `<base>/vo/links?ID=<id>`.
-#[must_use]
-pub fn links_url(base: &str, id: &str) -> String {
-    format!("{base}/vo/links?ID={}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())
-}
-
-/// `<base>/vo/soda/sync?ID=<id>` (the whole coadd).
-#[must_use]
-pub fn coadd_url(base: &str, id: &str) -> String {
-    format!("{base}/vo/soda/sync?ID={}", url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())
-}
+pub use crate::catalog::public::{coadd_url, links_url};
 
 /// A VOTable reply.
 #[must_use]
