@@ -170,3 +170,16 @@ def test_imviz_opens_the_cutout_and_photometry_of_its_bright_stars_matches_the_t
     flux = np.asarray(phot["aperture_sum"]) - sky * ap.area
     rel = flux / truth["flux_g"][chosen] - 1
     assert np.all(np.abs(rel) < 0.02), list(zip(truth["flux_g"][chosen], rel))
+
+
+def test_the_hips_list_points_to_the_progenitor_index(site):
+    """`/hipslist` gives `hips_progenitor_url` (HiPS 1.0 §4.4.1) for a HiPS with an index, and it resolves."""
+    url, coadds, _, _ = site
+    status, body = http_get(f"{url}/hipslist")
+    assert status == 200
+    records = [dict(ln.split("=", 1) for ln in block.splitlines() if "=" in ln and not ln.startswith("#"))
+               for block in body.decode().split("\n\n") if block.strip()]
+    rec = {k.strip(): v.strip() for k, v in records[0].items()}
+    assert rec["hips_progenitor_url"] == f"{url}/g/HpxFinder", rec
+    status, body = http_get(rec["hips_progenitor_url"] + "/properties")
+    assert status == 200 and b"dataproduct_type" in body

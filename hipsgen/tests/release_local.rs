@@ -221,6 +221,10 @@ fn shards_out_of_order_twice_and_at_once_equal_one_run_then_publish_and_rollback
         assert!(list.contains(&format!("hips_service_url     = https://hips.example.org/dr1/{h}\n")), "{list}");
     }
     assert_eq!(list.matches("hips_release_date").count(), 4, "{list}");
+    for h in ["g", "r", "i"] {
+        let progenitors = format!("hips_progenitor_url  = https://hips.example.org/dr1/{h}/HpxFinder\n");
+        assert!(list.contains(&progenitors), "{list}");
+    }
     let again = publish::publish(&store_a, "dr1").expect("re-publish");
     assert_eq!(again.creator_dids, p.creator_dids, "a re-publish keeps creator_did");
 

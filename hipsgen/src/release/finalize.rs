@@ -169,7 +169,8 @@ pub fn finalize_hips(cfg: &ReleaseConfig, hips: &str) -> Result<bool, ReleaseErr
     }
 }
 
-/// The `hipslist` of a release: each HiPS's properties with `hips_service_url = <public_url>/<id>/<name>`.
+/// The `hipslist` of a release: each HiPS's properties with `hips_service_url = <public_url>/<id>/<name>`, and
+/// `hips_progenitor_url = <that>/HpxFinder` where the HiPS has a progenitor index.
 ///
 /// # Errors
 /// When a properties file is missing or storage fails.
@@ -186,11 +187,14 @@ pub fn release_hipslist(cfg: &ReleaseConfig, store: &Store) -> Result<String, Re
         out.push('\n');
         let url = join(&join(&cfg.release.public_url, &cfg.release.id), name);
         for (k, v) in parse_properties(&String::from_utf8_lossy(&text)) {
-            if k != "hips_service_url" {
+            if k != "hips_service_url" && k != "hips_progenitor_url" {
                 let _ = writeln!(out, "{k:<20} = {v}");
             }
         }
         let _ = writeln!(out, "{:<20} = {url}", "hips_service_url");
+        if store.get(&key(cfg, &format!("{name}/HpxFinder/properties")))?.is_some() {
+            let _ = writeln!(out, "{:<20} = {}", "hips_progenitor_url", join(&url, "HpxFinder"));
+        }
     }
     Ok(out)
 }

@@ -70,7 +70,8 @@ pub fn request_base(
 }
 
 /// Build the `/hipslist` document: one properties record per listed public HiPS, separated by blank lines, with
-/// `hips_service_url` set from the public URL and the mandatory registry keys present.
+/// `hips_service_url` set from the public URL (and `hips_progenitor_url`, its progenitor index, where it has one)
+/// and the mandatory registry keys present.
 #[must_use]
 pub fn hipslist(hips: &[Hips], public_url: Option<&str>, node_did: &str) -> String {
     let mut out = String::new();
@@ -78,6 +79,9 @@ pub fn hipslist(hips: &[Hips], public_url: Option<&str>, node_did: &str) -> Stri
         let mut rec = h.properties.clone();
         if let Some(u) = public_url {
             rec.set("hips_service_url", format!("{u}/{}", h.name));
+            if h.progenitor_index {
+                rec.set("hips_progenitor_url", format!("{u}/{}/HpxFinder", h.name));
+            }
         }
         for (k, v) in [
             ("creator_did", format!("{node_did}/{}", h.name)),

@@ -52,8 +52,11 @@ pub struct Hips {
     /// The deepest order in storage: `hipsgen_stored_order` when below `hips_order` (`hipsgen tiles
     /// --stored-order`), else `hips_order`.
     pub stored_order: Option<u8>,
+    /// Whether the HiPS has a progenitor index (`HpxFinder/properties`): `/hipslist` then gives its
+    /// `hips_progenitor_url`.
+    pub progenitor_index: bool,
     /// Whether tiles can be rendered from the coadds: coadd roots are configured and the HiPS has a progenitor
-    /// index (`HpxFinder/properties`).
+    /// index.
     pub renders: bool,
     /// The cut, stretch and JPEG quality its previews were drawn with (from properties), when they can be redrawn.
     pub preview: Option<PreviewSpec>,
@@ -238,9 +241,8 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         if let Err(e) = &planes {
             tracing::warn!(hips = %name, error = %e, "quality-plane options in properties unreadable: no tile of it is rendered");
         }
-        let renders = planes.is_ok()
-            && !cfg.on_demand.coadd_roots.is_empty()
-            && root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+        let progenitor_index = root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+        let renders = planes.is_ok() && !cfg.on_demand.coadd_roots.is_empty() && progenitor_index;
         let planes = planes.unwrap_or_default();
         let preview = PreviewSpec::from_properties(Vec::new(), |k| properties.get(k));
         let color = color_source(&properties);
@@ -255,6 +257,7 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
             coverage,
             settings,
             stored_order,
+            progenitor_index,
             renders,
             preview,
             planes,
@@ -319,6 +322,7 @@ mod tests {
             coverage: None,
             settings: Config::default().settings_for("x"),
             stored_order: Some(5),
+            progenitor_index: false,
             renders: false,
             preview: None,
             planes: PlaneOptions::default(),
