@@ -134,6 +134,7 @@ def test_soda_cutouts_of_coadds_on_s3(s3, hipsgen_bin, hipsserve_bin, tmp_path, 
 
     import numpy as np
     from astropy.io import fits
+    from astropy.io.votable import parse_single_table
     from astropy.wcs import WCS
 
     from browser_util import hipsserve
@@ -163,6 +164,15 @@ def test_soda_cutouts_of_coadds_on_s3(s3, hipsgen_bin, hipsserve_bin, tmp_path, 
             with urllib.request.urlopen(f"{url}/{hips}/soda/sync?{q}", timeout=60) as r:
                 assert r.status == 200 and r.headers["Content-Type"] == "application/fits"
                 got[hips] = (ids[0], r.read())
+            # DataLink's #this gives the whole coadd with its content_length, from the size hipsgen recorded in the
+            # index (no HEAD request per coadd), on S3 as on disk.
+            with urllib.request.urlopen(f"{url}/vo/links?{urllib.parse.urlencode({'ID': ids[0]})}", timeout=30) as r:
+                links = parse_single_table(BytesIO(r.read())).to_table()
+            this = [row for row in links if row["semantics"] == "#this"]
+            assert len(this) == 1
+            with urllib.request.urlopen(this[0]["access_url"], timeout=60) as r:
+                whole = r.read()
+            assert whole == local_in.read_bytes() and int(this[0]["content_length"]) == len(whole), hips
     # coadds are named by the HiPS's creator_did and their path under the coadd root, never by a server location
     assert got["remote"][0].startswith("ivo://") and got["remote"][0].endswith("?a.fits"), got["remote"][0]
     assert "s3://" not in got["remote"][0] and str(tmp_path) not in got["local"][0]

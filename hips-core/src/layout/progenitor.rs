@@ -31,6 +31,10 @@ pub struct ProgenitorRecord {
     /// TRACT (LSST skymap tract).
     #[serde(rename = "TRACT", default, skip_serializing_if = "Option::is_none")]
     pub tract: Option<String>,
+    /// The coadd's size in bytes as hipsgen read it (gzip inputs: decompressed), for DataLink's `content_length`
+    /// and SIA's `access_estsize` without a HEAD request per coadd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     /// The band the coadd was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub band: Option<String>,
@@ -81,6 +85,7 @@ impl ProgenitorRecord {
             mjd_obs: key("MJD-OBS"),
             patch: key("PATCH"),
             tract: key("TRACT"),
+            bytes: c.source.len().ok(),
             band: c.band.clone(),
             dec: Some(format!("{dec:.7}")),
             hdu: Some(c.image.index),

@@ -49,7 +49,7 @@ pub struct CoaddEntry {
     pub exptime: Option<f64>,
     /// Pixel scale, arcsec.
     pub pixel_scale: Option<f64>,
-    /// The file's size in bytes (local coadds).
+    /// The file's size in bytes: a local coadd's on disk, else the size hipsgen recorded in the index (`bytes`).
     pub file_bytes: Option<u64>,
 }
 
@@ -201,7 +201,8 @@ pub fn entry(did: &str, public: &PublicNames, rec: &ProgenitorRecord) -> Option<
     let file_bytes = std::path::Path::new(&rec.path)
         .is_absolute()
         .then(|| std::fs::symlink_metadata(&rec.path).ok().filter(std::fs::Metadata::is_file).map(|m| m.len()))
-        .flatten();
+        .flatten()
+        .or(rec.bytes);
     Some(CoaddEntry {
         id,
         rel,
