@@ -1,5 +1,18 @@
 # Shared pieces of the side-by-side scripts (sourced, not run): the reference input and the measurement.
-# Expects WORK, BIN (our release hipsgen) and PY (a Python with astropy) to be set.
+# The functions other than reference_args expect WORK, BIN (our release hipsgen) and PY (a Python with astropy).
+
+# reference_args [PATCHES] [PATCH_SIZE] [ORDER]: sets PATCHES, SIZE and ORDER (default 16 4096 12, the issue's
+# reference set), WORK (BENCH_WORK, else a fresh /tmp directory, created) and PY (HIPS_PYTHON, else the venv's), and
+# builds the release hipsgen.
+reference_args() {
+  PATCHES=${1:-16}
+  SIZE=${2:-4096}
+  ORDER=${3:-12}
+  WORK=${BENCH_WORK:-$(mktemp -d /tmp/hipsbench.XXXX)}
+  PY=${HIPS_PYTHON:-.venv/bin/python}
+  cargo build --release -p hipsgen --quiet
+  mkdir -p "$WORK"
+}
 
 # make_single_inputs PATCHES SIZE: $WORK/single holds PATCHES single-HDU float32 images of SIZE^2 at 0.2"/px
 # (the IMAGE planes of `hipsgen synth` patches, as CDS Hipsgen reads the first HDU), made once per work dir.

@@ -22,6 +22,9 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from reproject import reproject_interp
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from browser_util import hipsserve  # noqa: E402
+
 TARGET = Path(sys.argv[1] if len(sys.argv) > 1 else "target/debug")
 N = 1000
 
@@ -45,14 +48,8 @@ def main():
                                     fov=fov, format="fits"))
     cfg = base / "serve.toml"
     cfg.write_text(f'[on_demand]\ncoadd_roots = ["{syn}"]\n')
-    proc = subprocess.Popen([TARGET / "hipsserve", "--root", base / "srv", "--listen", "127.0.0.1:0",
-                             "--no-access-log", "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    try:
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            url = next((w.rstrip(".,)") for w in line.split() if w.startswith("http://")), None)
+    with hipsserve(TARGET / "hipsserve", "--root", str(base / "srv"), "--listen", "127.0.0.1:0", "--no-access-log",
+                   "--config", str(cfg)) as url:
         server = []
         for _ in range(5):
             t0 = time.perf_counter()
@@ -70,9 +67,6 @@ def main():
         print(f"{N} x {N} FITS: hipsserve /hips2fits {s * 1e3:.0f} ms ({mpix / s:.1f} Mpix/s), reproject_interp "
               f"bilinear {r * 1e3:.0f} ms ({mpix / r:.1f} Mpix/s); hipsserve/reproject speed {r / s:.2f}x; "
               f"CDS hips2fits publishes 0.5 Mpix/s")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 if __name__ == "__main__":

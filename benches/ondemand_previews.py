@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from browser_util import read_properties  # noqa: E402
+from browser_util import hipsserve_process, read_properties  # noqa: E402
 
 TARGET = Path(sys.argv[1] if len(sys.argv) > 1 else "target/debug")
 WIDTH = 512
@@ -48,18 +48,8 @@ def main():
           f"({full / stored:.1f}x smaller)")
     cfg = base / "serve.toml"
     cfg.write_text(f'[on_demand]\ncoadd_roots = ["{syn}"]\n')
-    proc = subprocess.Popen([TARGET / "hipsserve", "--root", base / "srv", "--listen", "127.0.0.1:0",
-                             "--no-access-log", "--config", cfg], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    try:
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("hipsserve exited")
-            for w in line.split():
-                if w.startswith("http://"):
-                    url = w.rstrip(".,)")
+    with hipsserve_process(TARGET / "hipsserve", "--root", str(base / "srv"), "--listen", "127.0.0.1:0",
+                           "--no-access-log", "--config", str(cfg)) as (url, proc):
         for order in (k - 2, k - 1, k):
             tiles = sorted(int(p.stem[4:]) for p in (base / "full" / f"Norder{order}").glob("Dir*/Npix*.png"))
             for label in ("cold", "warm"):
@@ -73,9 +63,6 @@ def main():
                 kind = "stored" if order <= k - 2 else "on demand"
                 print(f"order {order} ({kind}) PNG {label}: {len(tiles)} tiles, p50 {np.percentile(times, 50):.1f} ms, "
                       f"p99 {np.percentile(times, 99):.1f} ms, server CPU {cpu:.1f} ms/tile")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 if __name__ == "__main__":

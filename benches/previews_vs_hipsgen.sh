@@ -8,15 +8,9 @@
 # Set HIPSGEN_FITS_HIPS=DIR to benchmark on an existing FITS HiPS instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATCHES=${1:-16}
-SIZE=${2:-4096}
-ORDER=${3:-12}
-WORK=${BENCH_WORK:-$(mktemp -d /tmp/hipsbench.XXXX)}
-PY=${HIPS_PYTHON:-.venv/bin/python}
-cargo build --release -p hipsgen --quiet
-BIN=${HIPSGEN_BIN:-target/release/hipsgen}
-mkdir -p "$WORK"
 . benches/common.sh
+reference_args "$@"
+BIN=${HIPSGEN_BIN:-target/release/hipsgen}
 
 if [ -n "${HIPSGEN_FITS_HIPS:-}" ]; then
   SRC=$HIPSGEN_FITS_HIPS

@@ -6,15 +6,9 @@
 # Input: PATCHES single-HDU float32 images of PATCH_SIZE^2 at 0.2"/px (the IMAGE planes of `hipsgen synth` patches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PATCHES=${1:-16}
-SIZE=${2:-4096}
-ORDER=${3:-12}
-WORK=${BENCH_WORK:-$(mktemp -d /tmp/hipsbench.XXXX)}
-PY=${HIPS_PYTHON:-.venv/bin/python}
-cargo build --release -p hipsgen --quiet
-BIN=target/release/hipsgen
-mkdir -p "$WORK"
 . benches/common.sh
+reference_args "$@"
+BIN=target/release/hipsgen
 make_single_inputs "$PATCHES" "$SIZE"
 nproc_=$(nproc)
 echo "input: $PATCHES x ${SIZE}^2 float32 at 0.2\"/px, order $ORDER, $nproc_ cores, work dir $WORK"

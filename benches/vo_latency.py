@@ -12,10 +12,7 @@ random places: SIA `POS=CIRCLE ra dec r` (r 0.05 to 0.5 deg), DataLink for one r
 
 import http.client
 import random
-import re
-import select
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +21,9 @@ from pathlib import Path
 
 import astropy.units as u
 from astropy_healpix import HEALPix
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from browser_util import hipsserve  # noqa: E402
 
 ORDER = 8
 
@@ -75,16 +75,9 @@ def main():
         cfg = root / "cfg.toml"
         cfg.write_text(f'listen = "127.0.0.1:0"\nroots = ["{root / "srv"}"]\n[on_demand]\n'
                        f'coadd_roots = ["{root / "coadds"}"]\n')
-        proc = subprocess.Popen([binary, "--config", str(cfg), "--no-access-log"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        try:
-            addr = None
-            while addr is None:
-                assert proc.poll() is None, proc.stderr.read()
-                if select.select([proc.stdout], [], [], 0.5)[0]:
-                    m = re.search(r"http://(\d+\.\d+\.\d+\.\d+):(\d+)", proc.stdout.readline())
-                    addr = m and (m.group(1), int(m.group(2)))
-            conn = http.client.HTTPConnection(*addr, timeout=60)
+        with hipsserve(binary, "--config", str(cfg), "--no-access-log") as url:
+            host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+            conn = http.client.HTTPConnection(host, port, timeout=60)
 
             def get(path):
                 t = time.perf_counter()
@@ -115,9 +108,6 @@ def main():
             print(f"SIA rows per answer: median {statistics.median(rows)}, max {max(rows)}")
             print(f"ratio p50 SIA / peer: {statistics.median(sia) / statistics.median(peer):.2f}, "
                   f"DataLink / peer: {statistics.median(links) / statistics.median(peer):.2f}")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

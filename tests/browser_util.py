@@ -7,7 +7,8 @@ Public API (import from tests: ``from browser_util import ...``):
   with astropy-healpix (no Aladin code involved).
 - ``expected_view_from_fits(fits_path, ra, dec, fov, width, height, ...)``: the view computed from an input image
   reprojected with astropy/reproject (the oracle for a HiPS made from that image).
-- ``hipsserve(binary, *args)``: run hipsserve on a free port, yield its base URL.
+- ``hipsserve(binary, *args)``: run hipsserve on a free port, yield its base URL (``hipsserve_process``: and the
+  process).
 - ``view_wcs(...)``, ``load_grey(png)``, ``rank_correlation(a, b, mask)``, ``best_shift(...)``,
   ``static_server(root, ...)``.
 
@@ -387,6 +388,13 @@ def hipsserve(binary, *args: str, startup_s: float = 20.0):
     Pass ``--listen 127.0.0.1:0`` (or a config with port 0) so it picks a free port. The process is terminated
     (SIGTERM, then SIGKILL after 10 s) on exit.
     """
+    with hipsserve_process(binary, *args, startup_s=startup_s) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def hipsserve_process(binary, *args: str, startup_s: float = 20.0):
+    """[`hipsserve`] yielding ``(url, process)``, for callers that watch the process (its CPU time, its signals)."""
     proc = subprocess.Popen(
         [os.fspath(binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -408,6 +416,6 @@ def hipsserve(binary, *args: str, startup_s: float = 20.0):
                 if m:
                     url = "http://" + m.group(1)
         procs.Tail(proc.stdout)
-        yield url
+        yield url, proc
     finally:
         procs.stop(proc)

@@ -16,19 +16,15 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CHROMIUM_FLAGS, DEFAULT_CHROMIUM } from "./chromium.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALADIN_JS = path.join(HERE, "node_modules", "aladin-lite", "dist", "aladin.js");
-const CHROMIUM_FLAGS = [
-  "--headless=new", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-  "--ignore-gpu-blocklist", "--disable-gpu-sandbox", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-];
 
 function parseArgs(argv) {
   const opts = {
     page: null, at: "0.5,0.5", aladinPath: "/static/aladin.js", width: 900, height: 700, timeoutMs: 60000,
-    chromium: process.env.HIPS_CHROMIUM || "/usr/bin/chromium",
+    chromium: DEFAULT_CHROMIUM,
   };
   const names = {
     "--page": "page", "--at": "at", "--aladin-path": "aladinPath", "--width": "width", "--height": "height",

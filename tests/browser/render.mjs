@@ -22,22 +22,18 @@ import path from "node:path";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CHROMIUM_FLAGS, DEFAULT_CHROMIUM } from "./chromium.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALADIN_JS = path.join(HERE, "node_modules", "aladin-lite", "dist", "aladin.js");
 const PAGE_HTML = path.join(HERE, "page.html");
 
-const CHROMIUM_FLAGS = [
-  "--headless=new", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-  "--ignore-gpu-blocklist", "--disable-gpu-sandbox", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-];
 
 function parseArgs(argv) {
   const opts = {
     projection: "SIN", imgFormat: null, withCredentials: false, pageListen: "127.0.0.1:0", pageHost: null,
     mount: null, cookies: [], httpCredentials: null, timeoutMs: 25000, minWaitMs: 1500, quietMs: 1000,
-    chromium: process.env.HIPS_CHROMIUM || "/usr/bin/chromium",
+    chromium: DEFAULT_CHROMIUM,
   };
   const flags = { "--with-credentials": "withCredentials" };
   const values = {
