@@ -72,22 +72,24 @@ def target_debug() -> Path:
     return _binary("")
 
 
+def _built(name: str) -> Path:
+    """target/debug/<name>; fails the test if it was not built (`cargo build -p <name>`)."""
+    p = _binary(name)
+    if not p.is_file():
+        pytest.fail(f"{p} not found: run `cargo build -p {name}` first")
+    return p
+
+
 @pytest.fixture(scope="session")
 def hipsgen_bin() -> Path:
-    """target/debug/hipsgen; fails if it was not built (`cargo build -p hipsgen`)."""
-    p = _binary("hipsgen")
-    if not p.is_file():
-        pytest.fail(f"{p} not found: run `cargo build -p hipsgen` first")
-    return p
+    """target/debug/hipsgen."""
+    return _built("hipsgen")
 
 
 @pytest.fixture(scope="session")
 def hipsserve_bin() -> Path:
-    """target/debug/hipsserve; fails if it was not built (`cargo build -p hipsserve`)."""
-    p = _binary("hipsserve")
-    if not p.is_file():
-        pytest.fail(f"{p} not found: run `cargo build -p hipsserve` first")
-    return p
+    """target/debug/hipsserve."""
+    return _built("hipsserve")
 
 
 def pytest_configure(config):
