@@ -206,66 +206,51 @@ impl Query {
     }
 }
 
-/// The ObsCore columns, in row order.
+/// The ObsCore columns of SIA's answer, in row order: name, datatype (`char` = a text of any length), unit ("" for
+/// none), UCD and utype.
+const OBSCORE: [(&str, &str, &str, &str, &str); 22] = [
+    ("obs_publisher_did", "char", "", "meta.ref.ivoid", "obscore:Curation.PublisherDID"),
+    ("obs_id", "char", "", "meta.id", "obscore:DataID.observationID"),
+    ("obs_collection", "char", "", "meta.id", "obscore:DataID.Collection"),
+    ("dataproduct_type", "char", "", "meta.code.class", "obscore:ObsDataset.dataProductType"),
+    ("calib_level", "int", "", "meta.code;obs.calib", "obscore:ObsDataset.calibLevel"),
+    ("access_url", "char", "", "meta.ref.url", "obscore:Access.Reference"),
+    ("access_format", "char", "", "meta.code.mime", "obscore:Access.Format"),
+    ("access_estsize", "long", "kbyte", "phys.size;meta.file", "obscore:Access.Size"),
+    ("s_ra", "double", "deg", "pos.eq.ra", "obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1"),
+    ("s_dec", "double", "deg", "pos.eq.dec", "obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2"),
+    ("s_fov", "double", "deg", "phys.angSize;instr.fov", "obscore:Char.SpatialAxis.Coverage.Bounds.Extent.diameter"),
+    ("s_region", "char", "", "pos.outline;obs.field", "obscore:Char.SpatialAxis.Coverage.Support.Area"),
+    ("s_resolution", "double", "arcsec", "pos.angResolution", "obscore:Char.SpatialAxis.Resolution.Refval.value"),
+    ("s_xel1", "long", "", "meta.number", "obscore:Char.SpatialAxis.numBins1"),
+    ("s_xel2", "long", "", "meta.number", "obscore:Char.SpatialAxis.numBins2"),
+    ("em_min", "double", "m", "em.wl;stat.min", "obscore:Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit"),
+    ("em_max", "double", "m", "em.wl;stat.max", "obscore:Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit"),
+    ("t_min", "double", "d", "time.start;obs.exposure", "obscore:Char.TimeAxis.Coverage.Bounds.Limits.StartTime"),
+    ("t_max", "double", "d", "time.end;obs.exposure", "obscore:Char.TimeAxis.Coverage.Bounds.Limits.StopTime"),
+    ("t_exptime", "double", "s", "time.duration;obs.exposure", "obscore:Char.TimeAxis.Coverage.Support.Extent"),
+    ("facility_name", "char", "", "meta.id;instr.tel", "obscore:Provenance.ObsConfig.Facility.name"),
+    ("instrument_name", "char", "", "meta.id;instr", "obscore:Provenance.ObsConfig.Instrument.name"),
+];
+
+/// The ObsCore columns, in row order ([`OBSCORE`]; the publisher DID has an XML ID, `s_region` the ADQL xtype).
 #[must_use]
 pub fn fields() -> Vec<Field> {
-    vec![
-        Field::text("obs_publisher_did")
-            .id("obs_publisher_did")
-            .ucd("meta.ref.ivoid")
-            .utype("obscore:Curation.PublisherDID"),
-        Field::text("obs_id").ucd("meta.id").utype("obscore:DataID.observationID"),
-        Field::text("obs_collection").ucd("meta.id").utype("obscore:DataID.Collection"),
-        Field::text("dataproduct_type").ucd("meta.code.class").utype("obscore:ObsDataset.dataProductType"),
-        Field::scalar("calib_level", "int").ucd("meta.code;obs.calib").utype("obscore:ObsDataset.calibLevel"),
-        Field::text("access_url").ucd("meta.ref.url").utype("obscore:Access.Reference"),
-        Field::text("access_format").ucd("meta.code.mime").utype("obscore:Access.Format"),
-        Field::scalar("access_estsize", "long").unit("kbyte").ucd("phys.size;meta.file").utype("obscore:Access.Size"),
-        Field::scalar("s_ra", "double")
-            .unit("deg")
-            .ucd("pos.eq.ra")
-            .utype("obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1"),
-        Field::scalar("s_dec", "double")
-            .unit("deg")
-            .ucd("pos.eq.dec")
-            .utype("obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2"),
-        Field::scalar("s_fov", "double")
-            .unit("deg")
-            .ucd("phys.angSize;instr.fov")
-            .utype("obscore:Char.SpatialAxis.Coverage.Bounds.Extent.diameter"),
-        Field::text("s_region")
-            .ucd("pos.outline;obs.field")
-            .utype("obscore:Char.SpatialAxis.Coverage.Support.Area")
-            .xtype("adql:REGION"),
-        Field::scalar("s_resolution", "double")
-            .unit("arcsec")
-            .ucd("pos.angResolution")
-            .utype("obscore:Char.SpatialAxis.Resolution.Refval.value"),
-        Field::scalar("s_xel1", "long").ucd("meta.number").utype("obscore:Char.SpatialAxis.numBins1"),
-        Field::scalar("s_xel2", "long").ucd("meta.number").utype("obscore:Char.SpatialAxis.numBins2"),
-        Field::scalar("em_min", "double")
-            .unit("m")
-            .ucd("em.wl;stat.min")
-            .utype("obscore:Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit"),
-        Field::scalar("em_max", "double")
-            .unit("m")
-            .ucd("em.wl;stat.max")
-            .utype("obscore:Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit"),
-        Field::scalar("t_min", "double")
-            .unit("d")
-            .ucd("time.start;obs.exposure")
-            .utype("obscore:Char.TimeAxis.Coverage.Bounds.Limits.StartTime"),
-        Field::scalar("t_max", "double")
-            .unit("d")
-            .ucd("time.end;obs.exposure")
-            .utype("obscore:Char.TimeAxis.Coverage.Bounds.Limits.StopTime"),
-        Field::scalar("t_exptime", "double")
-            .unit("s")
-            .ucd("time.duration;obs.exposure")
-            .utype("obscore:Char.TimeAxis.Coverage.Support.Extent"),
-        Field::text("facility_name").ucd("meta.id;instr.tel").utype("obscore:Provenance.ObsConfig.Facility.name"),
-        Field::text("instrument_name").ucd("meta.id;instr").utype("obscore:Provenance.ObsConfig.Instrument.name"),
-    ]
+    OBSCORE
+        .iter()
+        .map(|&(name, datatype, unit, ucd, utype)| {
+            let mut f = if datatype == "char" { Field::text(name) } else { Field::scalar(name, datatype) };
+            if !unit.is_empty() {
+                f = f.unit(unit);
+            }
+            f = f.ucd(ucd).utype(utype);
+            match name {
+                "obs_publisher_did" => f.id("obs_publisher_did"),
+                "s_region" => f.xtype("adql:REGION"),
+                _ => f,
+            }
+        })
+        .collect()
 }
 
 /// The STC-S outline of a footprint.

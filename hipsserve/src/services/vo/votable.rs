@@ -45,6 +45,20 @@ pub struct Field {
     pub description: Option<&'static str>,
 }
 
+/// Builder methods of [`Field`] that set one optional attribute: `name => field`.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident => $field:ident,)*) => {
+        $(
+            $(#[$doc])*
+            #[must_use]
+            pub const fn $name(mut self, value: &'static str) -> Field {
+                self.$field = Some(value);
+                self
+            }
+        )*
+    };
+}
+
 impl Field {
     /// A `char` column of any length.
     #[must_use]
@@ -78,53 +92,21 @@ impl Field {
         }
     }
 
-    /// The same with a UCD.
-    #[must_use]
-    pub const fn ucd(mut self, ucd: &'static str) -> Field {
-        self.ucd = Some(ucd);
-        self
-    }
-
-    /// The same with a utype.
-    #[must_use]
-    pub const fn utype(mut self, utype: &'static str) -> Field {
-        self.utype = Some(utype);
-        self
-    }
-
-    /// The same with a unit.
-    #[must_use]
-    pub const fn unit(mut self, unit: &'static str) -> Field {
-        self.unit = Some(unit);
-        self
-    }
-
-    /// The same with an xtype.
-    #[must_use]
-    pub const fn xtype(mut self, xtype: &'static str) -> Field {
-        self.xtype = Some(xtype);
-        self
-    }
-
-    /// The same with an XML ID.
-    #[must_use]
-    pub const fn id(mut self, id: &'static str) -> Field {
-        self.id = Some(id);
-        self
-    }
-
-    /// The same with an arraysize.
-    #[must_use]
-    pub const fn array(mut self, arraysize: &'static str) -> Field {
-        self.arraysize = Some(arraysize);
-        self
-    }
-
-    /// The same with a description.
-    #[must_use]
-    pub const fn describe(mut self, text: &'static str) -> Field {
-        self.description = Some(text);
-        self
+    setters! {
+        /// The same with a UCD.
+        ucd => ucd,
+        /// The same with a utype.
+        utype => utype,
+        /// The same with a unit.
+        unit => unit,
+        /// The same with an xtype.
+        xtype => xtype,
+        /// The same with an XML ID.
+        id => id,
+        /// The same with an arraysize.
+        array => arraysize,
+        /// The same with a description.
+        describe => description,
     }
 
     fn attrs(&self, out: &mut String) {
