@@ -63,17 +63,7 @@ impl Field {
     /// A `char` column of any length.
     #[must_use]
     pub const fn text(name: &'static str) -> Field {
-        Field {
-            name,
-            datatype: "char",
-            arraysize: Some("*"),
-            ucd: None,
-            utype: None,
-            unit: None,
-            xtype: None,
-            id: None,
-            description: None,
-        }
+        Field::scalar(name, "char").array("*")
     }
 
     /// A column of a scalar type.
