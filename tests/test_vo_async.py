@@ -8,6 +8,8 @@ result. Limits (jobs in total and per owner, execution duration, disk quota), de
 token users and anonymous callers) and restricted coadds are checked end to end on the real server.
 """
 
+import functools
+import sys
 import threading
 import time
 import urllib.parse
@@ -16,9 +18,9 @@ from io import BytesIO
 from pathlib import Path
 from xml.etree import ElementTree
 
-import numpy as np
 import pytest
 import requests
+import xmlschema
 from astropy.io import fits
 from astropy.wcs import WCS
 
@@ -30,6 +32,24 @@ from test_vo_pyvo import run, same_pixels
 
 CAROL, DAVE = "async-carol-token", "async-dave-token"
 UWS = "{http://www.ivoa.net/xml/UWS/v1.0}"
+# The IVOA UWS 1.1 schema (REC-20161024) and the xlink schema it imports, unpacked from Debian's python3-gavo by
+# .ci/install into the test venv.
+SCHEMATA = Path(sys.prefix) / "share" / "ivoa-schemata"
+
+
+@functools.cache
+def uws_schema():
+    xsd = SCHEMATA / "UWS.xsd"
+    if not xsd.is_file():
+        pytest.fail(f"{xsd} missing: run .ci/install")
+    return xmlschema.XMLSchema(str(xsd), locations={"http://www.w3.org/1999/xlink": str(SCHEMATA / "xlink.xsd")},
+                               allow="local")
+
+
+def valid(body: bytes) -> bytes:
+    """The document is valid against the UWS 1.1 schema (xmlschema raises, naming the element, when not)."""
+    uws_schema().validate(ElementTree.fromstring(body))
+    return body
 
 
 def session(token: str | None = None) -> requests.Session:
@@ -104,7 +124,7 @@ def create(url, params, token=None):
 def job_doc(job_url, token=None, **query):
     r = session(token).get(job_url, params=query)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml"), r.text
-    return parse_job(BytesIO(r.content), pedantic=True)
+    return parse_job(BytesIO(valid(r.content)), pedantic=True)
 
 
 def g_ids(coadds):
@@ -164,7 +184,7 @@ def test_lifecycle_with_pyvo_results_equal_sync_and_astropy(site):
     assert s.get(job_url + "/executionduration").text.strip() == "60"
     assert s.get(job_url + "/error").status_code == 404
     for sub in ["parameters", "results"]:
-        root = ElementTree.fromstring(s.get(f"{job_url}/{sub}").content)
+        root = ElementTree.fromstring(valid(s.get(f"{job_url}/{sub}").content))
         assert root.tag == f"{UWS}{sub}"
     # Results on disk under the jobs directory; DELETE answers 303 to the list and removes job and files.
     assert len(list((jobs_dir / j.jobid).iterdir())) == 6
@@ -289,7 +309,7 @@ def test_destruction_reaps_job_and_files(site):
         time.sleep(0.2)
     assert session(CAROL).get(job_url).status_code == 404
     assert not (jobs_dir / jid).exists()
-    listed = parse_job_list(BytesIO(session(CAROL).get(url + "/vo/soda/async").content), pedantic=True)
+    listed = parse_job_list(BytesIO(valid(session(CAROL).get(url + "/vo/soda/async").content)), pedantic=True)
     assert jid not in [x.jobid for x in listed]
 
 
@@ -308,8 +328,8 @@ def test_ownership_and_list_filters(site):
     a2 = create(url, p, CAROL)
     d1 = create(url, p, DAVE)
     anon = create(url, p)
-    lst = lambda tok, **q: parse_job_list(BytesIO(session(tok).get(url + "/vo/soda/async", params=q).content),
-                                          pedantic=True)
+    lst = lambda tok, **q: parse_job_list(
+        BytesIO(valid(session(tok).get(url + "/vo/soda/async", params=q).content)), pedantic=True)
     ids = lambda jobs: [x.jobid for x in jobs]
     jid = lambda u: u.rsplit("/", 1)[1]
     carol = lst(CAROL)

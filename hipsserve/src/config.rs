@@ -552,6 +552,16 @@ mod tests {
         let c = Config::from_file(&p).expect("example config parses");
         // As shipped, nothing in it needs a file: it starts with a root from the command line.
         assert!(c.roots.is_empty() && c.on_demand.coadd_roots.is_empty() && c.auth.tokens_file.is_none());
+        // The documented [async_jobs] values are the defaults.
+        let (a, d) = (&c.async_jobs, AsyncJobsConfig::default());
+        assert_eq!(
+            (a.max_jobs, a.max_jobs_per_owner, a.max_results_per_job, a.max_execution_secs, a.max_wait_secs),
+            (d.max_jobs, d.max_jobs_per_owner, d.max_results_per_job, d.max_execution_secs, d.max_wait_secs)
+        );
+        assert_eq!(
+            (a.default_destruction_secs, a.max_destruction_secs, a.max_disk_bytes, &a.jobs_dir),
+            (d.default_destruction_secs, d.max_destruction_secs, d.max_disk_bytes, &d.jobs_dir)
+        );
         let c = c.apply(Overrides { roots: vec!["/srv/hips".into()], ..Overrides::default() }).expect("valid");
         assert_eq!(c.roots, ["/srv/hips"]);
     }

@@ -10,7 +10,9 @@ use crate::services::vo::votable::esc;
 
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 const NS: &str = "xmlns:uws=\"http://www.ivoa.net/xml/UWS/v1.0\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" \
-                  xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" version=\"1.1\"";
+                  xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"";
+/// `uws:job` and `uws:jobs` carry the version (the schema allows it on those two only).
+const VERSION: &str = "version=\"1.1\"";
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -119,7 +121,7 @@ pub fn results(out: &mut String, job: &Job, job_url: &str, ns: bool) {
 /// The `uws:job` document of `job`, at `job_url`.
 #[must_use]
 pub fn job_document(job: &Job, job_url: &str) -> String {
-    let mut out = format!("{HEAD}<uws:job {NS}>\n");
+    let mut out = format!("{HEAD}<uws:job {NS} {VERSION}>\n");
     let _ = writeln!(out, "  <uws:jobId>{}</uws:jobId>", esc(&job.id));
     if let Some(r) = &job.run_id {
         let _ = writeln!(out, "  <uws:runId>{}</uws:runId>", esc(r));
@@ -151,7 +153,7 @@ pub fn job_document(job: &Job, job_url: &str) -> String {
 /// The `uws:jobs` document listing `jobs` (job URLs under `list_url`).
 #[must_use]
 pub fn job_list(jobs: &[&Job], list_url: &str) -> String {
-    let mut out = format!("{HEAD}<uws:jobs {NS}>\n");
+    let mut out = format!("{HEAD}<uws:jobs {NS} {VERSION}>\n");
     for job in jobs {
         let _ = writeln!(
             out,
