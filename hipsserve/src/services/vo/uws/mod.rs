@@ -351,11 +351,9 @@ fn start(state: &State, id: &str, key: Option<&str>) {
         jobs.set_phase(id, Phase::Error, Some("the server cannot run jobs (not attached)".into()));
         return;
     };
-    let pending = jobs.with(id, key, |j| j.phase == Phase::Pending).unwrap_or(false);
-    if !pending {
+    if !jobs.try_queue(id, key) {
         return;
     }
-    jobs.set_phase(id, Phase::Queued, None);
     let task = tokio::spawn(run::execute(jobs.clone(), shared, id.to_string()));
     let handle = task.abort_handle();
     jobs.with(id, key, move |j| j.task = Some(handle));

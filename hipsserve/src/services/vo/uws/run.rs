@@ -46,6 +46,22 @@ enum RunError {
     Stopped,
 }
 
+/// Bytes reserved in the disk quota for one result: given back when dropped unless kept (a run cut short by its
+/// execution duration or an abort drops it mid-write).
+struct Held<'a> {
+    jobs: &'a Jobs,
+    bytes: u64,
+    kept: bool,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.jobs.release(self.bytes);
+        }
+    }
+}
+
 /// The (ID, region) requests of a job's parameters, in order: IDs outer, regions inner; the other parameters
 /// (CUTOUTDETAIL, BAND, TIME, RESPONSEFORMAT) go with each.
 pub(super) fn requests(params: &[(String, String)]) -> Vec<Vec<(String, String)>> {
@@ -79,6 +95,9 @@ pub(super) async fn execute(jobs: Jobs, state: Arc<State>, id: String) {
         return;
     };
     jobs.set_phase(&id, Phase::Executing, None);
+    if jobs.with_any(&id, |j| j.phase) != Some(Phase::Executing) {
+        return; // aborted or deleted while queued
+    }
     let limit = Duration::from_secs(secs.max(1));
     let work = run_all(&jobs, &state, &id, &params, &credentials);
     match tokio::time::timeout(limit, work).await {
@@ -127,6 +146,7 @@ async fn run_all(
         if !jobs.reserve(bytes) {
             return Err(RunError::Quota { n, bytes, quota: jobs.cfg().max_disk_bytes });
         }
+        let mut held = Held { jobs, bytes, kept: false };
         let (d, write_dir) = (dir.clone(), dir.clone());
         let written = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&write_dir)?;
@@ -137,11 +157,10 @@ async fn run_all(
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
         if let Err(source) = written {
-            jobs.release(bytes);
             return Err(RunError::Write { n, source });
         }
-        if !jobs.add_result(id, ResultFile { mime, size: bytes }) {
-            jobs.release(bytes);
+        held.kept = jobs.add_result(id, ResultFile { mime, size: bytes });
+        if !held.kept {
             if jobs.with_any(id, |_| ()).is_none() {
                 remove_dir(&d);
             }

@@ -308,6 +308,19 @@ impl Jobs {
         j.changes.send_replace(phase);
     }
 
+    /// PENDING -> QUEUED for job `id` owned by `owner`, in one step (false: not there, or not PENDING).
+    pub(super) fn try_queue(&self, id: &str, owner: Option<&str>) -> bool {
+        let mut t = self.table();
+        match t.jobs.get_mut(id) {
+            Some(j) if j.owner.as_deref() == owner && j.phase == Phase::Pending => {
+                j.phase = Phase::Queued;
+                j.changes.send_replace(Phase::Queued);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// A new destruction time for job `id` (the reaper is told).
     pub fn set_destruction(&self, id: &str, when: SystemTime) {
         if let Some(j) = self.table().jobs.get_mut(id) {
@@ -401,6 +414,21 @@ impl Jobs {
     /// A receiver of job `id`'s phase changes, when `owner` owns it.
     pub fn watch(&self, id: &str, owner: Option<&str>) -> Option<watch::Receiver<Phase>> {
         self.with(id, owner, |j| j.changes.subscribe())
+    }
+}
+
+/// Jobs live as long as the process: when the store goes (the server stops), the folders of its jobs go too, and the
+/// per-process default jobs directory with them.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let ids: Vec<String> =
+            self.table.get_mut().unwrap_or_else(PoisonError::into_inner).jobs.keys().cloned().collect();
+        for id in ids {
+            remove_dir(&self.dir.join(id));
+        }
+        if self.cfg.jobs_dir.is_none() {
+            let _ = std::fs::remove_dir(&self.dir);
+        }
     }
 }
 
