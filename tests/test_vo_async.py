@@ -397,6 +397,9 @@ def test_bad_requests(site):
     assert requests.post(job_url + "/phase", data={"PHASE": "SUSPEND"}).status_code == 400
     assert requests.get(job_url, params={"WAIT": "x"}).status_code == 400
     requests.delete(job_url)
+    # DELETE is taken under /vo/soda/async/ only.
+    assert requests.delete(url + "/g/properties").status_code == 405
+    assert requests.delete(url + "/vo/soda/async").status_code == 405
 
 
 @pytest.fixture(scope="module")
