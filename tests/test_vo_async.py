@@ -211,6 +211,12 @@ def test_image_only_and_whole_coadd(site):
     assert requests.get(list(j.results)[0].href).content == coadds[i][0].read_bytes()
     requests.post(job_url, data={"ACTION": "DELETE"})
     assert requests.get(job_url).status_code == 404
+    # An ID nobody serves: the job completes with a text/plain NotFoundError result.
+    job_url = create(url, [("ID", "ivo://nowhere/x?y.fits"), ("CIRCLE", f"{ra} {dec} 0.002"), ("PHASE", "RUN")])
+    j = job_doc(job_url, WAIT=30)
+    assert j.phase == "COMPLETED" and list(j.results)[0].mimetype == "text/plain"
+    assert requests.get(list(j.results)[0].href).text.startswith("NotFoundError:")
+    requests.delete(job_url)
 
 
 def test_wait_blocks_until_the_phase_changes(site):
