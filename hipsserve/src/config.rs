@@ -80,6 +80,49 @@ pub struct Config {
     pub log: LogConfig,
     /// Tiles rendered on demand from source coadds.
     pub on_demand: OnDemandConfig,
+    /// SODA asynchronous cutout jobs (UWS 1.1, `/vo/soda/async`).
+    pub async_jobs: AsyncJobsConfig,
+}
+
+/// SODA asynchronous cutout jobs (`/vo/soda/async`, [`crate::services::vo::uws`]): how many, how long, how much disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsyncJobsConfig {
+    /// Jobs held at once, all owners together (a new job beyond it: 503).
+    pub max_jobs: usize,
+    /// Jobs held at once by one owner (a new job beyond it: 429).
+    pub max_jobs_per_owner: usize,
+    /// Results (IDs x regions) one job may ask for.
+    pub max_results_per_job: usize,
+    /// The longest execution duration a job may run, seconds (also its default); past it the job goes ERROR.
+    pub max_execution_secs: u64,
+    /// A job's destruction time, seconds after its creation, unless the client sets an earlier one.
+    pub default_destruction_secs: u64,
+    /// The latest destruction time a client may set, seconds from now.
+    pub max_destruction_secs: u64,
+    /// Bytes of results all jobs together may hold on disk; a job whose next result would pass it goes ERROR.
+    pub max_disk_bytes: u64,
+    /// Where results are written (`<jobs_dir>/<job id>/<n>`); default: a folder of this process under the temporary
+    /// directory. Job folders found there at start are from an earlier process and are removed.
+    pub jobs_dir: Option<PathBuf>,
+    /// The longest `WAIT=` a job request may block, seconds.
+    pub max_wait_secs: u64,
+}
+
+impl Default for AsyncJobsConfig {
+    fn default() -> Self {
+        AsyncJobsConfig {
+            max_jobs: 1000,
+            max_jobs_per_owner: 100,
+            max_results_per_job: 10_000,
+            max_execution_secs: 600,
+            default_destruction_secs: 86_400,
+            max_destruction_secs: 7 * 86_400,
+            max_disk_bytes: 10 << 30,
+            jobs_dir: None,
+            max_wait_secs: 60,
+        }
+    }
 }
 
 /// Rendering tiles deeper than the stored orders from the source coadds (per HiPS: `on_demand_orders`).
@@ -120,6 +163,7 @@ impl Default for Config {
             hips: BTreeMap::new(),
             log: LogConfig::default(),
             on_demand: OnDemandConfig::default(),
+            async_jobs: AsyncJobsConfig::default(),
         }
     }
 }
@@ -508,6 +552,16 @@ mod tests {
         let c = Config::from_file(&p).expect("example config parses");
         // As shipped, nothing in it needs a file: it starts with a root from the command line.
         assert!(c.roots.is_empty() && c.on_demand.coadd_roots.is_empty() && c.auth.tokens_file.is_none());
+        // The documented [async_jobs] values are the defaults.
+        let (a, d) = (&c.async_jobs, AsyncJobsConfig::default());
+        assert_eq!(
+            (a.max_jobs, a.max_jobs_per_owner, a.max_results_per_job, a.max_execution_secs, a.max_wait_secs),
+            (d.max_jobs, d.max_jobs_per_owner, d.max_results_per_job, d.max_execution_secs, d.max_wait_secs)
+        );
+        assert_eq!(
+            (a.default_destruction_secs, a.max_destruction_secs, a.max_disk_bytes, &a.jobs_dir),
+            (d.default_destruction_secs, d.max_destruction_secs, d.max_disk_bytes, &d.jobs_dir)
+        );
         let c = c.apply(Overrides { roots: vec!["/srv/hips".into()], ..Overrides::default() }).expect("valid");
         assert_eq!(c.roots, ["/srv/hips"]);
     }

@@ -50,6 +50,8 @@ pub struct State {
     pub render_permits: Arc<tokio::sync::Semaphore>,
     /// The coadds of every HiPS, for the VO services (built per HiPS on first use).
     pub coadds: crate::catalog::coadds::Catalogue,
+    /// SODA asynchronous jobs (`/vo/soda/async`).
+    pub uws: crate::services::vo::uws::store::Jobs,
     request_seq: AtomicU64,
     /// `<start time hex>-`, the prefix of generated request ids.
     request_prefix: String,
@@ -110,6 +112,7 @@ impl State {
         };
         let render_permits = Arc::new(tokio::sync::Semaphore::new(renders));
         let coadds = crate::catalog::coadds::Catalogue::new(hips.iter().map(|h| &h.name));
+        let uws = crate::services::vo::uws::store::Jobs::new(&cfg.async_jobs);
         let request_base = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         State {
             cfg,
@@ -125,6 +128,7 @@ impl State {
             idle: crate::idle::IdleSet::default(),
             render_permits,
             coadds,
+            uws,
             request_seq: AtomicU64::new(0),
             request_prefix: format!("{request_base:x}-"),
             id_owner: NEXT_ID_OWNER.fetch_add(1, Ordering::Relaxed),

@@ -167,7 +167,13 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         // The connection could not read the form within MAX_FORM_BYTES.
         return (text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"), "other", false);
     }
-    if m != Method::GET && m != Method::HEAD && m != Method::OPTIONS && !(m == Method::POST && form.is_some()) {
+    let job_delete = m == Method::DELETE && req.uri().path().starts_with("/vo/soda/async/");
+    if m != Method::GET
+        && m != Method::HEAD
+        && m != Method::OPTIONS
+        && !(m == Method::POST && form.is_some())
+        && !job_delete
+    {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: this server only reads");
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
         return (r, "other", false);
@@ -243,7 +249,12 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
         Route::Vo(service) => {
             let base = base_url(state, req);
             let body = form.map(|f| &f.0[..]);
-            let r = vo::answer(state, service, req.headers(), &base, req.uri().query(), body, id).await;
+            let (headers, query) = (req.headers(), req.uri().query());
+            let r = if service == vo::Service::SodaAsync {
+                vo::uws::answer(state, m, req.uri().path(), headers, &base, query, body, id).await
+            } else {
+                vo::answer(state, service, headers, &base, query, body, id).await
+            };
             (r, service.label(), false)
         }
         Route::Progenitors(name) | Route::Soda(name) => {

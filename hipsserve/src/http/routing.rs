@@ -225,6 +225,10 @@ mod tests {
         assert_eq!(r("/vo/sia/query"), Ok(Route::Vo(crate::services::vo::Service::SiaQuery)));
         assert_eq!(r("/vo/capabilities"), Ok(Route::Vo(crate::services::vo::Service::Capabilities)));
         assert_eq!(r("/vo/other"), Err(RouteError::NotFound));
+        let job = Ok(Route::Vo(crate::services::vo::Service::SodaAsync));
+        assert_eq!(r("/vo/soda/async"), job);
+        assert_eq!(r("/vo/soda/async/0123abcd/results/0"), job);
+        assert_eq!(r("/vo/soda/asyncx"), Err(RouteError::NotFound));
         assert_eq!(r("/CFHT/"), Ok(Route::Hips { name: "CFHT".into(), file: HipsFile::IndexHtml }));
         assert_eq!(
             r("/CFHT/Norder3/Allsky.png"),

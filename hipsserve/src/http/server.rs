@@ -56,7 +56,9 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
         );
     }
     tracing::info!(hips = hips.len(), tokens = auth.token_count(), "catalogue ready");
-    Ok(Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default()))))
+    let state = Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default())));
+    state.uws.attach(&state);
+    Ok(state)
 }
 
 /// A connection accepted by one worker for another: the socket (out of the accepting runtime's reactor), the peer and

@@ -1,5 +1,5 @@
 //! VOSI for `/vo/`: `GET /vo/capabilities` (VOSI 1.1 capabilities: the VOSI endpoints, SIA 2.0 query, DataLink 1.1
-//! links, SODA 1.0 sync, each with its absolute access URL), `GET /vo/availability` (always available while the
+//! links, SODA 1.0 sync and async, each with its absolute access URL), `GET /vo/availability` (always available while the
 //! process answers), and SIA's `name="this"` self-descriptor that query answers carry.
 
 use std::fmt::Write as _;
@@ -12,12 +12,13 @@ use super::votable::{esc, Field, Values};
 use crate::reply::Reply;
 
 /// The services advertised: standardID, path under the base URL.
-pub const SERVICES: [(&str, &str); 5] = [
+pub const SERVICES: [(&str, &str); 6] = [
     ("ivo://ivoa.net/std/VOSI#capabilities", "/vo/capabilities"),
     ("ivo://ivoa.net/std/VOSI#availability", "/vo/availability"),
     ("ivo://ivoa.net/std/SIA#query-2.0", "/vo/sia/query"),
     ("ivo://ivoa.net/std/DataLink#links-1.1", "/vo/links"),
     ("ivo://ivoa.net/std/SODA#sync-1.0", "/vo/soda/sync"),
+    ("ivo://ivoa.net/std/SODA#async-1.0", "/vo/soda/async"),
 ];
 
 fn xml_reply(body: String) -> Reply {
