@@ -180,7 +180,7 @@ def test_lifecycle_with_pyvo_results_equal_sync_and_astropy(site):
     # job.result_uris lists them too; the sub-resources answer plain text.
     assert len(job.result_uris) == 6
     assert s.get(job_url + "/phase").text.strip() == "COMPLETED"
-    assert s.get(job_url + "/owner").text.strip().startswith("token-")
+    assert s.get(job_url + "/owner").text.strip() == "carol", "the owner is the user the token names"
     assert s.get(job_url + "/executionduration").text.strip() == "60"
     assert s.get(job_url + "/error").status_code == 404
     for sub in ["parameters", "results"]:

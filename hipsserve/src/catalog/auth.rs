@@ -118,8 +118,12 @@ impl Auth {
         found
     }
 
-    /// Identify the caller. `Err(())` when a credential was presented but is invalid.
-    fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, ()> {
+    /// Identify the caller: `Ok(None)` anonymous, `Err(())` when a credential was presented but is invalid.
+    ///
+    /// # Errors
+    /// `Err(())` for an invalid credential (the caller answers 401).
+    #[allow(clippy::result_unit_err)]
+    pub fn identify(&self, headers: &HeaderMap) -> Result<Option<Identity>, ()> {
         let bearer = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

@@ -22,12 +22,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
-use sha2::{Digest, Sha256};
 
 use self::store::{Phase, Refusal};
 use super::{denied, hips_of_id, params};
-use crate::catalog::auth::Decision;
-use crate::config::Access;
 use crate::reply::{hv, Reply};
 use crate::state::State;
 
@@ -60,49 +57,19 @@ fn xml_reply(body: String) -> Reply {
     r
 }
 
-/// Who the caller is for job ownership: `Ok(None)` anonymous, `Ok(Some((key, label)))` authenticated, `Err` the 401
-/// for a credential that is not valid. A token holder is keyed by a digest of the token (the authenticator does not
-/// give the user's name out), an ingress user by name.
+/// Who the caller is for job ownership: `Ok(None)` anonymous, `Ok(Some((key, label)))` an authenticated user (key and
+/// label are the user name, as the authenticator identifies it from a token, a cookie or a trusted ingress), `Err` the
+/// 401 for a credential that is not valid.
 fn owner_of(state: &State, headers: &HeaderMap) -> Result<Option<(String, String)>, Reply> {
-    // A restricted HiPS nobody may read: Forbidden means a valid identity was presented.
-    let mut probe = state.cfg.settings_for("");
-    probe.access = Access::Restricted;
-    probe.owner = None;
-    probe.users.clear();
-    probe.groups.clear();
-    match state.auth.check(&probe, headers) {
-        Decision::Unauthenticated { invalid: false } | Decision::Allow => Ok(None),
-        Decision::Unauthenticated { invalid: true } => {
+    match state.auth.identify(headers) {
+        Ok(None) => Ok(None),
+        Ok(Some(id)) => Ok(Some((format!("user:{}", id.user), id.user))),
+        Err(()) => {
             let mut r = text(StatusCode::UNAUTHORIZED, "authentication required: the token is not valid");
             let realm = state.auth.realm();
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, hv(&format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")));
             Err(r)
-        }
-        Decision::Forbidden => {
-            let auth = &state.cfg.auth;
-            let bearer = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim().to_string());
-            let cookie = (!auth.token_cookie.is_empty())
-                .then(|| {
-                    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
-                        c.split(';').find_map(|kv| {
-                            let (k, v) = kv.trim().split_once('=')?;
-                            (k == auth.token_cookie).then(|| v.to_string())
-                        })
-                    })
-                })
-                .flatten();
-            if let Some(tok) = bearer.or(cookie) {
-                let d = hex::encode(Sha256::digest(format!("hipsserve-uws-owner\0{tok}").as_bytes()));
-                return Ok(Some((format!("token:{d}"), format!("token-{}", &d[..16]))));
-            }
-            let user = headers.get(auth.user_header.as_str()).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
-            Ok(Some((format!("user:{user}"), user.to_string())))
         }
     }
 }
