@@ -54,7 +54,7 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
             finalize::finalize_release(&cfg)?;
             let _ = writeln!(out, "release {}: finalized", cfg.release.id);
             if !no_publish {
-                out.push_str(&published(&publish::publish(&root_store(&cfg)?, &cfg.release.id)?));
+                out.push_str(&published(&publish_step(&cfg, &cfg.release.id, false)?));
             }
         }
         ReleaseStep::Submit { engine: Engine::Slurm, dry_run, no_publish } => {
@@ -141,13 +141,20 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
             }
             let _ = writeln!(out, "{}: finalized", hips.as_deref().unwrap_or(&cfg.release.id));
             if *then_publish && hips.is_none() {
-                out.push_str(&published(&publish::publish(&root_store(&cfg)?, &cfg.release.id)?));
+                out.push_str(&published(&publish_step(&cfg, &cfg.release.id, false)?));
             }
         }
-        ReleaseStep::Publish => out.push_str(&published(&publish::publish(&root_store(&cfg)?, &cfg.release.id)?)),
-        ReleaseStep::Rollback { to } => out.push_str(&published(&publish::publish(&root_store(&cfg)?, to)?)),
+        ReleaseStep::Publish { break_lock } => {
+            out.push_str(&published(&publish_step(&cfg, &cfg.release.id, *break_lock)?));
+        }
+        ReleaseStep::Rollback { to, break_lock } => out.push_str(&published(&publish_step(&cfg, to, *break_lock)?)),
     }
     Ok(out)
+}
+
+fn publish_step(cfg: &ReleaseConfig, id: &str, break_lock: bool) -> Result<publish::Published, ReleaseError> {
+    let opts = publish::PublishOptions { lease_ttl: Duration::from_secs(cfg.release.publish_lease_ttl), break_lock };
+    publish::publish_with(&root_store(cfg)?, id, opts)
 }
 
 fn published(p: &publish::Published) -> String {

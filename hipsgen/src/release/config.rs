@@ -51,10 +51,17 @@ pub struct ReleaseSection {
     /// Deepest-order shards per band HiPS.
     #[serde(default = "one")]
     pub shards: usize,
+    /// Seconds a publisher's lease `publish.lock` lives: after it, another publisher may take it over.
+    #[serde(default = "lease_ttl")]
+    pub publish_lease_ttl: u64,
 }
 
 fn one() -> usize {
     1
+}
+
+fn lease_ttl() -> u64 {
+    super::lease::DEFAULT_TTL.as_secs()
 }
 
 /// `[slurm]`.
