@@ -3,7 +3,7 @@ requests with `503 Slow Down` (without forwarding them, as an overloaded gateway
 random few milliseconds (between min_delay_s and max_delay_s); a further fraction is forwarded but the answer is lost (the client's connection reset once
 the server answered: the request was applied, the client cannot know). Each forwarded request carries `Connection: close`, so every request comes on a new
 connection and meets the dice. Run in a thread of the test process;
-`port` is the port it really bound (0 asked), `stats` counts what it did.
+`port` is the port it really bound (0 asked), `stats` counts what it did, `requests` lists the request lines.
 """
 
 import asyncio
@@ -24,6 +24,7 @@ class FaultProxy:
         self.min_delay_s = min_delay_s
         self.rng = random.Random(seed)
         self.stats = {"connections": 0, "failed": 0, "delayed": 0, "lost": 0}
+        self.requests: list[str] = []  # the request line of every request, in arrival order
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -59,6 +60,7 @@ class FaultProxy:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
+        self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
         if self.rng.random() < self.fail_fraction:
             self.stats["failed"] += 1
             writer.write(REPLY_503)

@@ -19,6 +19,10 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
     if args.print_config {
         return cfg.to_toml();
     }
+    // Every store of the steps below is opened with the release's write settings.
+    if !hips_core::storage::StoreSettings::init_process(cfg.store.settings(std::env::vars())) {
+        tracing::warn!("storage settings were read before the release configuration: [store] is not applied");
+    }
     let mut out = String::new();
     match &args.step {
         ReleaseStep::Plan => {
