@@ -333,3 +333,43 @@ fn a_killed_publishers_lease_is_taken_over_once_expired_or_broken() {
     assert_eq!(current().as_deref(), Some("dr2"));
     assert!(!s.exists("publish.lock.lock").expect("head") && !s.exists(lease::LEASE).expect("head"));
 }
+
+#[test]
+fn plan_estimates_the_colour_hips_bytes_and_cpu_from_measured_costs() {
+    let d = tempfile::tempdir().expect("tmp");
+    let inputs = d.path().join("coadds");
+    coadds(&inputs);
+    let out = d.path().join("out");
+    let c = cfg(&out, &inputs, "dr1");
+    let plan = hipsgen::release::plan::plan_release(&c).expect("plan");
+    let color = plan.iter().find(|h| h.hips == "color").expect("colour plan");
+    let g = plan.iter().find(|h| h.hips == "g").expect("g plan");
+    assert_eq!(color.orders.len(), usize::from(g.order) + 1);
+    for o in &color.orders {
+        assert!(o.tiles > 0 && o.bytes > 0, "{o:?}");
+        assert!(o.cpu_s.is_some_and(|s| s > 0.0), "{o:?}");
+    }
+    let ns = color.ns_per_pixel.expect("measured");
+    assert!((0.1..100_000.0).contains(&ns), "{ns} ns per colour pixel");
+    // Against the colour HiPS the release then writes (JPEG and PNG tiles of orders 0-5): the plan's tile count is an
+    // upper bound, and its bytes (the fullest sample tile's size for every tile) are of the same magnitude.
+    run_all(&c);
+    let s = Store::open(out.to_str().expect("utf8")).expect("open");
+    let (mut tiles, mut bytes) = (BTreeMap::<u8, u64>::new(), 0u64);
+    for k in s.list("dr1/color/").expect("list") {
+        let Some((o, _, ext)) = hips_core::healpix::parse_tile_key(k.trim_start_matches("dr1/color/")) else {
+            continue;
+        };
+        bytes += s.size(&k).expect("size").expect("present");
+        if ext == "jpg" {
+            *tiles.entry(o).or_default() += 1;
+        }
+    }
+    for o in &color.orders {
+        let written = tiles.get(&o.order).copied().unwrap_or(0);
+        assert!(written > 0 && written <= o.tiles, "order {}: {written} written, {} planned", o.order, o.tiles);
+    }
+    let planned: u64 = color.orders.iter().map(|o| o.bytes).sum();
+    let ratio = planned as f64 / bytes as f64;
+    assert!((0.5..8.0).contains(&ratio), "planned {planned} bytes, written {bytes} ({ratio:.2}x)");
+}

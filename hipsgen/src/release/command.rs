@@ -34,7 +34,12 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
                 }
                 let total: Option<f64> = h.orders.iter().map(|o| o.cpu_s).sum();
                 let total = total.map_or_else(|| "-".to_string(), |t| format!("{t:.1}"));
-                let ns = h.ns_per_pixel.map_or_else(|| "-".into(), |n| format!("{n:.1} ns/pixel/coadd measured"));
+                let per = if h.inputs == 0 {
+                    "ns/pixel measured (decode, colour, encode)"
+                } else {
+                    "ns/pixel/coadd measured"
+                };
+                let ns = h.ns_per_pixel.map_or_else(|| "-".into(), |n| format!("{n:.1} {per}"));
                 let _ = writeln!(
                     out,
                     "{:<10} total {:>12} tiles, {total} CPU s ({ns})",
