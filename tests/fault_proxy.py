@@ -1,9 +1,9 @@
 """A fault-injecting TCP proxy for object-store tests: in front of an S3 server, it answers a fraction of the
 requests with `503 Slow Down` (without forwarding them, as an overloaded gateway does) and delays the others by a
-random few milliseconds; a further fraction is forwarded but the answer is lost (the client's connection reset once
+random few milliseconds (between min_delay_s and max_delay_s); a further fraction is forwarded but the answer is lost (the client's connection reset once
 the server answered: the request was applied, the client cannot know). Each forwarded request carries `Connection: close`, so every request comes on a new
 connection and meets the dice. Run in a thread of the test process;
-`port` is the port it really bound (0 asked), `stats` counts what it did.
+`port` is the port it really bound (0 asked), `stats` counts what it did, `requests` lists the request lines.
 """
 
 import asyncio
@@ -16,13 +16,15 @@ REPLY_503 = (b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConten
 
 class FaultProxy:
     def __init__(self, upstream_port: int, fail_fraction: float, max_delay_s: float, lose_fraction: float = 0.0,
-                 seed: int = 1):
+                 seed: int = 1, min_delay_s: float = 0.0):
         self.upstream_port = upstream_port
         self.fail_fraction = fail_fraction
         self.lose_fraction = lose_fraction
         self.max_delay_s = max_delay_s
+        self.min_delay_s = min_delay_s
         self.rng = random.Random(seed)
         self.stats = {"connections": 0, "failed": 0, "delayed": 0, "lost": 0}
+        self.requests: list[str] = []  # the request line of every request, in arrival order
         self.port = 0
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,6 +60,7 @@ class FaultProxy:
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             writer.close()
             return
+        self.requests.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
         if self.rng.random() < self.fail_fraction:
             self.stats["failed"] += 1
             writer.write(REPLY_503)
@@ -68,7 +71,7 @@ class FaultProxy:
             return
         if self.max_delay_s > 0:
             self.stats["delayed"] += 1
-            await asyncio.sleep(self.rng.uniform(0, self.max_delay_s))
+            await asyncio.sleep(self.rng.uniform(self.min_delay_s, self.max_delay_s))
         try:
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:

@@ -3,8 +3,11 @@ inputs read from one bucket and the release written to another. The S3 release e
 same configuration (the same objects in the manifest, every tile byte-identical, read back through SeaweedFS's own
 filer HTTP API); publish and rollback swap `current` and `hipslist` with conditional writes (create-only the first
 time, If-Match after); six publishers at once never leave `current` and `hipslist` naming different releases; a
-shard whose marker exists is not run again; through a proxy that answers a tenth of the requests with 503, loses
-the answer of 3% (connection reset after the server applied the request) and delays the rest, a release is slower but its manifest holds the same tiles.
+shard whose marker exists is not run again; a publisher SIGKILLed while holding the lease leaves it, and a later
+publisher fails naming it until it expires (then takes it over) or `--break-lock`; through a proxy that answers a tenth of the requests with 503, loses
+the answer of 3% (connection reset after the server applied the request) and delays the rest, a release is slower but its manifest holds the same tiles; with the multipart threshold forced down to 64 KiB, the larger objects
+go up by multipart upload (seen in the proxy's request log), read back equal, and the release through faults equals
+the clean one.
 """
 
 import json
@@ -178,6 +181,61 @@ def test_publish_rollback_and_concurrent_publishers(weed, release, hipsgen_bin):
     assert http(f"{weed['filer']}/buckets/rel/hips/publish.lock")[0] == 404, "the lease is released"
 
 
+def kill_publisher_holding_the_lease(weed, release, hipsgen_bin, ttl: int) -> str:
+    """Start `release publish` through a proxy that delays every request by 0.5-1 s and SIGKILL it as soon as its
+    lease `publish.lock` is in the store (it then still has to read and swap `hipslist` and `current`); returns the
+    lease it left."""
+    with FaultProxy(weed["s3_port"], fail_fraction=0.0, min_delay_s=0.5, max_delay_s=1.0) as proxy:
+        env = {**os.environ, **release["env"], "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}",
+               "HIPSGEN_RELEASE_PUBLISH_LEASE_TTL": str(ttl)}
+        p = subprocess.Popen([str(hipsgen_bin), "release", "publish", "--config", str(release["cfg"])],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            status, body = http(f"{weed['filer']}/buckets/rel/hips/publish.lock")
+            if status == 200:
+                break
+            assert p.poll() is None, ("the publisher ended before its lease was seen", p.communicate())
+            time.sleep(0.02)
+        else:
+            pytest.fail("no lease in 60 s")
+        p.kill()
+        p.wait()
+    assert p.returncode == -9, p.returncode
+    return body.decode()
+
+
+def test_a_publisher_killed_holding_the_lease_is_taken_over_after_expiry_or_with_break_lock(weed, release,
+                                                                                            hipsgen_bin):
+    env, cfg = release["env"], str(release["cfg"])
+    hipsgen(hipsgen_bin, "release", "rollback", "--to", "dr2", "--config", cfg, env=env)
+    lease = kill_publisher_holding_the_lease(weed, release, hipsgen_bin, ttl=3600)
+    assert "owner = " in lease and "release = dr1" in lease and "expires = " in lease, lease
+    # The lease has not expired: the next publisher fails naming it and changes nothing.
+    r = hipsgen(hipsgen_bin, "release", "publish", "--config", cfg, env=env, check=False)
+    assert r.returncode != 0 and "publish.lock" in r.stderr and "--break-lock" in r.stderr, r.stderr
+    assert "has not expired" in r.stderr and lease.splitlines()[0].split(" = ")[1] in r.stderr, r.stderr
+    assert s3_get(weed, "current").strip() == b"dr2"
+    # The operator breaks it.
+    r = hipsgen(hipsgen_bin, "release", "publish", "--break-lock", "--config", cfg, env=env)
+    assert "current: dr1 (was dr2)" in r.stdout, r.stdout
+    assert http(f"{weed['filer']}/buckets/rel/hips/publish.lock")[0] == 404
+    # A lease of one second: a later publisher takes it over once it has expired (polled, each refusal says why).
+    kill_publisher_holding_the_lease(weed, release, hipsgen_bin, ttl=1)
+    end = time.monotonic() + 30
+    while True:
+        r = hipsgen(hipsgen_bin, "release", "rollback", "--to", "dr2", "--config", cfg, env=env, check=False)
+        if r.returncode == 0:
+            break
+        assert "has not expired" in r.stderr and time.monotonic() < end, r.stderr
+        time.sleep(0.2)
+    assert "current: dr2" in r.stdout, r.stdout
+    assert s3_get(weed, "current").strip() == b"dr2"
+    urls = re.findall(r"hips_service_url\s+=\s+(\S+)", s3_get(weed, "hipslist").decode())
+    assert len(urls) == 4 and all("/dr2/" in u for u in urls), urls
+    assert http(f"{weed['filer']}/buckets/rel/hips/publish.lock")[0] == 404
+
+
 def test_injected_503s_resets_and_delays_slow_a_release_but_do_not_change_it(weed, release, hipsgen_bin):
     with FaultProxy(weed["s3_port"], fail_fraction=0.1, max_delay_s=0.01, lose_fraction=0.03) as proxy:
         env = {**release["env"], "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "HIPSGEN_RELEASE_ID": "dr3"}
@@ -192,3 +250,43 @@ def test_injected_503s_resets_and_delays_slow_a_release_but_do_not_change_it(wee
     assert len(pairs) > 250
     for a, b in pairs:
         assert (a["size"], a["xxh3"]) == (b["size"], b["xxh3"]), a["key"]
+
+
+def test_large_objects_go_up_multipart_through_faults_and_the_release_equals_a_clean_one(weed, release, hipsgen_bin):
+    # The multipart threshold forced down to 64 KiB by the release's [store] override, two PUTs in flight; through a
+    # proxy that answers 5% of the requests with 503 and loses the answer of 2%.
+    with FaultProxy(weed["s3_port"], fail_fraction=0.05, max_delay_s=0.01, lose_fraction=0.02, seed=7) as proxy:
+        env = {**release["env"], "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}", "HIPSGEN_RELEASE_ID": "dr4",
+               "HIPSGEN_STORE_MULTIPART_THRESHOLD": "65536", "HIPSGEN_STORE_WRITE_CONCURRENCY": "2"}
+        printed = hipsgen(hipsgen_bin, "release", "--print-config", "run", "--config", str(release["cfg"]), env=env)
+        assert "multipart_threshold = 65536" in printed.stdout and "write_concurrency = 2" in printed.stdout
+        hipsgen(hipsgen_bin, "release", "run", "--no-publish", "--config", str(release["cfg"]), env=env)
+        requests = list(proxy.requests)
+        stats = dict(proxy.stats)
+    assert stats["failed"] >= 10 and stats["lost"] >= 3, stats
+    # CreateMultipartUpload (POST ?uploads), UploadPart (PUT ?partNumber=&uploadId=), CompleteMultipartUpload.
+    created = {re.sub(r"\?.*", "", r.split()[1]) for r in requests if r.startswith("POST ") and "?uploads" in r}
+    parts = [r for r in requests if r.startswith("PUT ") and "partNumber=" in r]
+    completed = [r for r in requests if r.startswith("POST ") and "uploadId=" in r]
+    big = sorted(k.removeprefix("/rel/hips/") for k in created)
+    assert len(big) >= 3 and len(parts) >= len(big) and len(completed) >= len(big), (big, len(parts))
+    # Every object that went up in parts reads back (through the filer, not the S3 client) equal to the same object
+    # of the clean local run, but for the dated ones.
+    dated = re.compile(r"(properties|hipslist|index\.html|run\.json|manifest\.json)$")
+    compared = 0
+    for k in big:
+        assert k.startswith("dr4/"), k
+        local = release["local"] / "dr1" / k.removeprefix("dr4/")
+        body = s3_get(weed, k)
+        assert len(body) > 65536, (k, len(body))
+        if not dated.search(k):
+            assert body == local.read_bytes(), k
+            compared += 1
+    assert compared >= 3, big
+    # The whole release equals the clean one.
+    faulty = json.loads(s3_get(weed, "dr4/manifest.json"))["objects"]
+    clean = json.loads(s3_get(weed, "dr1/manifest.json"))["objects"]
+    assert [e["key"] for e in faulty] == [e["key"] for e in clean]
+    for a, b in zip(faulty, clean):
+        if not dated.search(a["key"]):
+            assert (a["size"], a["xxh3"]) == (b["size"], b["xxh3"]), a["key"]

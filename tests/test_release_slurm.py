@@ -1,13 +1,18 @@
 """`hipsgen release submit --engine slurm` on a real single-node Slurm (Debian slurm-wlm + munge, started by the test
 without systemd) builds the same release as `hipsgen release run` of the same configuration: the same set of objects,
 every FITS tile's data equal (read by astropy), every PNG/JPEG tile byte-identical; the markers say every shard is
-done; the release is published; and CDS Hipsgen LINT (Debian aladin) accepts every HiPS of it.
+done; the release is published; and CDS Hipsgen LINT (Debian aladin) accepts every HiPS of it. A shard task
+SIGKILLed (`scancel --signal=KILL --full`) at a random moment (a random count of tiles in storage, seed in the
+messages) cancels its band's finalize; submitting the release again runs only that shard, and the finalized manifest
+equals that of an uninterrupted `release run` (every object's size and XXH3, but the dated ones).
 
 Inputs: synthetic coadds in three bands (`hipsgen synth`, 4 patches of 256 px at 60"/px, spanning several order-3
 subtrees) plus the colour HiPS; 3 shards per band, at most 2 array tasks at once.
 """
 
+import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -155,3 +160,95 @@ def test_cds_lint_accepts_every_hips(releases, hips):
     assert "LINT done" in out, out
     errors = [ln for ln in out.splitlines() if ln.startswith("*ERROR")]
     assert not errors, out
+
+
+KILL_CONFIG = """
+[release]
+id = "dr1"
+out = "{out}"
+authority = "ivo://example.org/P/test"
+public_url = "http://hips.example.org"
+title = "Test DR1"
+shards = 3
+
+[slurm]
+parallel = 2
+time = "00:10:00"
+workdir = "{workdir}"
+
+[hips.g]
+input = ["{coadds}/g"]
+band = "g"
+order = 8
+tile_width = 128
+threads = 1
+"""
+
+
+def squeue(*args) -> list[str]:
+    r = subprocess.run(["squeue", "-h", *args], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def wait_until_gone(job_ids: list[str], logs: Path, timeout: float = 600) -> None:
+    """Poll squeue until none of the jobs is pending or running."""
+    end = time.monotonic() + timeout
+    while squeue("-j", ",".join(job_ids), "-o", "%i"):
+        assert time.monotonic() < end, "jobs still queued after 10 min:\n" + "\n".join(
+            f"== {p.name}\n{p.read_text()}" for p in sorted(logs.glob("*.out")))
+        time.sleep(0.2)
+
+
+def test_a_shard_sigkilled_under_slurm_then_resubmitted_gives_the_uninterrupted_release(
+        tmp_path_factory, hipsgen_bin, slurm):
+    d = tmp_path_factory.mktemp("slurm-kill")
+    hipsgen(hipsgen_bin, "synth", "-o", str(d / "coadds"), "--patches", "4", "--patch-size", "256",
+            "--pixel-scale", "60", "--overlap", "10")
+    ref_cfg, cfg = d / "ref.toml", d / "killed.toml"
+    ref_cfg.write_text(KILL_CONFIG.format(out=d / "ref", workdir=d / "ref-jobs", coadds=d / "coadds"))
+    cfg.write_text(KILL_CONFIG.format(out=d / "killed", workdir=d / "jobs", coadds=d / "coadds"))
+    hipsgen(hipsgen_bin, "release", "run", "--no-publish", "--config", str(ref_cfg))
+
+    seed = int.from_bytes(os.urandom(4), "little")
+    kill_at = random.Random(seed).randint(30, 400)  # g tiles in storage when a running shard is killed (of ~2,000)
+    why = f"seed {seed}, kill at {kill_at} tiles"
+    submitted = hipsgen(hipsgen_bin, "release", "submit", "--engine", "slurm", "--no-publish", "--config", str(cfg))
+    ids = dict(ln.split() for ln in submitted.splitlines())
+    tiles_dir = d / "killed" / "dr1" / "g"
+    end = time.monotonic() + 300
+    while sum(1 for _ in tiles_dir.glob("Norder*/Dir*/*")) < kill_at:
+        assert time.monotonic() < end, f"{why}: not enough tiles in 5 min"
+        time.sleep(0.02)
+    running = squeue("-j", ids["shards-g"], "-t", "RUNNING", "-o", "%i")
+    assert running, f"{why}: no shard task running"
+    victim = running[0]
+    r = subprocess.run(["scancel", "--signal=KILL", "--full", victim], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    index = int(victim.split("_")[1])
+    wait_until_gone(list(ids.values()), d / "jobs")
+    # The killed task wrote no marker; its band's finalize and the release finalize were cancelled (afterok).
+    assert not (d / "killed" / "dr1" / "_shards" / "g" / f"{index}-of-3").exists(), \
+        f"{why}: shard {index} finished before the kill: lower the threshold"
+    assert not (d / "killed" / "dr1" / "manifest.json").exists(), why
+    # The operator submits the release again: the done shards are skipped, the killed one runs, then finalize.
+    again = hipsgen(hipsgen_bin, "release", "submit", "--engine", "slurm", "--no-publish", "--config", str(cfg))
+    wait_until_gone([ln.split()[1] for ln in again.splitlines()], d / "jobs")
+    logs = "\n".join(f"== {p.name}\n{p.read_text()}" for p in sorted((d / "jobs").glob("*.out")))
+    assert (d / "killed" / "dr1" / "manifest.json").exists(), f"{why}: no manifest after resubmitting:\n{logs}"
+    status = hipsgen(hipsgen_bin, "release", "status", "--config", str(cfg))
+    assert re.search(r"^g\s+3/3 shards \[0, 1, 2\] finalized=true", status, re.M), status
+
+    def manifest(out: Path) -> dict[str, tuple[int, str]]:
+        m = json.loads((out / "dr1" / "manifest.json").read_text())
+        return {e["key"]: (e["size"], e["xxh3"]) for e in m["objects"]}
+
+    a, b = manifest(d / "ref"), manifest(d / "killed")
+    assert a.keys() == b.keys(), (why, sorted(a.keys() ^ b.keys())[:10])
+    dated = re.compile(r"(properties|hipslist|index\.html|run\.json)$")
+    tiles = 0
+    for k in a:
+        if not dated.search(k):
+            assert a[k] == b[k], f"{why}: {k}"
+            tiles += "/Norder" in k
+    assert tiles > 1500, tiles

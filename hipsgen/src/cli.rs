@@ -472,11 +472,18 @@ pub enum ReleaseStep {
         publish: bool,
     },
     /// Make the finalized release of the configuration current (atomic).
-    Publish,
+    Publish {
+        /// Take over the publish lease `publish.lock` even if it has not expired (only once no publisher runs).
+        #[arg(long)]
+        break_lock: bool,
+    },
     /// Make an earlier finalized release current again.
     Rollback {
         /// The release id.
         #[arg(long)]
         to: String,
+        /// As `publish --break-lock`.
+        #[arg(long)]
+        break_lock: bool,
     },
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use hips_core::storage::{Store, Swap};
 use hipsgen::release::finalize::{build_manifest, finalize_band, finalize_release, Manifest};
 use hipsgen::release::shards::{run_shard, ShardOutcome};
-use hipsgen::release::{kubernetes, publish, root_store, ReleaseConfig, ReleaseError};
+use hipsgen::release::{kubernetes, lease, publish, root_store, ReleaseConfig, ReleaseError};
 use hipsgen::synth::{run_synth, SynthConfig, SynthJob};
 
 fn coadds(dir: &Path) {
@@ -263,4 +263,117 @@ fn kubernetes_manifests_match_the_golden_file() {
     assert_eq!(got, want, "manifests differ from {golden}");
     assert_eq!(got.matches("completionMode: Indexed").count(), 3);
     assert_eq!(got.matches("backoffLimitPerIndex: 3").count(), 3);
+}
+
+/// A release as finalize leaves it, as far as publish reads it: its manifest and its hipslist.
+fn finalized_stub(s: &Store, id: &str) {
+    s.put(&format!("{id}/manifest.json"), "{\"objects\": []}").expect("put");
+    let list = format!("creator_did          = ivo://example.org/P/test/{id}/g\nhips_release_date    = x\n");
+    s.put(&format!("{id}/hipslist"), list).expect("put");
+}
+
+fn lease_of_a_crashed_publisher(s: &Store, expires_in: i64) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let expires = now.saturating_add_signed(expires_in);
+    let l = lease::Lease { owner: "node7:4242:000000001".into(), release: "dr0".into(), expires };
+    s.put(lease::LEASE, l.to_text()).expect("lease");
+}
+
+#[test]
+fn a_killed_publishers_lease_is_taken_over_once_expired_or_broken() {
+    let d = tempfile::tempdir().expect("tmp");
+    let s = Store::open(d.path().to_str().expect("utf8")).expect("open");
+    finalized_stub(&s, "dr1");
+    finalized_stub(&s, "dr2");
+    let current = || s.get("current").expect("get").map(|b| String::from_utf8_lossy(&b).trim().to_string());
+
+    // A live lease: publish fails naming the lease, its owner and --break-lock, and changes nothing.
+    lease_of_a_crashed_publisher(&s, 3600);
+    let e = publish::publish(&s, "dr1").expect_err("live lease");
+    let msg = e.to_string();
+    assert!(matches!(e, ReleaseError::PublishLeaseHeld { .. }), "{e:?}");
+    assert!(msg.contains("publish.lock") && msg.contains("node7:4242") && msg.contains("--break-lock"), "{msg}");
+    assert_eq!(current(), None);
+    // --break-lock takes it over; the lease is gone afterwards.
+    let opts = publish::PublishOptions { break_lock: true, ..Default::default() };
+    assert_eq!(publish::publish_with(&s, "dr1", opts).expect("break-lock").id, "dr1");
+    assert_eq!(current().as_deref(), Some("dr1"));
+    assert!(!s.exists(lease::LEASE).expect("head"));
+
+    // An expired lease is taken over without asking.
+    lease_of_a_crashed_publisher(&s, -5);
+    assert_eq!(publish::publish(&s, "dr2").expect("expired lease").previous.as_deref(), Some("dr1"));
+    assert_eq!(current().as_deref(), Some("dr2"));
+    assert!(!s.exists(lease::LEASE).expect("head"));
+
+    // A lease of an older hipsgen (no expiry) needs --break-lock.
+    s.put(lease::LEASE, "dr0 pid 12 at 2026-01-01T00:00Z\n").expect("old lease");
+    let e = publish::publish(&s, "dr1").expect_err("old lease");
+    assert!(e.to_string().contains("no expiry"), "{e}");
+    publish::publish_with(&s, "dr1", opts).expect("break-lock");
+
+    // Two publishers find the same expired lease: only one takes it over (compare-and-swap on the lease's version).
+    lease_of_a_crashed_publisher(&s, -5);
+    let (_, seen) = s.get_versioned(lease::LEASE).expect("get").expect("lease");
+    let a = lease::acquire(&s, "dr1", std::time::Duration::from_secs(60), false).expect("first taker");
+    assert!(a.took_over.as_deref().is_some_and(|t| t.contains("node7:4242")));
+    assert_eq!(s.swap(lease::LEASE, "late taker", Some(&seen)).expect("swap"), Swap::Conflict);
+    let e = lease::acquire(&s, "dr2", std::time::Duration::from_secs(60), false).expect_err("second taker");
+    assert!(matches!(e, ReleaseError::PublishLeaseHeld { .. }), "{e:?}");
+    // A holder whose lease was broken sees it before swapping and does not delete the new holder's lease.
+    let b = lease::acquire(&s, "dr2", std::time::Duration::from_secs(60), true).expect("break");
+    assert!(matches!(a.check("dr1"), Err(ReleaseError::PublishConflict { .. })));
+    a.release().expect("release");
+    b.check("dr2").expect("b holds the lease");
+    b.release().expect("release");
+    assert!(!s.exists(lease::LEASE).expect("head"));
+
+    // The short swap lock of a local directory left by a publisher killed while renaming: --break-lock clears it.
+    lease_of_a_crashed_publisher(&s, -5);
+    s.put("publish.lock.lock", "4242").expect("swap lock");
+    let e = publish::publish(&s, "dr2").expect_err("swap lock in the way");
+    assert!(e.to_string().contains("publish.lock.lock"), "{e}");
+    publish::publish_with(&s, "dr2", opts).expect("break-lock");
+    assert_eq!(current().as_deref(), Some("dr2"));
+    assert!(!s.exists("publish.lock.lock").expect("head") && !s.exists(lease::LEASE).expect("head"));
+}
+
+#[test]
+fn plan_estimates_the_colour_hips_bytes_and_cpu_from_measured_costs() {
+    let d = tempfile::tempdir().expect("tmp");
+    let inputs = d.path().join("coadds");
+    coadds(&inputs);
+    let out = d.path().join("out");
+    let c = cfg(&out, &inputs, "dr1");
+    let plan = hipsgen::release::plan::plan_release(&c).expect("plan");
+    let color = plan.iter().find(|h| h.hips == "color").expect("colour plan");
+    let g = plan.iter().find(|h| h.hips == "g").expect("g plan");
+    assert_eq!(color.orders.len(), usize::from(g.order) + 1);
+    for o in &color.orders {
+        assert!(o.tiles > 0 && o.bytes > 0, "{o:?}");
+        assert!(o.cpu_s.is_some_and(|s| s > 0.0), "{o:?}");
+    }
+    let ns = color.ns_per_pixel.expect("measured");
+    assert!((0.1..100_000.0).contains(&ns), "{ns} ns per colour pixel");
+    // Against the colour HiPS the release then writes (JPEG and PNG tiles of orders 0-5): the plan's tile count is an
+    // upper bound, and its bytes (the fullest sample tile's size for every tile) are of the same magnitude.
+    run_all(&c);
+    let s = Store::open(out.to_str().expect("utf8")).expect("open");
+    let (mut tiles, mut bytes) = (BTreeMap::<u8, u64>::new(), 0u64);
+    for k in s.list("dr1/color/").expect("list") {
+        let Some((o, _, ext)) = hips_core::healpix::parse_tile_key(k.trim_start_matches("dr1/color/")) else {
+            continue;
+        };
+        bytes += s.size(&k).expect("size").expect("present");
+        if ext == "jpg" {
+            *tiles.entry(o).or_default() += 1;
+        }
+    }
+    for o in &color.orders {
+        let written = tiles.get(&o.order).copied().unwrap_or(0);
+        assert!(written > 0 && written <= o.tiles, "order {}: {written} written, {} planned", o.order, o.tiles);
+    }
+    let planned: u64 = color.orders.iter().map(|o| o.bytes).sum();
+    let ratio = planned as f64 / bytes as f64;
+    assert!((0.5..8.0).contains(&ratio), "planned {planned} bytes, written {bytes} ({ratio:.2}x)");
 }

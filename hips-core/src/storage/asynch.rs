@@ -1,5 +1,7 @@
 //! The asynchronous core of the storage seam: a location (local directory or object-store URL with a key prefix) and
-//! the operations the tools need, each error naming the key. Absent objects are `Ok(None)`, never errors.
+//! the operations the tools need, each error naming the key. Absent objects are `Ok(None)`, never errors. Writes to
+//! object stores are bounded ([`StoreSettings::write_concurrency`] PUTs in flight per client) and objects above
+//! [`StoreSettings::multipart_threshold`] go up by multipart upload.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -8,7 +10,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
-use object_store::{GetResult, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{GetResult, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::sync::Semaphore;
 
 use super::open::{client_for, is_url};
 use super::{StoreError, StoreSettings};
@@ -21,6 +24,29 @@ pub struct AsyncStore {
     location: String,
     /// For a local directory: its path (readers that can do better than `object_store`'s file store use it).
     pub(super) local: Option<Arc<PathBuf>>,
+    /// For an object store: the write limits, shared by every store on its client.
+    writes: Option<Arc<Writes>>,
+}
+
+/// The write limits of one object-store client: permits for PUTs in flight, and when to upload in parts.
+#[derive(Debug)]
+pub(crate) struct Writes {
+    permits: Semaphore,
+    concurrency: usize,
+    threshold: usize,
+    part_size: usize,
+}
+
+impl Writes {
+    pub(super) fn new(s: &StoreSettings) -> Writes {
+        let s = s.clone().checked();
+        Writes {
+            permits: Semaphore::new(s.write_concurrency),
+            concurrency: s.write_concurrency,
+            threshold: s.multipart_threshold,
+            part_size: s.multipart_part_size,
+        }
+    }
 }
 
 impl std::fmt::Debug for AsyncStore {
@@ -38,6 +64,11 @@ pub struct DirListing {
     pub files: Vec<String>,
 }
 
+/// A semaphore error as an object_store error (it cannot happen: the semaphores are never closed).
+fn generic(e: tokio::sync::AcquireError) -> object_store::Error {
+    object_store::Error::Generic { store: "write permits", source: Box::new(e) }
+}
+
 impl AsyncStore {
     /// Open a location: a plain path or `file://` URL (an existing directory, or created when `create` is set), or
     /// an `s3://`, `gs://`, `az://`, `memory://` or `http(s)://` URL configured by `settings`.
@@ -51,8 +82,8 @@ impl AsyncStore {
             source: e,
         };
         if is_url(location) {
-            let (inner, prefix) = client_for(location, settings)?;
-            return Ok(AsyncStore { inner, prefix, location: location.to_string(), local: None });
+            let ((inner, writes), prefix) = client_for(location, settings)?;
+            return Ok(AsyncStore { inner, prefix, location: location.to_string(), local: None, writes: Some(writes) });
         }
         let path = location.strip_prefix("file://").unwrap_or(location);
         if std::fs::metadata(path).is_ok_and(|m| !m.is_dir()) {
@@ -76,6 +107,7 @@ impl AsyncStore {
             prefix: ObjPath::default(),
             location: path.to_string(),
             local: Some(Arc::new(PathBuf::from(path))),
+            writes: None,
         })
     }
 
@@ -168,13 +200,66 @@ impl AsyncStore {
         }
     }
 
-    /// Write an object whole (atomic: readers see the old object, or none, or the whole new one).
+    /// Write an object whole (atomic: readers see the old object, or none, or the whole new one). On an object
+    /// store, at most `write_concurrency` PUTs of the client are in flight (this one waits for a permit), and an
+    /// object above `multipart_threshold` goes up by multipart upload (see [`AsyncStore::put_multipart`]).
     ///
     /// # Errors
     /// When the backend write fails.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        let Some(w) = &self.writes else {
+            let payload = PutPayload::from_bytes(data);
+            return self.inner.put(&self.path(key), payload).await.map(|_| ()).map_err(|e| self.error("put", key, e));
+        };
+        if data.len() > w.threshold {
+            return self.put_multipart(key, data).await;
+        }
+        let _permit = w.permits.acquire().await.map_err(|e| self.error("put", key, generic(e)))?;
         let payload = PutPayload::from_bytes(data);
         self.inner.put(&self.path(key), payload).await.map(|_| ()).map_err(|e| self.error("put", key, e))
+    }
+
+    /// Write an object by multipart upload in parts of `multipart_part_size`, as many parts in flight as permits
+    /// taken at once (up to `write_concurrency`); the object appears whole when the upload completes. Each part is
+    /// retried by the client; a failed upload is aborted. When the answer to the completion is lost after the store
+    /// applied it, the object found holding exactly our bytes is taken as written.
+    ///
+    /// # Errors
+    /// When the upload fails, or the store has no multipart upload.
+    pub async fn put_multipart(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        let err = |e| self.error("put (multipart)", key, e);
+        let (part_size, concurrency) =
+            self.writes.as_ref().map_or((data.len().max(1), 1), |w| (w.part_size, w.concurrency));
+        let parts = data.len().div_ceil(part_size).max(1);
+        let in_flight = parts.min(concurrency);
+        let _permits = match &self.writes {
+            Some(w) => Some(
+                w.permits
+                    .acquire_many(u32::try_from(in_flight).unwrap_or(u32::MAX))
+                    .await
+                    .map_err(|e| err(generic(e)))?,
+            ),
+            None => None,
+        };
+        let upload = self.inner.put_multipart(&self.path(key)).await.map_err(err)?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, part_size);
+        for start in (0..data.len()).step_by(part_size) {
+            if let Err(e) = w.wait_for_capacity(in_flight).await {
+                let _ = w.abort().await;
+                return Err(err(e));
+            }
+            w.put(data.slice(start..(start + part_size).min(data.len())));
+        }
+        match w.finish().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if self.get(key).await.ok().flatten().is_some_and(|b| b == data) {
+                    tracing::warn!("put (multipart) {key}: {e}; the object holds our bytes: written");
+                    return Ok(());
+                }
+                Err(err(e))
+            }
+        }
     }
 
     /// Every key under a prefix (recursively), relative to the store's prefix, sorted.
@@ -221,5 +306,27 @@ impl AsyncStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.error("delete", key, e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MIN_PART_SIZE;
+
+    #[test]
+    fn large_objects_go_up_in_parts_and_read_back_equal() {
+        let settings = StoreSettings { multipart_threshold: 1000, write_concurrency: 2, ..StoreSettings::default() };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let s = AsyncStore::open_with("memory://", &settings, true).expect("open");
+            // Three parts of 5 MiB (the smallest S3 takes) and a last short one; and one small object, whole.
+            let big: Bytes = (0..3 * MIN_PART_SIZE + 12_345).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+            s.put("big", big.clone()).await.expect("put");
+            s.put("small", Bytes::from_static(b"abc")).await.expect("put");
+            assert_eq!(s.get("big").await.expect("get").expect("present"), big);
+            assert_eq!(&s.get("small").await.expect("get").expect("present")[..], b"abc");
+            assert_eq!(s.writes.as_ref().expect("limits").permits.available_permits(), 2, "permits given back");
+        });
     }
 }

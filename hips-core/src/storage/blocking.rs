@@ -151,10 +151,11 @@ mod tests {
         let a = Store::open_with("s3://bucket/dr1/g", &settings).expect("open");
         let b = Store::open_with("s3://bucket/coadds", &settings).expect("open");
         assert_eq!(a.as_async().path("Norder3/x").as_ref(), "dr1/g/Norder3/x");
-        let (ca, _) = super::super::open::client_for("s3://bucket/dr1/g", &settings).expect("client");
-        let (cb, _) = super::super::open::client_for("s3://bucket/coadds", &settings).expect("client");
+        let ((ca, wa), _) = super::super::open::client_for("s3://bucket/dr1/g", &settings).expect("client");
+        let ((cb, wb), _) = super::super::open::client_for("s3://bucket/coadds", &settings).expect("client");
         assert!(std::sync::Arc::ptr_eq(&ca, &cb), "one client per bucket");
-        let (cc, _) = super::super::open::client_for("s3://other/coadds", &settings).expect("client");
+        assert!(std::sync::Arc::ptr_eq(&wa, &wb), "one write limit per client");
+        let ((cc, _), _) = super::super::open::client_for("s3://other/coadds", &settings).expect("client");
         assert!(!std::sync::Arc::ptr_eq(&ca, &cc), "another bucket, another client");
         drop((a, b));
     }

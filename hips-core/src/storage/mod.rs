@@ -4,8 +4,9 @@
 //!
 //! [`AsyncStore`] is the core (hipsserve uses it on its tokio runtime); [`Store`] is a thin blocking adapter for the
 //! rayon code of hipsgen and moc-tools and for coadds read by byte range. Every write is a single `put`, which
-//! `object_store` makes atomic on every backend (local files are written to a temporary name and renamed), so a killed
-//! run never leaves half an object behind. Conditional writes (create-only, compare-and-swap) are in `conditional`.
+//! `object_store` makes atomic on every backend (local files are written to a temporary name and renamed; a large
+//! object on an object store is a multipart upload, visible only once completed), so a killed run never leaves half
+//! an object behind. Conditional writes (create-only, compare-and-swap) are in `conditional`.
 
 mod asynch;
 mod blocking;
@@ -19,4 +20,4 @@ pub use blocking::Store;
 pub use conditional::{Swap, Version};
 pub use error::StoreError;
 pub use open::is_url;
-pub use settings::StoreSettings;
+pub use settings::{StoreSettings, MIN_PART_SIZE};

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use object_store::path::Path as ObjPath;
 use object_store::{ClientConfigKey, ObjectStore, ObjectStoreScheme, RetryConfig};
 
+use super::asynch::Writes;
 use super::{StoreError, StoreSettings};
 
 /// Whether a string names an object-store URL rather than a local path (`file://` URLs are local paths).
@@ -16,15 +17,16 @@ pub fn is_url(s: &str) -> bool {
     s.contains("://") && !s.starts_with("file://")
 }
 
-/// The shared clients, by base URL and settings.
-type Clients = Mutex<HashMap<(String, StoreSettings), Arc<dyn ObjectStore>>>;
+/// A client and its write limits.
+type Client = (Arc<dyn ObjectStore>, Arc<Writes>);
+
+/// The shared clients and their write limits, by base URL and settings.
+type Clients = Mutex<HashMap<(String, StoreSettings), Client>>;
 static CLIENTS: OnceLock<Clients> = OnceLock::new();
 
-/// The client for `url` (one per scheme, bucket or host and settings) and the key prefix the URL's path gives.
-pub(super) fn client_for(
-    location: &str,
-    settings: &StoreSettings,
-) -> Result<(Arc<dyn ObjectStore>, ObjPath), StoreError> {
+/// The client for `url` (one per scheme, bucket or host and settings), its write limits (shared as the client is)
+/// and the key prefix the URL's path gives.
+pub(super) fn client_for(location: &str, settings: &StoreSettings) -> Result<(Client, ObjPath), StoreError> {
     let open_err =
         |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Open { location: location.to_string(), source: e };
     let url = url::Url::parse(location).map_err(|e| open_err(Box::new(e)))?;
@@ -43,19 +45,26 @@ pub(super) fn client_for(
     let base = url[..url::Position::BeforePath].to_string();
     if scheme == ObjectStoreScheme::Memory {
         // Every `memory://` is a new, empty store (nothing to share, and tests rely on the isolation).
-        return Ok((Arc::new(object_store::memory::InMemory::new()), prefix));
+        return Ok(((Arc::new(object_store::memory::InMemory::new()), Arc::new(Writes::new(settings))), prefix));
     }
     let clients = CLIENTS.get_or_init(Clients::default);
     let key = (base, settings.clone());
-    if let Some(c) = clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
-        return Ok((c.clone(), prefix));
+    if let Some((c, w)) = clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        return Ok(((c.clone(), w.clone()), prefix));
     }
     let client = build(scheme, &key.0, settings).map_err(|e| open_err(Box::new(e)))?;
-    let client = clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(key).or_insert(client).clone();
-    Ok((client, prefix))
+    let (client, writes) = clients
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(|| (client, Arc::new(Writes::new(settings))))
+        .clone();
+    Ok(((client, writes), prefix))
 }
 
-/// A new client for the store at `base` (a URL without path).
+/// A new client for the store at `base` (a URL without path). Its retries are object_store's: exponential backoff
+/// with decorrelated jitter (100 ms doubling up to 15 s) on 5xx answers, connection errors and timeouts of idempotent
+/// requests, at most `max_retries` times and never after `retry_timeout`.
 fn build(
     scheme: ObjectStoreScheme,
     base: &str,

@@ -19,6 +19,10 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
     if args.print_config {
         return cfg.to_toml();
     }
+    // Every store of the steps below is opened with the release's write settings.
+    if !hips_core::storage::StoreSettings::init_process(cfg.store.settings(std::env::vars())) {
+        tracing::warn!("storage settings were read before the release configuration: [store] is not applied");
+    }
     let mut out = String::new();
     match &args.step {
         ReleaseStep::Plan => {
@@ -30,7 +34,12 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
                 }
                 let total: Option<f64> = h.orders.iter().map(|o| o.cpu_s).sum();
                 let total = total.map_or_else(|| "-".to_string(), |t| format!("{t:.1}"));
-                let ns = h.ns_per_pixel.map_or_else(|| "-".into(), |n| format!("{n:.1} ns/pixel/coadd measured"));
+                let per = if h.inputs == 0 {
+                    "ns/pixel measured (decode, colour, encode)"
+                } else {
+                    "ns/pixel/coadd measured"
+                };
+                let ns = h.ns_per_pixel.map_or_else(|| "-".into(), |n| format!("{n:.1} {per}"));
                 let _ = writeln!(
                     out,
                     "{:<10} total {:>12} tiles, {total} CPU s ({ns})",
@@ -54,7 +63,7 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
             finalize::finalize_release(&cfg)?;
             let _ = writeln!(out, "release {}: finalized", cfg.release.id);
             if !no_publish {
-                out.push_str(&published(&publish::publish(&root_store(&cfg)?, &cfg.release.id)?));
+                out.push_str(&published(&publish_step(&cfg, &cfg.release.id, false)?));
             }
         }
         ReleaseStep::Submit { engine: Engine::Slurm, dry_run, no_publish } => {
@@ -141,13 +150,20 @@ pub fn exec(args: &ReleaseArgs) -> Result<String, ReleaseError> {
             }
             let _ = writeln!(out, "{}: finalized", hips.as_deref().unwrap_or(&cfg.release.id));
             if *then_publish && hips.is_none() {
-                out.push_str(&published(&publish::publish(&root_store(&cfg)?, &cfg.release.id)?));
+                out.push_str(&published(&publish_step(&cfg, &cfg.release.id, false)?));
             }
         }
-        ReleaseStep::Publish => out.push_str(&published(&publish::publish(&root_store(&cfg)?, &cfg.release.id)?)),
-        ReleaseStep::Rollback { to } => out.push_str(&published(&publish::publish(&root_store(&cfg)?, to)?)),
+        ReleaseStep::Publish { break_lock } => {
+            out.push_str(&published(&publish_step(&cfg, &cfg.release.id, *break_lock)?));
+        }
+        ReleaseStep::Rollback { to, break_lock } => out.push_str(&published(&publish_step(&cfg, to, *break_lock)?)),
     }
     Ok(out)
+}
+
+fn publish_step(cfg: &ReleaseConfig, id: &str, break_lock: bool) -> Result<publish::Published, ReleaseError> {
+    let opts = publish::PublishOptions { lease_ttl: Duration::from_secs(cfg.release.publish_lease_ttl), break_lock };
+    publish::publish_with(&root_store(cfg)?, id, opts)
 }
 
 fn published(p: &publish::Published) -> String {

@@ -29,6 +29,9 @@ pub struct ReleaseConfig {
     /// `[kubernetes]`: how `submit --engine kubernetes` writes its manifests.
     #[serde(default)]
     pub kubernetes: KubernetesSection,
+    /// `[store]`: object-store writes (defaults: hips_core's `StoreSettings`).
+    #[serde(default)]
+    pub store: StoreSection,
     /// `[hips.<name>]`: the HiPS of the release, by name (the folder `<out>/<id>/<name>/`).
     #[serde(default)]
     pub hips: BTreeMap<String, HipsSection>,
@@ -51,10 +54,17 @@ pub struct ReleaseSection {
     /// Deepest-order shards per band HiPS.
     #[serde(default = "one")]
     pub shards: usize,
+    /// Seconds a publisher's lease `publish.lock` lives: after it, another publisher may take it over.
+    #[serde(default = "lease_ttl")]
+    pub publish_lease_ttl: u64,
 }
 
 fn one() -> usize {
     1
+}
+
+fn lease_ttl() -> u64 {
+    super::lease::DEFAULT_TTL.as_secs()
 }
 
 /// `[slurm]`.
@@ -81,6 +91,31 @@ pub struct SlurmSection {
     /// Folder of the job scripts, their logs and the resolved configuration they read (default `hipsgen-release-<id>`
     /// in the current directory).
     pub workdir: Option<String>,
+}
+
+/// `[store]`: how objects are written to an object store, for every step of the release.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// PUTs (whole objects and multipart parts) in flight at once per bucket.
+    pub write_concurrency: Option<usize>,
+    /// Objects larger than this (bytes) go up by multipart upload.
+    pub multipart_threshold: Option<usize>,
+    /// Bytes per part of a multipart upload (at least 5 MiB).
+    pub multipart_part_size: Option<usize>,
+}
+
+impl StoreSection {
+    /// The storage settings of the release: those of the environment (`AWS_*`, `HIPSGEN_STORE_*`) with this
+    /// section's values (which already hold the `HIPSGEN_STORE_*` overrides).
+    #[must_use]
+    pub fn settings(&self, env: impl IntoIterator<Item = (String, String)>) -> hips_core::storage::StoreSettings {
+        let mut s = hips_core::storage::StoreSettings::from_vars(env);
+        s.write_concurrency = self.write_concurrency.unwrap_or(s.write_concurrency);
+        s.multipart_threshold = self.multipart_threshold.unwrap_or(s.multipart_threshold);
+        s.multipart_part_size = self.multipart_part_size.unwrap_or(s.multipart_part_size);
+        s
+    }
 }
 
 /// `[kubernetes]`.
@@ -264,6 +299,15 @@ impl ReleaseConfig {
         }
         if r.id == "current" || r.id == "hipslist" {
             return Err(invalid("release.id", format!("{:?} is a reserved name", r.id)));
+        }
+        if self.store.write_concurrency == Some(0) {
+            return Err(invalid("store.write_concurrency", "0: at least one write must be in flight"));
+        }
+        if let Some(p) = self.store.multipart_part_size.filter(|&p| p < hips_core::storage::MIN_PART_SIZE) {
+            return Err(invalid(
+                "store.multipart_part_size",
+                format!("{p}: S3 takes parts of at least {} bytes (5 MiB)", hips_core::storage::MIN_PART_SIZE),
+            ));
         }
         if r.shards == 0 || r.shards > 100_000 {
             return Err(invalid("release.shards", format!("{} is not in 1..=100000", r.shards)));
@@ -450,7 +494,7 @@ fn apply_override(tree: &mut toml::Table, var: &str, raw: &str) -> Result<(), Re
         t.insert(k, value);
         return Ok(());
     }
-    if !["release", "slurm", "kubernetes"].contains(&section.as_str()) {
+    if !["release", "slurm", "kubernetes", "store"].contains(&section.as_str()) {
         return Err(unknown());
     }
     let t = tree.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new()));

@@ -11,6 +11,7 @@ pub mod command;
 pub mod config;
 pub mod finalize;
 pub mod kubernetes;
+pub mod lease;
 pub mod plan;
 pub mod publish;
 pub mod shards;
@@ -75,6 +76,19 @@ pub enum ReleaseError {
         key: String,
         /// The release we tried to publish.
         id: String,
+    },
+    /// The publish lease of another publisher, not expired.
+    #[error(
+        "publish.lock: another publisher holds the lease ({lease}) while publishing {id}: {why}; wait for it to \
+         finish or expire, or, once no publisher runs, `hipsgen release publish --break-lock`"
+    )]
+    PublishLeaseHeld {
+        /// The release we tried to publish.
+        id: String,
+        /// The lease's text.
+        lease: String,
+        /// Why it cannot be taken over.
+        why: String,
     },
     /// A marker or manifest that cannot be read.
     #[error("{key}: {message}")]
