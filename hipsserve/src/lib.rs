@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod config;
 pub mod http;
 pub mod idle;
+pub mod jobs;
 pub mod metrics;
 pub mod reply;
 pub mod services;

@@ -51,7 +51,9 @@ pub struct State {
     /// The coadds of every HiPS, for the VO services (built per HiPS on first use).
     pub coadds: crate::catalog::coadds::Catalogue,
     /// SODA asynchronous jobs (`/vo/soda/async`).
-    pub uws: crate::services::vo::uws::store::Jobs,
+    pub uws: crate::jobs::Jobs,
+    /// This state once shared ([`State::attach`]), for work that outlives a request (asynchronous jobs).
+    this: std::sync::OnceLock<std::sync::Weak<State>>,
     request_seq: AtomicU64,
     /// `<start time hex>-`, the prefix of generated request ids.
     request_prefix: String,
@@ -85,6 +87,17 @@ thread_local! {
 }
 
 impl State {
+    /// Remember the shared state, so that tasks started by a request can hold it ([`State::shared`]).
+    pub fn attach(self: &Arc<Self>) {
+        let _ = self.this.set(Arc::downgrade(self));
+    }
+
+    /// The shared state, once attached and while alive.
+    #[must_use]
+    pub fn shared(&self) -> Option<Arc<State>> {
+        self.this.get().and_then(std::sync::Weak::upgrade)
+    }
+
     /// Assemble the state from discovered HiPS.
     #[must_use]
     pub fn new(cfg: Config, roots: Vec<Root>, hips: Vec<Hips>, auth: Auth, metrics: Arc<Metrics>) -> State {
@@ -112,7 +125,7 @@ impl State {
         };
         let render_permits = Arc::new(tokio::sync::Semaphore::new(renders));
         let coadds = crate::catalog::coadds::Catalogue::new(hips.iter().map(|h| &h.name));
-        let uws = crate::services::vo::uws::store::Jobs::new(&cfg.async_jobs);
+        let uws = crate::jobs::Jobs::new(&cfg.async_jobs);
         let request_base = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         State {
             cfg,
@@ -129,6 +142,7 @@ impl State {
             render_permits,
             coadds,
             uws,
+            this: std::sync::OnceLock::new(),
             request_seq: AtomicU64::new(0),
             request_prefix: format!("{request_base:x}-"),
             id_owner: NEXT_ID_OWNER.fetch_add(1, Ordering::Relaxed),

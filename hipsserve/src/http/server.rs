@@ -57,7 +57,7 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
     }
     tracing::info!(hips = hips.len(), tokens = auth.token_count(), "catalogue ready");
     let state = Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default())));
-    state.uws.attach(&state);
+    state.attach();
     Ok(state)
 }
 

@@ -14,7 +14,6 @@
 //! The documents are built in [`xml`], jobs kept in [`store`], run by [`run`].
 
 pub mod run;
-pub mod store;
 pub mod xml;
 
 use std::time::{Duration, SystemTime};
@@ -23,8 +22,8 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 
-use self::store::{Phase, Refusal};
 use super::{denied, hips_of_id, params};
+use crate::jobs::{self as store, Phase, Refusal};
 use crate::reply::{hv, Reply};
 use crate::state::State;
 
@@ -314,7 +313,7 @@ fn set_destruction(state: &State, id: &str, when: SystemTime) {
 /// PHASE=RUN on a PENDING job: QUEUED, and its task spawned.
 fn start(state: &State, id: &str, key: Option<&str>) {
     let jobs = state.uws.clone();
-    let Some(shared) = jobs.state() else {
+    let Some(shared) = state.shared() else {
         jobs.set_phase(id, Phase::Error, Some("the server cannot run jobs (not attached)".into()));
         return;
     };

@@ -12,7 +12,7 @@ use std::time::Duration;
 use http::header;
 use http::StatusCode;
 
-use super::store::{remove_dir, Jobs, Phase, ResultFile};
+use crate::jobs::{remove_dir, Jobs, Phase, ResultFile};
 use crate::services::vo::soda;
 use crate::state::State;
 

@@ -7,14 +7,13 @@ use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use tokio::sync::{watch, Notify};
 
 use crate::config::AsyncJobsConfig;
-use crate::state::State;
 
 /// A UWS execution phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,11 +101,11 @@ pub struct Job {
     pub error: Option<String>,
     /// The credentials it was created with (Authorization, Cookie, ingress identity), kept in memory only: each
     /// cutout is checked against them as a sync request would be.
-    pub(super) credentials: HeaderMap,
+    pub(crate) credentials: HeaderMap,
     /// The running task.
-    pub(super) task: Option<tokio::task::AbortHandle>,
+    pub(crate) task: Option<tokio::task::AbortHandle>,
     /// Phase changes, for `WAIT`.
-    pub(super) changes: watch::Sender<Phase>,
+    pub(crate) changes: watch::Sender<Phase>,
 }
 
 impl Job {
@@ -143,7 +142,6 @@ struct Inner {
     cfg: AsyncJobsConfig,
     dir: PathBuf,
     table: Mutex<Table>,
-    state: OnceLock<Weak<State>>,
     /// Wakes the reaper when a destruction time changes.
     reaper: Arc<Notify>,
     reaper_started: AtomicBool,
@@ -183,21 +181,10 @@ impl Jobs {
                 cfg: cfg.clone(),
                 dir,
                 table: Mutex::new(Table::default()),
-                state: OnceLock::new(),
                 reaper: Arc::new(Notify::new()),
                 reaper_started: AtomicBool::new(false),
             }),
         }
-    }
-
-    /// Give the store the server state jobs run with (once, after the state is shared).
-    pub fn attach(&self, state: &Arc<State>) {
-        let _ = self.inner.state.set(Arc::downgrade(state));
-    }
-
-    /// The server state, when attached and alive.
-    pub(super) fn state(&self) -> Option<Arc<State>> {
-        self.inner.state.get().and_then(Weak::upgrade)
     }
 
     /// The limits.
@@ -207,7 +194,7 @@ impl Jobs {
     }
 
     /// The folder of job `id`.
-    pub(super) fn dir_of(&self, id: &str) -> PathBuf {
+    pub(crate) fn dir_of(&self, id: &str) -> PathBuf {
         self.inner.dir.join(id)
     }
 
@@ -222,7 +209,7 @@ impl Jobs {
     }
 
     /// Run `f` on job `id`, whoever owns it (the runner's access).
-    pub(super) fn with_any<T>(&self, id: &str, f: impl FnOnce(&mut Job) -> T) -> Option<T> {
+    pub(crate) fn with_any<T>(&self, id: &str, f: impl FnOnce(&mut Job) -> T) -> Option<T> {
         self.table().jobs.get_mut(id).map(f)
     }
 
@@ -309,7 +296,7 @@ impl Jobs {
     }
 
     /// PENDING -> QUEUED for job `id` owned by `owner`, in one step (false: not there, or not PENDING).
-    pub(super) fn try_queue(&self, id: &str, owner: Option<&str>) -> bool {
+    pub(crate) fn try_queue(&self, id: &str, owner: Option<&str>) -> bool {
         let mut t = self.table();
         match t.jobs.get_mut(id) {
             Some(j) if j.owner.as_deref() == owner && j.phase == Phase::Pending => {
@@ -330,7 +317,7 @@ impl Jobs {
     }
 
     /// Reserve `bytes` of the disk quota for a result of job `id` (false: the quota would be exceeded).
-    pub(super) fn reserve(&self, bytes: u64) -> bool {
+    pub(crate) fn reserve(&self, bytes: u64) -> bool {
         let mut t = self.table();
         if t.used.saturating_add(bytes) > self.inner.cfg.max_disk_bytes {
             return false;
@@ -340,14 +327,14 @@ impl Jobs {
     }
 
     /// Give back `bytes` reserved for a result that was not kept.
-    pub(super) fn release(&self, bytes: u64) {
+    pub(crate) fn release(&self, bytes: u64) {
         let mut t = self.table();
         t.used = t.used.saturating_sub(bytes);
     }
 
     /// Record result `n`'s file of job `id` (false when the job is gone or no longer executing: its bytes are
     /// then released and the file removed by the caller).
-    pub(super) fn add_result(&self, id: &str, r: ResultFile) -> bool {
+    pub(crate) fn add_result(&self, id: &str, r: ResultFile) -> bool {
         let mut t = self.table();
         match t.jobs.get_mut(id) {
             Some(j) if j.phase == Phase::Executing => {
@@ -433,7 +420,7 @@ impl Drop for Inner {
 }
 
 /// Remove a job folder (logged when it fails; absent is fine).
-pub(super) fn remove_dir(dir: &Path) {
+pub(crate) fn remove_dir(dir: &Path) {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
