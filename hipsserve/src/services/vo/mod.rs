@@ -1,12 +1,13 @@
 //! The IVOA services under `/vo/`, server-wide over the source coadds of every HiPS the caller may read
 //! ([`crate::catalog::coadds`]): VOSI capabilities and availability ([`capabilities`]), SIA 2.0 image search
 //! ([`sia`]), DataLink 1.1 ([`links`], with coadd previews from [`preview`]) and SODA 1.0 synchronous cutouts
-//! ([`soda`], the same job as `/<hips>/soda/sync`). GET and POST (form-encoded bodies, [`params`]) are answered alike. Restricted HiPS: their
+//! ([`soda`], the same job as `/<hips>/soda/sync`) and mosaics over many coadds ([`mosaic`]). GET and POST (form-encoded bodies, [`params`]) are answered alike. Restricted HiPS: their
 //! coadds are left out of SIA answers for callers without rights, and DataLink/SODA requests for them get the 401/403
 //! of their tiles. No answer names a server path: coadds are named by their identifiers.
 
 pub mod capabilities;
 pub mod links;
+pub mod mosaic;
 pub mod preview;
 pub mod region;
 pub mod sia;
@@ -45,6 +46,8 @@ pub enum Service {
     SodaSync,
     /// `/vo/preview` (DataLink `#preview`).
     Preview,
+    /// `/vo/mosaic`.
+    Mosaic,
 }
 
 impl Service {
@@ -58,6 +61,7 @@ impl Service {
             "links" => Service::Links,
             "soda/sync" => Service::SodaSync,
             "preview" => Service::Preview,
+            "mosaic" => Service::Mosaic,
             _ => return None,
         })
     }
@@ -69,7 +73,7 @@ impl Service {
             Service::Capabilities | Service::Availability => "vo",
             Service::SiaQuery => "sia",
             Service::Links => "datalink",
-            Service::SodaSync => "soda",
+            Service::SodaSync | Service::Mosaic => "soda",
             Service::Preview => "preview",
         }
     }
@@ -182,5 +186,6 @@ pub async fn answer(
         Service::Links => links::answer(state, headers, base, &p, request_id).await,
         Service::SodaSync => soda::answer(state, headers, &p, request_id).await,
         Service::Preview => preview::answer(state, headers, query, body, request_id).await,
+        Service::Mosaic => mosaic::answer(state, headers, &p, request_id).await,
     }
 }
