@@ -174,6 +174,9 @@ def test_mosaic_equals_reproject_inverse_variance_combination(site):
     provs = [prim[k] for k in prim if k.startswith("PROV")]
     assert len(provs) == 4 and prim["NCOMBINE"] == 4 and prim["MOSWEIGH"] == "INVVAR", provs
     assert all(p.startswith("ivo://") and str(files["coadd_0.fits"].parent) not in p for p in provs), provs
+    # DataLink answers for those identifiers carry the mosaic service descriptor.
+    status, links = http_get(f"{url}/vo/links?" + urllib.parse.urlencode({"ID": provs[0]}))
+    assert status == 200 and f'value="{url}/vo/mosaic"'.encode() in links, links[-800:]
     names = sorted(p.rsplit("/", 1)[-1] for p in provs)
     assert names == [f"coadd_{i}.fits" for i in range(4)], provs
     want, want_var, masks, reach = oracle(files, names, w, img.shape)

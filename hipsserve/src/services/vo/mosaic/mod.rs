@@ -12,11 +12,13 @@
 //! Bounds: at most `on_demand.max_mosaic_pixels` per plane (else `UsageFault` naming POS/SCALE, before any pixel is
 //! read), at most [`MAX_INPUTS`] coadds, `on_demand.max_mosaic_concurrent` mosaics at once (each on one render
 //! worker, waiting at most `on_demand.timeout_ms`); the file's size is reserved in `limits.max_uncached_bytes` before
-//! it is built and held until it is sent, as SODA cutouts do. The file is written band by band at its final place
+//! it is built and held until it is sent, as SODA cutouts do. DataLink answers carry its service descriptor
+//! ([`descriptor`]). The file is written band by band at its final place
 //! ([`writer`]): the working memory is one band of rows and one block of coadd pixels ([`build`]).
 
 pub mod build;
 pub mod combine;
+pub mod descriptor;
 pub mod grid;
 pub mod params;
 pub mod writer;
