@@ -38,6 +38,28 @@ pub struct BuildError {
     pub source: CoaddError,
 }
 
+/// Input pixels beyond the edge a block's corners may lie and still reach the coadd (bilinear margin, and room for
+/// the slight curvature of distorted WCSs: TAN to TAN maps the block's straight edges to straight lines).
+const CORNER_SLACK: f64 = 16.0;
+
+/// Whether the block (its pixels' sky vectors, `rows` x `cols`) certainly misses the coadd: its four corners lie
+/// beyond the same edge of the image (by [`CORNER_SLACK`]). A corner the WCS cannot map decides nothing.
+fn misses(c: &Coadd, vecs: &[[f64; 3]], rows: usize, cols: usize) -> bool {
+    let corners = [0, cols - 1, (rows - 1) * cols, rows * cols - 1];
+    let mut p = [(0.0, 0.0); 4];
+    for (o, &k) in p.iter_mut().zip(&corners) {
+        match c.wcs.sky_vec_to_pix(&vecs[k], Frame::Equatorial) {
+            Some(xy) if xy.0.is_finite() && xy.1.is_finite() => *o = xy,
+            _ => return false,
+        }
+    }
+    let (w, h) = (c.width as f64 + CORNER_SLACK, c.height as f64 + CORNER_SLACK);
+    p.iter().all(|q| q.0 < -CORNER_SLACK)
+        || p.iter().all(|q| q.1 < -CORNER_SLACK)
+        || p.iter().all(|q| q.0 > w)
+        || p.iter().all(|q| q.1 > h)
+}
+
 /// Fill `file` (laid out for `grid`) from `inputs`; `no_data`: the mask bits of pixels no input reaches.
 ///
 /// # Errors
@@ -60,6 +82,9 @@ pub fn build(grid: &Grid, inputs: &[Input], no_data: i32, file: &mut MosaicFile)
             }
             for input in inputs {
                 let c = &input.coadd;
+                if misses(c, &vecs[..n], rows, cols) {
+                    continue;
+                }
                 let fail = |source| BuildError { id: input.id.clone(), source };
                 let mut bbox = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
                 for (p, v) in pos[..n].iter_mut().zip(&vecs[..n]) {
