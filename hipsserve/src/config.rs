@@ -138,11 +138,22 @@ pub struct OnDemandConfig {
     pub timeout_ms: u64,
     /// Largest SODA cutout, in pixels per plane (a larger box is refused with UsageError).
     pub max_cutout_pixels: u64,
+    /// Largest `/vo/mosaic` output, in pixels per plane (a larger grid is refused with UsageFault naming POS/SCALE).
+    pub max_mosaic_pixels: u64,
+    /// `/vo/mosaic` requests built at once (each also takes one render worker); more wait, up to `timeout_ms`.
+    pub max_mosaic_concurrent: usize,
 }
 
 impl Default for OnDemandConfig {
     fn default() -> Self {
-        OnDemandConfig { coadd_roots: Vec::new(), max_concurrent: 0, timeout_ms: 30_000, max_cutout_pixels: 1 << 24 }
+        OnDemandConfig {
+            coadd_roots: Vec::new(),
+            max_concurrent: 0,
+            timeout_ms: 30_000,
+            max_cutout_pixels: 1 << 24,
+            max_mosaic_pixels: 1 << 24,
+            max_mosaic_concurrent: 2,
+        }
     }
 }
 

@@ -8,11 +8,13 @@
 //! pixels, so the position error stays below 0.01 input pixel everywhere (tested in `tests/kernel_positions.rs`).
 
 mod lattice;
+mod positions;
 mod pyramid;
 mod sample;
 
 pub use crate::layout::tile::{encode_fits_tile, hpx_wcs_cards};
 pub use lattice::Lattice;
+pub use positions::PositionSampler;
 pub use pyramid::parent_from_children;
 pub use sample::{sample_lattice, Accumulator};
 

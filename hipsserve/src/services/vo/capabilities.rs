@@ -21,6 +21,9 @@ pub const SERVICES: [(&str, &str); 6] = [
     ("ivo://ivoa.net/std/SODA#async-1.0", "/vo/soda/async"),
 ];
 
+/// The mosaic service (no IVOA standard: a capability without standardID, SODA-like parameters), under the base URL.
+pub const MOSAIC_PATH: &str = "/vo/mosaic";
+
 fn xml_reply(body: String) -> Reply {
     let mut r = Reply::new(StatusCode::OK, Bytes::from(body));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml; charset=utf-8"));
@@ -51,6 +54,12 @@ pub fn document(base: &str) -> String {
             esc(&format!("{base}{path}"))
         );
     }
+    let _ = writeln!(
+        out,
+        "  <capability>\n    <interface xsi:type=\"vs:ParamHTTP\">\n      <accessURL use=\"base\">{}</accessURL>\n    \
+         </interface>\n  </capability>",
+        esc(&format!("{base}{MOSAIC_PATH}"))
+    );
     out.push_str("</vosi:capabilities>\n");
     out
 }
@@ -116,5 +125,6 @@ mod tests {
         assert!(d.contains("<accessURL use=\"base\">http://h:1/vo/sia/query</accessURL>"), "{d}");
         assert!(d.contains("<accessURL use=\"full\">http://h:1/vo/capabilities</accessURL>"), "{d}");
         assert!(d.contains("ivo://ivoa.net/std/SODA#sync-1.0") && d.contains("DataLink#links-1.1"), "{d}");
+        assert!(d.contains("<accessURL use=\"base\">http://h:1/vo/mosaic</accessURL>"), "{d}");
     }
 }

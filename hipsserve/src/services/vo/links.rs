@@ -209,6 +209,7 @@ pub async fn answer(state: &State, headers: &HeaderMap, base: &str, p: &[(String
     vt::info(&mut out, "QUERY_STATUS", "OK", None);
     out.push_str("</RESOURCE>\n");
     out.push_str(&descriptors);
+    super::mosaic::descriptor::descriptor(&mut out, base, "mosaic");
     vt::end(&mut out);
     let mut r = votable_reply(StatusCode::OK, out);
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(super::DATALINK_FORMAT));

@@ -1,12 +1,13 @@
 //! The IVOA services under `/vo/`, server-wide over the source coadds of every HiPS the caller may read
 //! ([`crate::catalog::coadds`]): VOSI capabilities and availability ([`capabilities`]), SIA 2.0 image search
 //! ([`sia`]), DataLink 1.1 ([`links`], with coadd previews from [`preview`]) and SODA 1.0 synchronous cutouts
-//! ([`soda`], the same job as `/<hips>/soda/sync`), and SODA asynchronous cutouts as UWS 1.1 jobs ([`uws`]). GET and POST (form-encoded bodies, [`params`]) are answered alike. Restricted HiPS: their
+//! ([`soda`], the same job as `/<hips>/soda/sync`), SODA asynchronous cutouts as UWS 1.1 jobs ([`uws`]) and mosaics over many coadds ([`mosaic`]). GET and POST (form-encoded bodies, [`params`]) are answered alike. Restricted HiPS: their
 //! coadds are left out of SIA answers for callers without rights, and DataLink/SODA requests for them get the 401/403
 //! of their tiles. No answer names a server path: coadds are named by their identifiers.
 
 pub mod capabilities;
 pub mod links;
+pub mod mosaic;
 pub mod preview;
 pub mod region;
 pub mod sia;
@@ -48,6 +49,8 @@ pub enum Service {
     Preview,
     /// `/vo/soda/async` and below (UWS jobs, answered by [`uws::answer`]).
     SodaAsync,
+    /// `/vo/mosaic`.
+    Mosaic,
 }
 
 impl Service {
@@ -62,6 +65,7 @@ impl Service {
             "soda/sync" => Service::SodaSync,
             "preview" => Service::Preview,
             _ if rest == "soda/async" || rest.starts_with("soda/async/") => Service::SodaAsync,
+            "mosaic" => Service::Mosaic,
             _ => return None,
         })
     }
@@ -73,7 +77,7 @@ impl Service {
             Service::Capabilities | Service::Availability => "vo",
             Service::SiaQuery => "sia",
             Service::Links => "datalink",
-            Service::SodaSync | Service::SodaAsync => "soda",
+            Service::SodaSync | Service::SodaAsync | Service::Mosaic => "soda",
             Service::Preview => "preview",
         }
     }
@@ -180,5 +184,6 @@ pub async fn answer(
             let path = format!("{}/", uws::PATH);
             uws::answer(state, &http::Method::GET, &path, headers, base, query, body, request_id).await
         }
+        Service::Mosaic => mosaic::answer(state, headers, &p, request_id).await,
     }
 }
