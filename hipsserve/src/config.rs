@@ -80,6 +80,34 @@ pub struct Config {
     pub log: LogConfig,
     /// Tiles rendered on demand from source coadds.
     pub on_demand: OnDemandConfig,
+    /// Serving a release root written by `hipsgen release` (`<out>/current`, `<out>/<id>/`).
+    pub release: ReleaseServeConfig,
+}
+
+/// Serving a release root (`hipsgen release`): `/<hips>/...` from the current release, `/<id>/<hips>/...` from each.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleaseServeConfig {
+    /// `true`: the one root is a release root (even before anything is finalized); `false`: never; unset: a single
+    /// root holding `current` or a finalized release (`<id>/manifest.json`) is one.
+    pub enabled: Option<bool>,
+    /// How often `current`, the release folders and `hipslist` are read again, in milliseconds.
+    pub poll_ms: u64,
+    /// Cache-Control of the current release's files (`/<hips>/...`, which change on publish).
+    pub current_cache_control: String,
+    /// Cache-Control of a release's own files (`/<id>/<hips>/...`, never modified once published).
+    pub versioned_cache_control: String,
+}
+
+impl Default for ReleaseServeConfig {
+    fn default() -> Self {
+        ReleaseServeConfig {
+            enabled: None,
+            poll_ms: 2000,
+            current_cache_control: "public, max-age=5".into(),
+            versioned_cache_control: "public, max-age=31536000, immutable".into(),
+        }
+    }
 }
 
 /// Rendering tiles deeper than the stored orders from the source coadds (per HiPS: `on_demand_orders`).
@@ -120,6 +148,7 @@ impl Default for Config {
             hips: BTreeMap::new(),
             log: LogConfig::default(),
             on_demand: OnDemandConfig::default(),
+            release: ReleaseServeConfig::default(),
         }
     }
 }

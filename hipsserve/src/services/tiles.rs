@@ -117,7 +117,14 @@ pub(crate) async fn checked_file(
                 })
                 .await
         }
-        _ => state.cache.get(h.root_idx, root, key).await,
+        // A release's file: the manifest says whether it exists and gives its ETag (the body is not hashed).
+        _ => match &h.release {
+            Some(m) => match m.etag(&key) {
+                Some(etag) => state.cache.get_tagged(h.root_idx, root, key, Some(etag)).await,
+                None => Ok(None),
+            },
+            None => state.cache.get(h.root_idx, root, key).await,
+        },
     };
     match got {
         Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
