@@ -1,7 +1,7 @@
 """hipsserve on a release root made by the real `hipsgen release`: `/<hips>/...` serves the current release and
 switches within seconds of `hipsgen release publish` / `rollback` (polled, no fixed sleep), `/<id>/<hips>/...` serves
 each finalized release with immutable Cache-Control, ETags are the manifest's XXH3 (304 on If-None-Match), `/hipslist`
-is the published one, and astropy reads the tiles.
+is the published one, and astropy reads the tiles; the same on SeaweedFS (`--root s3://...`).
 
 One request sees one release: while a publish switches `current`, a client fetches a tile whose content differs between
 the two releases over and over; every answer's body must be one release's file and its ETag that same release's
@@ -11,6 +11,7 @@ release is seen the old one never comes back (the snapshot is swapped once, for 
 
 import io
 import json
+import os
 import re
 import subprocess
 import threading
@@ -23,6 +24,7 @@ import pytest
 from astropy.io import fits
 from conftest import http_get
 from procs import Tail, stop
+from test_release_s3 import weed  # noqa: F401 (the SeaweedFS fixture)
 
 CONFIG = """
 [release]
@@ -188,6 +190,58 @@ def test_release_root_serves_current_and_versioned(releases, hipsgen_bin, hipsse
         (out / "current").write_text("dr2\n")
         hipsgen(hipsgen_bin, "release", "rollback", "--to", "dr1", "--config", str(cfgs["dr2"]))
         poll("dr1 current again", lambda: get(f"{base}/{tile}")[2] == (out / "dr1" / tile).read_bytes())
+        assert p.poll() is None, log.text()
+    finally:
+        stop(p)
+
+
+def test_s3_release_root_switches_on_publish(weed, hipsgen_bin, hipsserve_bin, tmp_path):
+    """The same on SeaweedFS: `hipsserve --root s3://rel/hips` serves the current release and switches on publish."""
+    from test_release_s3 import http as s3_http
+
+    coadds = tmp_path / "coadds"
+    hipsgen(hipsgen_bin, "synth", "-o", str(coadds), "--patches", "3", "--patch-size", "200", "--pixel-scale", "60",
+            "--overlap", "10", "--seed", "3")
+    cfg = tmp_path / "s3.toml"
+    cfg.write_text(CONFIG.format(id="dr1", out="s3://rel/srv", coadds=coadds))
+    env = {**os.environ, **weed["env"]}
+
+    def run(*args, rid="dr1"):
+        r = subprocess.run([str(hipsgen_bin), *args, "--config", str(cfg)], capture_output=True, text=True,
+                           timeout=600, env={**env, "HIPSGEN_RELEASE_ID": rid})
+        assert r.returncode == 0, r.stderr[-3000:]
+
+    def stored(key: str) -> bytes:
+        st, body = s3_http(f"{weed['filer']}/buckets/rel/srv/{key}")
+        assert st == 200, key
+        return body
+
+    run("release", "run")
+    hipsgen(hipsgen_bin, "synth", "-o", str(coadds), "--patches", "3", "--patch-size", "200", "--pixel-scale", "60",
+            "--overlap", "10", "--seed", "4")
+    run("release", "run", "--no-publish", rid="dr2")
+    m1 = {e["key"]: e["xxh3"] for e in json.loads(stored("dr1/manifest.json"))["objects"]}
+    m2 = {e["key"]: e["xxh3"] for e in json.loads(stored("dr2/manifest.json"))["objects"]}
+    tile = sorted(k for k in m1 if "/Dir" in k and k.endswith(".fits") and m2.get(k, m1[k]) != m1[k])[0]
+    srv_cfg = tmp_path / "hipsserve.toml"
+    srv_cfg.write_text("[release]\npoll_ms = 200\n")
+    p = subprocess.Popen([str(hipsserve_bin), "--root", "s3://rel/srv", "--listen", "127.0.0.1:0", "--config",
+                          str(srv_cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    log = Tail(p.stderr)
+    try:
+        m = re.search(r"http://(\d+\.\d+\.\d+\.\d+:\d+)", p.stdout.readline())
+        assert m, log.text()
+        base = f"http://{m.group(1)}"
+        one, two = stored(f"dr1/{tile}"), stored(f"dr2/{tile}")
+        st, h, body = get(f"{base}/{tile}")
+        assert st == 200 and body == one and h["etag"] == f'"{m1[tile]}"', (st, h, log.text())
+        st, h, body = get(f"{base}/dr2/{tile}")
+        assert body == two and h["cache-control"] == "public, max-age=31536000, immutable"
+        assert get(f"{base}/hipslist")[2] == stored("hipslist")
+        run("release", "publish", rid="dr2")
+        poll("dr2 current on S3", lambda: get(f"{base}/{tile}")[2] == two)
+        assert get(f"{base}/{tile}")[1]["etag"] == f'"{m2[tile]}"'
+        assert get(f"{base}/dr1/{tile}")[2] == one
         assert p.poll() is None, log.text()
     finally:
         stop(p)
