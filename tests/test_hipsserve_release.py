@@ -133,6 +133,12 @@ def test_release_root_serves_current_and_versioned(releases, hipsgen_bin, hipsse
         st, h304, body = get(f"{base}/dr1/{tile}", {"If-None-Match": h["etag"]})
         assert st == 304 and body == b""
         assert get(f"{base}/dr2/{tile}")[1]["etag"] == f'"{m2[tile][1]}"'
+        # A tile never read: the manifest's digest alone answers 304 (and a stale one gets the body).
+        other = changed[-1]
+        st, h, body = get(f"{base}/dr2/{other}", {"If-None-Match": f'"{m2[other][1]}"'})
+        assert st == 304 and h["etag"] == f'"{m2[other][1]}"' and "immutable" in h["cache-control"]
+        st, h, body = get(f"{base}/{other}", {"If-None-Match": f'"{m2[other][1]}"'})
+        assert st == 200 and body == (out / "dr1" / other).read_bytes()
         # The published list, as published; properties of the current release; no server path anywhere.
         st, _, lst = get(f"{base}/hipslist")
         assert st == 200 and lst == (out / "hipslist").read_bytes()
