@@ -82,6 +82,8 @@ pub struct Config {
     pub on_demand: OnDemandConfig,
     /// SODA asynchronous cutout jobs (UWS 1.1, `/vo/soda/async`).
     pub async_jobs: AsyncJobsConfig,
+    /// Serving a release root written by `hipsgen release` (`<out>/current`, `<out>/<id>/`).
+    pub release: ReleaseServeConfig,
 }
 
 /// SODA asynchronous cutout jobs (`/vo/soda/async`, [`crate::services::vo::uws`]): how many, how long, how much disk.
@@ -121,6 +123,32 @@ impl Default for AsyncJobsConfig {
             max_disk_bytes: 10 << 30,
             jobs_dir: None,
             max_wait_secs: 60,
+        }
+    }
+}
+
+/// Serving a release root (`hipsgen release`): `/<hips>/...` from the current release, `/<id>/<hips>/...` from each.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReleaseServeConfig {
+    /// `true`: the one root is a release root (even before anything is finalized); `false`: never; unset: a single
+    /// root holding `current` or a finalized release (`<id>/manifest.json`) is one.
+    pub enabled: Option<bool>,
+    /// How often `current`, the release folders and `hipslist` are read again, in milliseconds.
+    pub poll_ms: u64,
+    /// Cache-Control of the current release's files (`/<hips>/...`, which change on publish).
+    pub current_cache_control: String,
+    /// Cache-Control of a release's own files (`/<id>/<hips>/...`, never modified once published).
+    pub versioned_cache_control: String,
+}
+
+impl Default for ReleaseServeConfig {
+    fn default() -> Self {
+        ReleaseServeConfig {
+            enabled: None,
+            poll_ms: 2000,
+            current_cache_control: "public, max-age=5".into(),
+            versioned_cache_control: "public, max-age=31536000, immutable".into(),
         }
     }
 }
@@ -175,6 +203,7 @@ impl Default for Config {
             log: LogConfig::default(),
             on_demand: OnDemandConfig::default(),
             async_jobs: AsyncJobsConfig::default(),
+            release: ReleaseServeConfig::default(),
         }
     }
 }

@@ -167,15 +167,6 @@ impl Jobs {
             .jobs_dir
             .clone()
             .unwrap_or_else(|| std::env::temp_dir().join(format!("hipsserve-jobs-{}", std::process::id())));
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                if e.file_name().to_str().is_some_and(job_like) {
-                    if let Err(err) = std::fs::remove_dir_all(e.path()) {
-                        tracing::warn!(dir = %e.path().display(), error = %err, "cannot remove a stale job folder");
-                    }
-                }
-            }
-        }
         Jobs {
             inner: Arc::new(Inner {
                 cfg: cfg.clone(),
@@ -184,6 +175,20 @@ impl Jobs {
                 reaper: Arc::new(Notify::new()),
                 reaper_started: AtomicBool::new(false),
             }),
+        }
+    }
+
+    /// Remove the job folders an earlier process left in the jobs directory (once, when the server starts: a
+    /// release root's catalogue snapshots share this store and must not remove each other's jobs).
+    pub fn remove_stale(&self) {
+        if let Ok(entries) = std::fs::read_dir(&self.inner.dir) {
+            for e in entries.flatten() {
+                if e.file_name().to_str().is_some_and(job_like) {
+                    if let Err(err) = std::fs::remove_dir_all(e.path()) {
+                        tracing::warn!(dir = %e.path().display(), error = %err, "cannot remove a stale job folder");
+                    }
+                }
+            }
         }
     }
 

@@ -59,6 +59,41 @@ pub struct State {
     request_prefix: String,
     /// Identifies this state's blocks of request ids in [`ID_BLOCK`].
     id_owner: u64,
+    /// Serving a release root: the snapshot of the catalogue each request is answered from ([`Live`]).
+    pub live: Option<Arc<Live>>,
+}
+
+/// The catalogue of a release root as it is now: a whole [`State`] (HiPS, `/hipslist`, object cache), replaced at
+/// once when a release is published or finalized. A request takes the snapshot once and answers from it alone, so it
+/// sees one release.
+#[derive(Debug)]
+pub struct Live {
+    snapshot: std::sync::RwLock<Arc<State>>,
+}
+
+impl Live {
+    /// Start from `first`.
+    #[must_use]
+    pub fn new(first: State) -> Live {
+        let first = Arc::new(first);
+        first.attach();
+        Live { snapshot: std::sync::RwLock::new(first) }
+    }
+
+    /// The snapshot now.
+    #[must_use]
+    pub fn load(&self) -> Arc<State> {
+        self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replace the snapshot (requests under way finish with the one they took).
+    pub fn store(&self, next: State) {
+        let next = Arc::new(next);
+        next.attach();
+        let old =
+            std::mem::replace(&mut *self.snapshot.write().unwrap_or_else(std::sync::PoisonError::into_inner), next);
+        drop(old);
+    }
 }
 
 /// The roots, the names of the HiPS and the shared parts, without the configuration's detail.
@@ -146,7 +181,14 @@ impl State {
             request_seq: AtomicU64::new(0),
             request_prefix: format!("{request_base:x}-"),
             id_owner: NEXT_ID_OWNER.fetch_add(1, Ordering::Relaxed),
+            live: None,
         }
+    }
+
+    /// Serving a release root: the catalogue snapshot a request is answered from (`None`: this state itself).
+    #[must_use]
+    pub fn snapshot(&self) -> Option<Arc<State>> {
+        self.live.as_ref().map(|l| l.load())
     }
 
     /// Identifies this state among others in the process (per-thread caches are keyed by it).

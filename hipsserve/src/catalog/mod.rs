@@ -12,6 +12,7 @@ pub mod coadds;
 pub mod hipslist;
 pub mod layout;
 pub mod public;
+pub mod release;
 
 use std::ops::Range;
 
@@ -29,7 +30,7 @@ use crate::config::{Config, ResolvedSettings};
 use crate::store::{Root, ServeError};
 
 /// One served HiPS.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Hips {
     /// Name (URL path prefix).
     pub name: String,
@@ -65,6 +66,9 @@ pub struct Hips {
     pub planes: PlaneOptions,
     /// A color HiPS whose tiles can be drawn from its band HiPS (served here, all rendering).
     pub color: Option<ColorSource>,
+    /// The manifest of the data release it belongs to (a release root, [`release`]): which objects exist and their
+    /// ETags, known without reading them.
+    pub release: Option<std::sync::Arc<release::Manifest>>,
 }
 
 /// How a color HiPS is drawn from three served band HiPS (`hips_rgb_red/green/blue` name them by creator_did).
@@ -153,7 +157,7 @@ fn color_source(p: &Properties) -> Option<ColorSource> {
 
 /// Resolve each color HiPS's bands to served HiPS; a color HiPS renders (and is advertised down to the deepest
 /// order all its bands serve) only when all three are served here and render.
-fn resolve_colors(all: &mut [Hips]) {
+pub(crate) fn resolve_colors(all: &mut [Hips]) {
     for i in 0..all.len() {
         let Some(c) = all[i].color.clone() else { continue };
         let band = |did: &str| all.iter().find(|b| b.did == did && b.color.is_none() && b.renders);
@@ -216,68 +220,9 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         if !settings.enabled {
             continue;
         }
-        let root = &roots[ri];
-        let key = |f: &str| if dir.is_empty() { f.to_string() } else { format!("{dir}/{f}") };
-        let Some((props, _)) = root.read(&key(PROPERTIES), timeout).await? else { continue };
-        let properties = Properties::parse(&String::from_utf8_lossy(&props));
-        let max_order = properties.order().ok();
-        let coverage = match root.read(&key(MOC), timeout).await? {
-            Some((b, _)) => read_moc_fits(&b)
-                .inspect_err(|e| {
-                    tracing::warn!(hips = %name, error = %e, "Moc.fits unreadable: serving without coverage filter");
-                })
-                .ok(),
-            None => None,
-        };
-        let formats = properties
-            .get("hips_tile_format")
-            .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
-            .unwrap_or_default();
-        let stored_order = match properties.get(STORED_ORDER_KEY).map(|v| v.trim().parse::<u8>()) {
-            Some(Ok(m)) => max_order.map(|k| m.min(k)),
-            _ => max_order,
-        };
-        let planes = PlaneOptions::from_properties(&properties);
-        if let Err(e) = &planes {
-            tracing::warn!(hips = %name, error = %e, "quality-plane options in properties unreadable: no tile of it is rendered");
+        if let Some(h) = load_hips(cfg, &roots[ri], ri, dir, name, settings, timeout).await? {
+            out.push(h);
         }
-        let progenitor_index = root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
-        let renders = planes.is_ok() && !cfg.on_demand.coadd_roots.is_empty() && progenitor_index;
-        let planes = planes.unwrap_or_default();
-        let preview = PreviewSpec::from_properties(Vec::new(), |k| properties.get(k));
-        let color = color_source(&properties);
-        let mut h = Hips {
-            name,
-            root_idx: ri,
-            dir,
-            did: String::new(),
-            properties,
-            max_order,
-            formats,
-            coverage,
-            settings,
-            stored_order,
-            progenitor_index,
-            renders,
-            preview,
-            planes,
-            color: None,
-        };
-        if let Some(d) = h.deepest().filter(|&d| Some(d) != max_order) {
-            // Registries see the orders served, stored or rendered on demand.
-            h.properties.set("hips_order", d.to_string());
-        }
-        // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
-        let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
-        tracing::info!(hips = %h.name, root = root.location(), max_order = %order, moc = h.coverage.is_some(),
-            access = %h.settings.access, "serving HiPS");
-        h.did = h.properties.get("creator_did").map_or_else(
-            || format!("{}/{}", hipslist::node_did(cfg.public_url.as_deref()), h.name),
-            |d| d.trim().to_string(),
-        );
-        // A colour HiPS's bands are resolved (and its deepest order set) once every HiPS is known.
-        h.color = color;
-        out.push(h);
     }
     resolve_colors(&mut out);
     for name in cfg.hips.keys() {
@@ -286,6 +231,84 @@ pub async fn discover(cfg: &Config, roots: &[Root], timeout: Duration) -> Result
         }
     }
     Ok(out)
+}
+
+/// Load one HiPS (its properties and MOC) from folder `dir` of `root` (root index `ri`), served as `name`;
+/// `Ok(None)` when it has no properties. Its colour bands are left unresolved ([`resolve_colors`]).
+///
+/// # Errors
+/// When the storage fails.
+pub(crate) async fn load_hips(
+    cfg: &Config,
+    root: &Root,
+    ri: usize,
+    dir: String,
+    name: String,
+    settings: ResolvedSettings,
+    timeout: Duration,
+) -> Result<Option<Hips>, ServeError> {
+    let key = |f: &str| if dir.is_empty() { f.to_string() } else { format!("{dir}/{f}") };
+    let Some((props, _)) = root.read(&key(PROPERTIES), timeout).await? else { return Ok(None) };
+    let properties = Properties::parse(&String::from_utf8_lossy(&props));
+    let max_order = properties.order().ok();
+    let coverage = match root.read(&key(MOC), timeout).await? {
+        Some((b, _)) => read_moc_fits(&b)
+            .inspect_err(|e| {
+                tracing::warn!(hips = %name, error = %e, "Moc.fits unreadable: serving without coverage filter");
+            })
+            .ok(),
+        None => None,
+    };
+    let formats = properties
+        .get("hips_tile_format")
+        .map(|v| v.split_whitespace().map(|f| if f == "jpeg" { "jpg".into() } else { f.to_lowercase() }).collect())
+        .unwrap_or_default();
+    let stored_order = match properties.get(STORED_ORDER_KEY).map(|v| v.trim().parse::<u8>()) {
+        Some(Ok(m)) => max_order.map(|k| m.min(k)),
+        _ => max_order,
+    };
+    let planes = PlaneOptions::from_properties(&properties);
+    if let Err(e) = &planes {
+        tracing::warn!(hips = %name, error = %e, "quality-plane options in properties unreadable: no tile of it is rendered");
+    }
+    let progenitor_index = root.read(&key("HpxFinder/properties"), timeout).await?.is_some();
+    let renders = planes.is_ok() && !cfg.on_demand.coadd_roots.is_empty() && progenitor_index;
+    let planes = planes.unwrap_or_default();
+    let preview = PreviewSpec::from_properties(Vec::new(), |k| properties.get(k));
+    let color = color_source(&properties);
+    let mut h = Hips {
+        name,
+        root_idx: ri,
+        dir,
+        did: String::new(),
+        properties,
+        max_order,
+        formats,
+        coverage,
+        settings,
+        stored_order,
+        progenitor_index,
+        renders,
+        preview,
+        planes,
+        color: None,
+        release: None,
+    };
+    if let Some(d) = h.deepest().filter(|&d| Some(d) != max_order) {
+        // Registries see the orders served, stored or rendered on demand.
+        h.properties.set("hips_order", d.to_string());
+    }
+    // Plain values in the log: `max_order=11`, `max_order=none`, `access=public`.
+    let order = max_order.map_or_else(|| "none".to_string(), |k| k.to_string());
+    tracing::info!(hips = %h.name, root = root.location(), max_order = %order, moc = h.coverage.is_some(),
+        access = %h.settings.access, "serving HiPS");
+    h.did = h.properties.get("creator_did").map_or_else(
+        || format!("{}/{}", hipslist::node_did(cfg.public_url.as_deref()), h.name),
+        |d| d.trim().to_string(),
+    );
+    // A colour HiPS's bands are resolved (and its deepest order set) once every HiPS is known.
+    h.color = color;
+    Ok(Some(h))
 }
 
 fn root_basename(location: &str) -> String {
@@ -327,6 +350,7 @@ mod tests {
             preview: None,
             planes: PlaneOptions::default(),
             color: None,
+            release: None,
         }
     }
 

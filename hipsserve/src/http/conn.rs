@@ -216,7 +216,9 @@ impl<'a> Driver<'a> {
 
     /// Answer one complete request head (tier 1 or 2), or decline.
     async fn answer(&mut self, req: &httparse::Request<'_, '_>, p: &Plain<'_>) -> io::Result<Answer> {
-        let state = self.state;
+        // A release root answers each request from one catalogue snapshot.
+        let snapshot = self.state.snapshot();
+        let state = snapshot.as_ref().unwrap_or(self.state);
         let start = std::time::Instant::now();
         let id = RequestId::new(state, p.request_id);
         let (reply, label, restricted) = match hot_reply(state, p, start).await {

@@ -43,6 +43,9 @@ pub use super::listen::{bind, bind_workers, ensure_port_free, LISTEN_BACKLOG};
 pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
     let roots = cfg.roots.iter().map(|r| Root::open(r)).collect::<Result<Vec<_>, _>>()?;
     let timeout = Duration::from_millis(cfg.limits.storage_timeout_ms);
+    if crate::releases::is_release_root(&cfg, &roots, timeout).await? {
+        return Ok(crate::releases::build_state(cfg, roots, Arc::new(Metrics::default())).await?);
+    }
     let hips = catalog::discover(&cfg, &roots, timeout).await?;
     if hips.is_empty() {
         return Err(ServerError::NoHips(cfg.roots.join(", ")));
@@ -58,6 +61,7 @@ pub async fn build_state(cfg: Config) -> Result<Arc<State>, ServerError> {
     tracing::info!(hips = hips.len(), tokens = auth.token_count(), "catalogue ready");
     let state = Arc::new(State::new(cfg, roots, hips, auth, Arc::new(Metrics::default())));
     state.attach();
+    state.uws.remove_stale();
     Ok(state)
 }
 
@@ -309,7 +313,9 @@ async fn connection(
                     req.extensions_mut().insert(super::handler::FormBody(collected.to_bytes()));
                 }
             }
-            let (reply, extras) = handle(&st, &req).await;
+            // A release root answers each request from one catalogue snapshot.
+            let snapshot = st.snapshot();
+            let (reply, extras) = handle(snapshot.as_ref().unwrap_or(&st), &req).await;
             // The writer sends the body from the reply's sealed copy, when it has one.
             hint.set(reply.zero_copy());
             let mut resp = reply.into_response(head_only);

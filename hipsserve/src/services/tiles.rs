@@ -95,6 +95,9 @@ pub(crate) async fn checked_file(
     }
     let key = file.key_in(&h.dir);
     let ct = conditional::content_type(&key);
+    if let Some(resp) = release_not_modified(headers, h, file, &key, ct) {
+        return resp;
+    }
     let root = &state.roots[h.root_idx];
     let got = match file {
         HipsFile::Tile { order, npix, ext } if ondemand::applies(h, *order, ext) => {
@@ -117,13 +120,39 @@ pub(crate) async fn checked_file(
                 })
                 .await
         }
-        _ => state.cache.get(h.root_idx, root, key).await,
+        // A release's file: the manifest says whether it exists and gives its ETag (the body is not hashed).
+        _ => match &h.release {
+            Some(m) => match m.etag(&key) {
+                Some(etag) => state.cache.get_tagged(h.root_idx, root, key, Some(etag)).await,
+                None => Ok(None),
+            },
+            None => state.cache.get(h.root_idx, root, key).await,
+        },
     };
     match got {
         Ok(Some(obj)) => serve_object(headers, &obj, ct, &h.settings.cache_control).await,
         Ok(None) => Reply::text(StatusCode::NOT_FOUND, "not found"),
         Err(e) => storage_failure(state, id, h, &file.key_in(&h.dir), &e),
     }
+}
+
+/// A release's file whose manifest ETag the client already has (If-None-Match): 304 without reading storage.
+fn release_not_modified(headers: &HeaderMap, h: &Hips, file: &HipsFile, key: &str, ct: &str) -> Option<Reply> {
+    let inm = headers.get(header::IF_NONE_MATCH)?;
+    if rewritten(file) || headers.contains_key(header::IF_MATCH) {
+        return None;
+    }
+    let etag = h.release.as_ref()?.etag(key)?;
+    let matches = inm.to_str().is_ok_and(|l| conditional::etag_list_matches(l, &etag));
+    matches.then(|| {
+        let mut base = HeaderMap::new();
+        base.insert(header::CACHE_CONTROL, hv(&h.settings.cache_control));
+        base.insert(header::ETAG, hv(&etag));
+        if conditional::compressible(ct) {
+            base.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        }
+        Reply::with_headers(StatusCode::NOT_MODIFIED, base, Bytes::new())
+    })
 }
 
 /// Whether `file` is served rewritten ([`public_text`]): the text files that may name server paths.

@@ -68,6 +68,12 @@ impl Object {
     #[must_use]
     pub fn new(body: Bytes, modified: Option<SystemTime>) -> Object {
         let etag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(&body));
+        Object::with_etag(body, modified, etag)
+    }
+
+    /// Wrap content whose strong ETag (with its quotes) is known without hashing it (a release's manifest).
+    #[must_use]
+    pub fn with_etag(body: Bytes, modified: Option<SystemTime>, etag: String) -> Object {
         let etag_header = http::HeaderValue::from_str(&etag).unwrap_or_else(|_| http::HeaderValue::from_static("\"\""));
         let modified_header = modified.and_then(|m| http::HeaderValue::from_str(&httpdate::fmt_http_date(m)).ok());
         Object {
@@ -160,8 +166,24 @@ impl ObjectCache {
     /// # Errors
     /// Storage errors and timeouts (shared by all coalesced waiters).
     pub async fn get(&self, root_idx: usize, root: &Root, key: String) -> Result<Entry, Arc<ServeError>> {
+        self.get_tagged(root_idx, root, key, None).await
+    }
+
+    /// [`ObjectCache::get`] of an object whose ETag is known (`Some`: from a release's manifest, so its body is not
+    /// hashed).
+    ///
+    /// # Errors
+    /// As [`ObjectCache::get`].
+    pub async fn get_tagged(
+        &self,
+        root_idx: usize,
+        root: &Root,
+        key: String,
+        etag: Option<String>,
+    ) -> Result<Entry, Arc<ServeError>> {
         let timeout = self.timeout;
-        self.get_with(root_idx, key, |k| async move { root.read_within(&k, timeout, &self.budget).await }).await
+        let load = |k: String| async move { root.read_within(&k, timeout, &self.budget).await };
+        self.load_through(root_idx, key, load, etag).await
     }
 
     /// Fetch an object through the cache, producing it with `load(key)` (content and modification time; `None`:
@@ -170,6 +192,21 @@ impl ObjectCache {
     /// # Errors
     /// The load's error (shared by all coalesced waiters).
     pub async fn get_with<F, Fut>(&self, root_idx: usize, key: String, load: F) -> Result<Entry, Arc<ServeError>>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, ServeError>>,
+    {
+        self.load_through(root_idx, key, load, None).await
+    }
+
+    /// [`ObjectCache::get_with`], the object's ETag given or (`None`) computed from its body.
+    async fn load_through<F, Fut>(
+        &self,
+        root_idx: usize,
+        key: String,
+        load: F,
+        etag: Option<String>,
+    ) -> Result<Entry, Arc<ServeError>>
     where
         F: FnOnce(String) -> Fut,
         Fut: std::future::Future<Output = Result<Option<(Bytes, Option<SystemTime>)>, ServeError>>,
@@ -185,7 +222,10 @@ impl ObjectCache {
             r.map(|o| {
                 o.map(|(b, m)| {
                     let keep = cached && b.len() as u64 <= self.max_object;
-                    let obj = Object::new(b, m);
+                    let obj = match etag {
+                        Some(t) => Object::with_etag(b, m, t),
+                        None => Object::new(b, m),
+                    };
                     Arc::new(if keep { obj.with_sealed_copy() } else { obj })
                 })
             })
