@@ -27,7 +27,7 @@ import slurm_util
 ALADIN_JAR = Path("/usr/share/java/aladin.jar")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
-CONFIG = """
+RELEASE_AND_SLURM = """
 [release]
 id = "dr1"
 out = "{out}"
@@ -40,7 +40,9 @@ shards = 3
 parallel = 2
 time = "00:10:00"
 workdir = "{workdir}"
+"""
 
+CONFIG = RELEASE_AND_SLURM + """
 [hips.g]
 input = ["{coadds}/g"]
 band = "g"
@@ -162,20 +164,7 @@ def test_cds_lint_accepts_every_hips(releases, hips):
     assert not errors, out
 
 
-KILL_CONFIG = """
-[release]
-id = "dr1"
-out = "{out}"
-authority = "ivo://example.org/P/test"
-public_url = "http://hips.example.org"
-title = "Test DR1"
-shards = 3
-
-[slurm]
-parallel = 2
-time = "00:10:00"
-workdir = "{workdir}"
-
+KILL_CONFIG = RELEASE_AND_SLURM + """
 [hips.g]
 input = ["{coadds}/g"]
 band = "g"

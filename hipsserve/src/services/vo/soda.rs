@@ -177,6 +177,12 @@ pub fn descriptor(out: &mut String, base: &str, xml_id: &str, coadd: Option<&Coa
         .unit("d")
         .ucd("time.interval;obs.exposure")
         .write_param(out, "", None, &none);
+    cutoutdetail_param_and_end(out);
+}
+
+/// The CUTOUTDETAIL input parameter (Image or MaskedImage) of a service descriptor, then the end of its input group
+/// and resource.
+pub(super) fn cutoutdetail_param_and_end(out: &mut String) {
     Field::text("CUTOUTDETAIL").ucd("meta.code").write_param(
         out,
         "",

@@ -24,13 +24,7 @@ pub fn descriptor(out: &mut String, base: &str, xml_id: &str) {
         .write_param(out, "", None, &none);
     Field::text("COLLECTION").ucd("meta.id").write_param(out, "", None, &none);
     Field::scalar("SCALE", "double").unit("arcsec").ucd("pos.angResolution").write_param(out, "", None, &none);
-    Field::text("CUTOUTDETAIL").ucd("meta.code").write_param(
-        out,
-        "",
-        None,
-        &Values { options: vec!["Image".into(), "MaskedImage".into()], ..Values::default() },
-    );
-    out.push_str("</GROUP>\n</RESOURCE>\n");
+    super::super::soda::cutoutdetail_param_and_end(out);
 }
 
 #[cfg(test)]
