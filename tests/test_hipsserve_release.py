@@ -201,6 +201,54 @@ def test_release_root_serves_current_and_versioned(releases, hipsgen_bin, hipsse
         stop(p)
 
 
+def test_async_jobs_outlive_a_release_switch(releases, hipsgen_bin, hipsserve_bin, tmp_path):
+    """A SODA async job made before a publish is still there after it (the job store is shared by every catalogue
+    snapshot, not made again with each), runs, and its FITS result is the sync cutout of the same coadd."""
+    import urllib.parse
+
+    import requests
+
+    out, cfgs = releases
+    coadds = [out.parent / f"coadds_{rid}" for rid in ("dr1", "dr2")]
+    srv_cfg = tmp_path / "hipsserve.toml"
+    srv_cfg.write_text("[release]\npoll_ms = 200\n[on_demand]\ncoadd_roots = [%s]\n"
+                       % ", ".join(f'"{c}"' for c in coadds))
+    hipsgen(hipsgen_bin, "release", "publish", "--config", str(cfgs["dr1"]))
+    p = subprocess.Popen([str(hipsserve_bin), "--root", str(out), "--listen", "127.0.0.1:0", "--config", str(srv_cfg)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = Tail(p.stderr)
+    try:
+        m = re.search(r"http://(\d+\.\d+\.\d+\.\d+:\d+)", p.stdout.readline())
+        assert m, log.text()
+        base = f"http://{m.group(1)}"
+        props = poll("dr1 current", lambda: (lambda r: r[0] == 200 and r[2])(get(f"{base}/g/properties")))
+        assert b"/dr1/g" in props
+        st, _, body = get(f"{base}/g/progenitors?ra=150&dec=2")
+        assert st == 200, body
+        ident = json.loads(body)["progenitors"][0]["id"]
+        region = "150 2 0.5"
+        r = requests.post(f"{base}/vo/soda/async", data={"ID": ident, "CIRCLE": region}, allow_redirects=False,
+                          timeout=30)
+        assert r.status_code == 303, r.text
+        job = urllib.parse.urljoin(base, r.headers["location"])
+        assert "<uws:phase>PENDING</uws:phase>" in requests.get(job, timeout=30).text
+
+        hipsgen(hipsgen_bin, "release", "publish", "--config", str(cfgs["dr2"]))
+        poll("dr2 current", lambda: b"/dr2/g" in get(f"{base}/g/properties")[2])
+        assert requests.get(job, timeout=30).status_code == 200, "the job survived the switch"
+        assert requests.post(f"{job}/phase", data={"PHASE": "RUN"}, allow_redirects=False, timeout=30).status_code == 303
+        requests.get(job, params={"WAIT": "30", "PHASE": "EXECUTING"}, timeout=60)  # woken when it leaves EXECUTING
+        doc = poll("the job done", lambda: (lambda t: "COMPLETED" in t and t)(requests.get(job, timeout=30).text))
+        assert "<uws:phase>COMPLETED</uws:phase>" in doc, doc
+        result = requests.get(f"{job}/results/0", timeout=30)
+        sync = requests.get(f"{base}/vo/soda/sync", params={"ID": ident, "CIRCLE": region}, timeout=30)
+        assert result.status_code == sync.status_code == 200
+        assert result.content == sync.content
+        assert p.poll() is None, log.text()
+    finally:
+        stop(p)
+
+
 def test_s3_release_root_switches_on_publish(weed, hipsgen_bin, hipsserve_bin, tmp_path):
     """The same on SeaweedFS: `hipsserve --root s3://rel/hips` serves the current release and switches on publish."""
     from test_release_s3 import http as s3_http
