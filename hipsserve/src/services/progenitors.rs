@@ -321,19 +321,19 @@ mod tests {
     fn queries_parse_and_refuse_with_the_parameter_named() {
         assert_eq!(parse_query("ra=-10&dec=5.5"), Ok(Query::Position { ra: 350.0, dec: 5.5 }));
         assert_eq!(parse_query("ORDER=3&ipix=700"), Ok(Query::Tile { order: 3, npix: 700 }));
-        for (q, word) in [
-            ("ra=1", "ra and dec"),
-            ("ra=x&dec=1", "ra=\"x\""),
-            ("ra=1&dec=91", "dec=91"),
-            ("order=3&ipix=768", "ipix=768"),
-            ("order=30&ipix=0", "order"),
-            ("ra=1&dec=1&ra=2", "twice"),
-            ("pos=1", "unknown parameter"),
-            ("ra=1&dec=2&order=3&ipix=4", "ra and dec"),
-        ] {
-            let e = parse_query(q).unwrap_err().to_string();
-            assert!(e.contains(word), "{q}: {e}");
-        }
+        crate::testing::assert_refused(
+            parse_query,
+            &[
+                ("ra=1", "ra and dec"),
+                ("ra=x&dec=1", "ra=\"x\""),
+                ("ra=1&dec=91", "dec=91"),
+                ("order=3&ipix=768", "ipix=768"),
+                ("order=30&ipix=0", "order"),
+                ("ra=1&dec=1&ra=2", "twice"),
+                ("pos=1", "unknown parameter"),
+                ("ra=1&dec=2&order=3&ipix=4", "ra and dec"),
+            ],
+        );
     }
 
     #[test]
