@@ -450,3 +450,16 @@ def test_limits_jobs_and_disk(tight):
     # Deleting gives the quota back: a one-result job fits again.
     j = job_doc(create(url, p + [("PHASE", "RUN")]), WAIT=30)
     assert j.phase == "COMPLETED"
+
+
+def test_browsers_may_delete_jobs_cross_origin(site):
+    """A CORS preflight for DELETE on a job is granted (a browser page can remove its job); the VO services take
+    POSTed forms; HiPS files stay read-only."""
+    url, _, _ = site
+    pre = {"Origin": "https://portal.example.org", "Access-Control-Request-Method": "DELETE"}
+    r = requests.options(f"{url}/vo/soda/async/0123456789abcdef", headers=pre, timeout=30)
+    assert r.status_code == 204 and "DELETE" in r.headers["access-control-allow-methods"], r.headers
+    r = requests.options(f"{url}/vo/sia/query", headers={**pre, "Access-Control-Request-Method": "POST"}, timeout=30)
+    assert "POST" in r.headers["access-control-allow-methods"] and "DELETE" not in r.headers["allow"]
+    r = requests.options(f"{url}/g/properties", headers=pre, timeout=30)
+    assert r.headers["access-control-allow-methods"] == "GET, HEAD, OPTIONS"

@@ -115,14 +115,37 @@ pub(crate) fn push_lines(out: &mut Vec<u8>, allow: CorsAllow<'_>) {
 const ALLOWED_REQUEST_HEADERS: &[&str] =
     &["authorization", "range", "if-none-match", "if-modified-since", "if-range", "cache-control", "x-requested-with"];
 
-/// Answer an OPTIONS request (a CORS preflight when it carries Origin and Access-Control-Request-Method).
-pub(crate) fn preflight(cfg: &Config, req: &HeaderMap) -> Reply {
+/// The methods of a path: HiPS files and queries are read-only; the VO services also take POSTed forms, and the
+/// asynchronous jobs are deleted with DELETE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Methods {
+    /// GET, HEAD, OPTIONS.
+    Read,
+    /// GET, HEAD, POST, OPTIONS (`/vo/...`).
+    Form,
+    /// GET, HEAD, POST, DELETE, OPTIONS (`/vo/soda/async...`).
+    Jobs,
+}
+
+impl Methods {
+    fn list(self) -> &'static str {
+        match self {
+            Methods::Read => "GET, HEAD, OPTIONS",
+            Methods::Form => "GET, HEAD, POST, OPTIONS",
+            Methods::Jobs => "GET, HEAD, POST, DELETE, OPTIONS",
+        }
+    }
+}
+
+/// Answer an OPTIONS request (a CORS preflight when it carries Origin and Access-Control-Request-Method) on a path
+/// taking `methods`.
+pub(crate) fn preflight(cfg: &Config, req: &HeaderMap, methods: Methods) -> Reply {
     let mut r = Reply::new(StatusCode::NO_CONTENT, Bytes::new());
     let h = r.headers_mut();
-    h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    h.insert(header::ALLOW, HeaderValue::from_static(methods.list()));
     let origin_ok = req.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_some_and(|o| origin_allowed(cfg, o));
     if origin_ok && req.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods.list()));
         let asked = req.get(header::ACCESS_CONTROL_REQUEST_HEADERS).and_then(|v| v.to_str().ok()).unwrap_or("");
         let granted: Vec<String> = asked
             .split(',')

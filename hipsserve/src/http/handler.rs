@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode};
 
-use super::cors::{cors_allow, preflight, CorsAllow};
+use super::cors::{cors_allow, preflight, CorsAllow, Methods};
 use super::routing::{self, HipsFile, Route, RouteError};
 use crate::catalog::hipslist;
 use crate::catalog::Hips;
@@ -221,7 +221,12 @@ async fn dispatch<B>(state: &State, req: &Request<B>, id: &str, routed: Routed) 
             }
             _ => false,
         };
-        return (preflight(&state.cfg, req.headers()), "other", restricted);
+        let methods = match &route {
+            Route::Vo(vo::Service::SodaAsync) => Methods::Jobs,
+            Route::Vo(_) => Methods::Form,
+            _ => Methods::Read,
+        };
+        return (preflight(&state.cfg, req.headers(), methods), "other", restricted);
     }
     let soda = matches!(route, Route::Soda(_));
     match route {
